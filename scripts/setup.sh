@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything kube-router-ts needs on a fresh Debian 12 machine (root): the kernel tools the
+# agent drives, the CNI plugins, the BGP daemons the tests peer with, the user-mode Linux kernel that
+# gives the lab IPVS, then the npm packages and the build. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  iproute2 iptables ipset conntrack nftables kmod procps psmisc   # dataplane the agent drives
+  containernetworking-plugins                                     # bridge, host-local, loopback, portmap
+  iputils-ping netcat-openbsd socat tcpdump                       # traffic tools for the lab and tests
+  gobgpd bird2 frr exabgp                                         # real BGP peers for interop tests and ToR
+  user-mode-linux ipvsadm                                         # a kernel with IPVS, dummy and ipip
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# CNI plugins where kubelets look for them, as kube-router's install-cni init container puts them.
+mkdir -p /opt/cni/bin
+for plugin in bridge host-local loopback portmap; do
+  [ -e "/opt/cni/bin/$plugin" ] || ln -s "/usr/lib/cni/$plugin" "/opt/cni/bin/$plugin"
+done
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npm run --silent build
