@@ -1,0 +1,21 @@
+// Public surface of the project's Kubernetes-API-compatible server (used by the lab and the tests; no
+// real kube-apiserver can be installed here).
+//
+// Semantics worth knowing when coding against it:
+// - resourceVersions come from one global counter that starts at Date.now()*1000 (or at the data file's
+//   last version when that is newer), so they stay monotonic across restarts and a client holding a
+//   version from an earlier process without a data file gets 410 and relists. They fit in a JS number.
+// - Without `dataFile`, a restart loses every object. With it, objects are snapshotted (debounced, and on
+//   close) and a watch may resume from exactly the last persisted version.
+// - Pods and Services drop `status` on create, like the real registry: set pod IPs through
+//   PUT/PATCH .../pods/<name>/status (as a kubelet does). Nodes keep the status they are created with.
+// - Deletion is immediate (no graceful pod termination); objects with finalizers get a deletionTimestamp
+//   and go when the last finalizer is removed; deleting a namespace deletes its contents at once.
+// - kubectl sends a bearer token only over TLS: use `tls: true` together with `token` for kubectl.
+//   client-node needs `insecure-skip-tls-verify` for http://, which writeKubeconfig() sets.
+// - A client-node informer whose watch drops while the server is down gets ECONNREFUSED once and stops
+//   (emits 'error'); its owner must call start() again, after which it resumes or relists.
+export { startApiServer } from './server.js';
+export type { ApiServerOptions, ApiServerHandle } from './server.js';
+export { apiserverCommand } from './cli.js';
+export { kubeconfigText } from './kubeconfig.js';

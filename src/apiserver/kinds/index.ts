@@ -1,0 +1,18 @@
+// Every resource the server serves, in discovery order.
+import type { ResourceDef } from '../resources.js';
+import { namespaces, nodes, pods } from './core.js';
+import { services } from './service.js';
+import { endpointslices, events, leases, networkpolicies } from './networking.js';
+
+export const namespacesDef = namespaces;
+
+export const ALL_RESOURCES: readonly ResourceDef[] = [
+  namespaces,
+  nodes,
+  pods,
+  services,
+  events,
+  endpointslices,
+  networkpolicies,
+  leases,
+];
