@@ -1,0 +1,76 @@
+// kube-bridge (the pods' default gateway), forwarding and br_netfilter sysctls, and discovery of the
+// node-IP interface (its MTU feeds --auto-mtu, its connected subnets decide direct route vs tunnel).
+import { BRIDGE_NAME } from '../compile/cni.js';
+import { cidrFamily, firstHost, formatCidr, parseCidr } from '../compile/cidr.js';
+import type { Exec } from './exec.js';
+
+interface IpAddrInfo { family: string; local: string; prefixlen: number; scope?: string }
+interface IpLink { ifname: string; mtu?: number; operstate?: string; flags?: string[]; addr_info?: IpAddrInfo[] }
+
+export interface NodeInterface {
+  readonly name: string;
+  readonly mtu: number;
+  /** Connected subnets of this interface, canonical. */
+  readonly subnets: readonly string[];
+}
+
+export async function listAddresses(exec: Exec): Promise<IpLink[]> {
+  const res = await exec.run('ip', ['-j', 'addr', 'show']);
+  return JSON.parse(res.stdout || '[]') as IpLink[];
+}
+
+/** The interface(s) holding the node's IPs. */
+export async function findNodeInterfaces(exec: Exec, nodeIPs: readonly string[]): Promise<NodeInterface[]> {
+  const links = await listAddresses(exec);
+  const out: NodeInterface[] = [];
+  for (const l of links) {
+    const infos = (l.addr_info ?? []).filter((a) => nodeIPs.includes(a.local));
+    if (infos.length === 0) continue;
+    const subnets = (l.addr_info ?? [])
+      .filter((a) => a.scope !== 'link' && a.scope !== 'host')
+      .map((a) => parseCidr(`${a.local}/${a.prefixlen}`))
+      .filter((c) => c !== undefined)
+      .map(formatCidr);
+    out.push({ name: l.ifname, mtu: l.mtu ?? 1500, subnets: [...new Set(subnets)] });
+  }
+  return out;
+}
+
+export interface BridgeResult {
+  readonly created: boolean;
+  readonly commands: number;
+}
+
+/** Creates/updates kube-bridge: gateway address (first IP) of every pod CIDR, MTU, up. Idempotent. */
+export async function ensureBridge(exec: Exec, podCidrs: readonly string[], mtu: number): Promise<BridgeResult> {
+  const links = await listAddresses(exec);
+  const br = links.find((l) => l.ifname === BRIDGE_NAME);
+  const cmds: string[] = [];
+  if (!br) cmds.push(`link add ${BRIDGE_NAME} type bridge`);
+  const want = podCidrs.map((c) => `${firstHost(c)}/${parseCidr(c)!.len}`);
+  const have = (br?.addr_info ?? []).filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`);
+  for (const a of want) if (!have.includes(a)) cmds.push(`addr replace ${a} dev ${BRIDGE_NAME}`);
+  // A gateway left from an older pod CIDR would answer for a subnet this node no longer owns.
+  for (const a of have) if (!want.includes(a)) cmds.push(`addr del ${a} dev ${BRIDGE_NAME}`);
+  if (mtu > 0 && br?.mtu !== mtu) cmds.push(`link set ${BRIDGE_NAME} mtu ${mtu}`);
+  if (!br || !(br.flags ?? []).includes('UP')) cmds.push(`link set ${BRIDGE_NAME} up`);
+  if (cmds.length > 0) await exec.run('ip', ['-batch', '-'], { input: cmds.join('\n') + '\n' });
+  return { created: !br, commands: cmds.length };
+}
+
+export async function ensureSysctls(exec: Exec, podCidrs: readonly string[]): Promise<string[]> {
+  const warnings: string[] = [];
+  // br_netfilter may be built in (no modprobe needed) or missing from a container image; the sysctl check below is what counts.
+  await exec.run('modprobe', ['br_netfilter'], { allowFail: true }).catch(() => undefined);
+  const v6 = podCidrs.some((c) => cidrFamily(c) === 6);
+  const settings: [string, string][] = [['net.ipv4.ip_forward', '1'], ['net.bridge.bridge-nf-call-iptables', '1']];
+  if (v6) settings.push(['net.ipv6.conf.all.forwarding', '1'], ['net.bridge.bridge-nf-call-ip6tables', '1']);
+  for (const [k, v] of settings) {
+    try {
+      await exec.sysctl(k, v);
+    } catch (e) {
+      warnings.push(`sysctl ${k}=${v} failed: ${(e as Error).message}`);
+    }
+  }
+  return warnings;
+}

@@ -1,0 +1,46 @@
+// Runs a routing controller for a netns "node" in-process: its own metrics registry, a recording health
+// reporter, a quiet logger, and an Exec bound to the node's namespace.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import type { HealthReporter } from '../../controller.js';
+import type { ClusterView } from '../../../watch/cluster-view.js';
+import { createExec } from '../apply/exec.js';
+import { createRouterController, type RouterController } from '../controller.js';
+import { routerDefaults, type RouterOptions } from '../options.js';
+import type { SpeakerFactory } from '../speaker.js';
+
+export class RecordingHealth implements HealthReporter {
+  beats = 0;
+  problem_: string | undefined;
+  register(): void {}
+  beat(): void { this.beats++; this.problem_ = undefined; }
+  problem(_name: string, reason: string): void { this.problem_ = reason; }
+}
+
+export interface NodeAgent {
+  readonly controller: RouterController;
+  readonly health: RecordingHealth;
+  readonly metrics: Registry;
+  readonly cniConfFile: string;
+  readonly netns: string;
+}
+
+export function startNodeAgent(p: {
+  nodeName: string; netns: string; cluster: ClusterView; speakerFactory: SpeakerFactory; opts?: Partial<RouterOptions>; cniDir?: string;
+}): NodeAgent {
+  const dir = p.cniDir ?? mkdtempSync(join(tmpdir(), `krt-rt-cni-${p.nodeName}-`));
+  const cniConfFile = join(dir, '10-kuberouter.conflist');
+  const health = new RecordingHealth();
+  const metrics = new Registry();
+  const log = pino({ level: process.env.KRT_LOG ?? 'silent', base: { node: p.nodeName } });
+  const opts = routerDefaults({ cniConfFile, routesSyncPeriodMs: 60_000, injectedRoutesSyncPeriodMs: 300, ...p.opts }, {});
+  const controller = createRouterController(
+    { nodeName: p.nodeName, cluster: p.cluster, log, metrics, health },
+    opts,
+    { exec: createExec(p.netns), speakerFactory: p.speakerFactory },
+  );
+  return { controller, health, metrics, cniConfFile, netns: p.netns };
+}
