@@ -1,7 +1,7 @@
 // The controllers this build ships, and how flags become each controller's options. A controller
 // missing here runs as a placeholder (controllers.ts).
-// INTEGRATOR: add the firewall (and later the proxy) the same way as the router.
 
+import { createFirewallController, type FirewallOptions } from '../controllers/netpol/controller.js';
 import { createRouterController } from '../controllers/routing/controller.js';
 import { routerDefaults, type RouterOptions } from '../controllers/routing/options.js';
 import type { AgentConfig } from '../cli/flags.js';
@@ -50,6 +50,22 @@ export function routerOptionsFrom(c: AgentConfig, env: NodeJS.ProcessEnv = proce
   );
 }
 
+/** The firewall's flags; the node's own IPs and pod CIDRs come from its Node object. */
+export function firewallOptionsFrom(c: AgentConfig, nodeName: string): FirewallOptions {
+  return {
+    nodeName,
+    syncPeriodMs: c.iptablesSyncPeriodMs,
+    defaultDeny: c.netpolDefaultDeny,
+    serviceClusterIPRanges: [...c.serviceClusterIpRange],
+    serviceExternalIPRanges: [...c.serviceExternalIpRange],
+    loadBalancerIPRanges: [...c.loadbalancerIpRange],
+    nodePortRange: { min: c.serviceNodePortRange.from, max: c.serviceNodePortRange.to },
+    enableIPv4: c.enableIpv4,
+    enableIPv6: c.enableIpv6,
+  };
+}
+
 export const BUILTIN_FACTORIES: FactoryTable = {
   router: (ctx, config) => createRouterController(ctx, routerOptionsFrom(config)),
+  firewall: (ctx, config) => createFirewallController(ctx, firewallOptionsFrom(config, ctx.nodeName)),
 };

@@ -39,6 +39,17 @@ describe('router firewall state', () => {
     await syncFirewall(exec, 'nft', { ...inputs, enablePodEgress: false });
     expect(nsRun(NS, 'iptables', ['-t', 'nat', '-S', 'KUBE-ROUTER-POD-EGRESS'])).not.toContain('MASQUERADE');
   });
+  it("goes after the firewall controller's KUBE-ROUTER-FORWARD jump, so policy sees bridged traffic first", async () => {
+    await cleanupFirewall(exec, 'nft', [4]);
+    nsRun(NS, 'iptables', ['-N', 'KUBE-ROUTER-FORWARD']);
+    nsRun(NS, 'iptables', ['-I', 'FORWARD', '1', '-j', 'KUBE-ROUTER-FORWARD']);
+    await syncFirewall(exec, 'nft', inputs);
+    const rules = nsRun(NS, 'iptables', ['-S', 'FORWARD']).split('\n').filter((l) => l.startsWith('-A'));
+    expect(rules[0]).toContain('-j KUBE-ROUTER-FORWARD');
+    expect(rules[1]).toContain('-j KUBE-ROUTER-BRIDGE-FWD');
+    nsRun(NS, 'iptables', ['-D', 'FORWARD', '-j', 'KUBE-ROUTER-FORWARD']);
+    nsRun(NS, 'iptables', ['-X', 'KUBE-ROUTER-FORWARD']);
+  });
   it('cleanup removes jumps, chains and sets, and nothing else', async () => {
     await cleanupFirewall(exec, 'nft', [4]);
     expect(nsRun(NS, 'iptables', ['-S'])).not.toContain('KUBE-ROUTER-BRIDGE-FWD');

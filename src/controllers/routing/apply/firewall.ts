@@ -44,12 +44,28 @@ export function renderIpsetRestore(inp: FirewallInputs, saved: string): string {
   return lines.length > 0 ? lines.join('\n') + '\n' : '';
 }
 
-export function renderIptablesRestore(f: Family, inp: FirewallInputs, jumps: { fwd: boolean; egress: boolean }): string {
+/**
+ * Where our FORWARD jump goes when it is missing: first, but after the firewall controller's
+ * KUBE-ROUTER-FORWARD jump when that exists, so NetworkPolicy sees bridged pod traffic before our accepts.
+ */
+export function forwardInsertPosition(forwardRules: readonly string[]): number {
+  let last = -1;
+  forwardRules.forEach((r, i) => {
+    if (/ -j KUBE-ROUTER-FORWARD( |$)/.test(r)) last = i;
+  });
+  return last + 2;
+}
+
+export function renderIptablesRestore(
+  f: Family,
+  inp: FirewallInputs,
+  jumps: { fwd: boolean; egress: boolean; fwdPosition?: number },
+): string {
   const pods = setName(POD_SUBNETS_SET, f), nodes = setName(NODE_IPS_SET, f);
   const lines = ['*filter', `:${FWD_CHAIN} - [0:0]`];
   lines.push(`-A ${FWD_CHAIN} -i ${BRIDGE_NAME} ${comment('kube-router: traffic from pods on kube-bridge')} -j ACCEPT`);
   lines.push(`-A ${FWD_CHAIN} -o ${BRIDGE_NAME} ${comment('kube-router: traffic to pods on kube-bridge')} -j ACCEPT`);
-  if (!jumps.fwd) lines.push(`-I FORWARD 1 ${comment('kube-router: pod bridge forwarding')} -j ${FWD_CHAIN}`);
+  if (!jumps.fwd) lines.push(`-I FORWARD ${jumps.fwdPosition ?? 1} ${comment('kube-router: pod bridge forwarding')} -j ${FWD_CHAIN}`);
   lines.push('COMMIT', '*nat', `:${EGRESS_CHAIN} - [0:0]`);
   if (inp.enablePodEgress) {
     lines.push(
@@ -62,10 +78,13 @@ export function renderIptablesRestore(f: Family, inp: FirewallInputs, jumps: { f
   return lines.join('\n') + '\n';
 }
 
-async function hasJump(exec: Exec, bin: string, table: string, chain: string, target: string): Promise<boolean> {
+/** The rules of a built-in chain as `-A` lines (policy line dropped); empty when the table is absent. */
+async function listRules(exec: Exec, bin: string, table: string, chain: string): Promise<string[]> {
   const res = await exec.run(bin, ['-w', '-t', table, '-S', chain], { allowFail: true });
-  return res.code === 0 && res.stdout.split('\n').some((l) => new RegExp(`-j ${target}( |$)`).test(l));
+  return res.code === 0 ? res.stdout.split('\n').filter((l) => l.startsWith('-A ')) : [];
 }
+
+const jumpsTo = (rules: readonly string[], target: string) => rules.some((l) => new RegExp(`-j ${target}( |$)`).test(l));
 
 export async function syncFirewall(exec: Exec, backend: BackendName, inp: FirewallInputs): Promise<void> {
   const saved = await exec.run('ipset', ['save'], { allowFail: true });
@@ -73,9 +92,11 @@ export async function syncFirewall(exec: Exec, backend: BackendName, inp: Firewa
   if (batch) await exec.run('ipset', ['restore', '-exist'], { input: batch });
   for (const f of inp.families) {
     const bin = binFor(backend, f);
+    const forward = await listRules(exec, bin.cli, 'filter', 'FORWARD');
     const jumps = {
-      fwd: await hasJump(exec, bin.cli, 'filter', 'FORWARD', FWD_CHAIN),
-      egress: await hasJump(exec, bin.cli, 'nat', 'POSTROUTING', EGRESS_CHAIN),
+      fwd: jumpsTo(forward, FWD_CHAIN),
+      fwdPosition: forwardInsertPosition(forward),
+      egress: jumpsTo(await listRules(exec, bin.cli, 'nat', 'POSTROUTING'), EGRESS_CHAIN),
     };
     await exec.run(bin.restore, ['-w', '--noflush'], { input: renderIptablesRestore(f, inp, jumps) });
   }

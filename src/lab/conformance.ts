@@ -1,0 +1,322 @@
+// NetworkPolicy conformance runner for the case format of shared/conformance/netpol/README.md: builds
+// the fixed nine-pod cluster in a lab, applies each step, waits until every agent's firewall reports a
+// sync after the change, then probes the full matrix until it matches or the step times out.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { agentFeatures } from './agent-flags.js';
+import { contains, networkOf } from './cidr.js';
+import { lastSyncOf, type AgentHealth } from './health.js';
+import { R, type KObj } from './kube.js';
+import type { Lab } from './lab.js';
+import { sleep } from './sh.js';
+
+export const NAMESPACES = ['x', 'y', 'z'] as const;
+export const POD_NAMES = ['a', 'b', 'c'] as const;
+export const PODS: readonly string[] = NAMESPACES.flatMap((n) => POD_NAMES.map((p) => `${n}/${p}`));
+const PORTS = [
+  { name: 'serve-80-tcp', containerPort: 80, protocol: 'TCP' },
+  { name: 'serve-81-tcp', containerPort: 81, protocol: 'TCP' },
+  { name: 'serve-80-udp', containerPort: 80, protocol: 'UDP' },
+  { name: 'serve-81-udp', containerPort: 81, protocol: 'UDP' },
+];
+
+export interface Expectation {
+  port: number;
+  protocol: 'TCP' | 'UDP';
+  default: boolean;
+  rules?: { from: string; to: string; allowed: boolean }[];
+  loopback?: boolean;
+}
+export interface Step {
+  description?: string;
+  delete?: string[];
+  apply?: KObj[];
+  labels?: { target: string; set?: Record<string, string>; remove?: string[] }[];
+  expect: Expectation[];
+}
+export interface Case {
+  name: string;
+  file: string;
+  steps: Step[];
+}
+
+export interface CellDiff {
+  readonly port: number;
+  readonly protocol: string;
+  readonly from: string;
+  readonly to: string;
+  readonly expected: boolean;
+  readonly observed: boolean;
+}
+export interface CaseResult {
+  readonly name: string;
+  readonly status: 'pass' | 'fail' | 'skip';
+  readonly ms: number;
+  readonly failedStep?: number;
+  readonly diffs?: readonly CellDiff[];
+  readonly error?: string;
+}
+export interface ConformanceReport {
+  readonly cases: readonly CaseResult[];
+  readonly passed: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly setupMs: number;
+}
+export interface ConformanceOptions {
+  readonly stepTimeoutMs?: number;
+  readonly probeTimeoutMs?: number;
+  readonly only?: readonly string[];
+  /** Nodes to place the nine pods on, round-robin (default: every lab node). */
+  readonly nodes?: readonly string[];
+  readonly onCase?: ((line: string) => void) | undefined;
+}
+
+/** Loads every *.yaml case in `dir`; an unreadable case becomes a failing entry, never a crash. */
+export function loadCases(dir: string): (Case | { name: string; file: string; error: string })[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
+    .sort()
+    .map((f) => {
+      const file = join(dir, f);
+      try {
+        const doc = parse(readFileSync(file, 'utf8')) as KObj;
+        if (!doc || typeof doc['name'] !== 'string' || !Array.isArray(doc['steps'])) throw new Error('needs name and steps');
+        for (const [i, s] of (doc['steps'] as KObj[]).entries()) {
+          if (!Array.isArray(s['expect'])) throw new Error(`step ${i + 1} has no expect list`);
+        }
+        return { name: doc['name'] as string, file, steps: doc['steps'] as Step[] };
+      } catch (e) {
+        return { name: f.replace(/\.ya?ml$/, ''), file, error: `bad case file: ${e instanceof Error ? e.message : String(e)}` };
+      }
+    });
+}
+
+function select(sel: string): string[] {
+  if (sel === '*') return [...PODS];
+  const [ns, pod] = sel.split('/');
+  return PODS.filter((p) => {
+    const [n, q] = p.split('/');
+    return (ns === '*' || ns === n) && (pod === '*' || pod === q);
+  });
+}
+
+export function expectedMatrix(e: Expectation): Record<string, Record<string, boolean>> {
+  const m: Record<string, Record<string, boolean>> = {};
+  for (const f of PODS) m[f] = Object.fromEntries(PODS.map((t) => [t, e.default]));
+  for (const r of e.rules ?? []) for (const f of select(r.from)) for (const t of select(r.to)) m[f]![t] = r.allowed;
+  if (e.loopback) for (const p of PODS) m[p]![p] = true;
+  return m;
+}
+
+/** Replaces {{ip ns/pod}} and {{cidr ns/pod len}} in every string of a manifest. */
+export function substitute(v: unknown, ips: Readonly<Record<string, string>>): unknown {
+  if (typeof v === 'string') {
+    return v
+      .replace(/\{\{\s*ip\s+(\S+?)\s*\}\}/g, (_m, p: string) => {
+        if (!ips[p]) throw new Error(`placeholder names unknown pod ${p}`);
+        return ips[p] as string;
+      })
+      .replace(/\{\{\s*cidr\s+(\S+)\s+(\d+)\s*\}\}/g, (_m, p: string, len: string) => {
+        if (!ips[p]) throw new Error(`placeholder names unknown pod ${p}`);
+        return networkOf(ips[p] as string, Number(len));
+      });
+  }
+  if (Array.isArray(v)) return v.map((x) => substitute(x, ips));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, substitute(x, ips)]));
+  return v;
+}
+
+/** A {{cidr p N}} case assumes all nine pod IPs share that /N; the README says to skip it otherwise. */
+function cidrAssumptionHolds(c: Case, ips: Readonly<Record<string, string>>): boolean {
+  const text = JSON.stringify(c.steps);
+  for (const m of text.matchAll(/\{\{\s*cidr\s+(\S+)\s+(\d+)\s*\}\}/g)) {
+    const net = networkOf(ips[m[1] as string] ?? '0.0.0.0', Number(m[2]));
+    if (!PODS.every((p) => contains(net, ips[p] as string))) return false;
+  }
+  return true;
+}
+
+async function setupCluster(lab: Lab, nodes: readonly string[]): Promise<Record<string, string>> {
+  const c = lab.client;
+  for (const ns of NAMESPACES) {
+    await c.createOrReplace(R.namespaces, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { ns, 'kubernetes.io/metadata.name': ns } } });
+  }
+  let i = 0;
+  for (const key of PODS) {
+    const [ns, name] = key.split('/') as [string, string];
+    const node = nodes[i++ % nodes.length] as string;
+    const existing = await c.getOr(R.pods, ns, name);
+    if (existing && existing['spec']?.['nodeName'] === node) continue;
+    if (existing) {
+      await c.delete(R.pods, ns, name, 0);
+      await sleep(200);
+    }
+    await c.create(R.pods, ns, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: ns, labels: { pod: name } },
+      spec: { nodeName: node, containers: [{ name: 'serve', image: 'lab/serve-hostname', ports: PORTS }] },
+    });
+  }
+  return lab.waitForPods(PODS, 120_000);
+}
+
+/** Back to the default cluster; returns whether anything had to change. */
+async function resetCluster(lab: Lab): Promise<boolean> {
+  const c = lab.client;
+  let changed = false;
+  const same = (a: unknown, b: unknown) => JSON.stringify(Object.entries(a ?? {}).sort()) === JSON.stringify(Object.entries(b ?? {}).sort());
+  for (const ns of NAMESPACES) {
+    const list = await c.list(R.networkpolicies, ns);
+    for (const p of (list['items'] ?? []) as KObj[]) {
+      await c.delete(R.networkpolicies, ns, p['metadata']['name']);
+      changed = true;
+    }
+    const want = { ns, 'kubernetes.io/metadata.name': ns };
+    await c.modify(R.namespaces, undefined, ns, (o) => {
+      if (same(o['metadata']['labels'], want)) return false;
+      o['metadata']['labels'] = want;
+      changed = true;
+      return true;
+    });
+    for (const pod of POD_NAMES) {
+      await c.modify(R.pods, ns, pod, (o) => {
+        if (same(o['metadata']['labels'], { pod })) return false;
+        o['metadata']['labels'] = { pod };
+        changed = true;
+        return true;
+      });
+    }
+  }
+  return changed;
+}
+
+async function applyStep(lab: Lab, step: Step, ips: Readonly<Record<string, string>>): Promise<void> {
+  const c = lab.client;
+  for (const d of step.delete ?? []) {
+    const [ns, name] = d.split('/') as [string, string];
+    await c.delete(R.networkpolicies, ns, name);
+  }
+  for (const m of step.apply ?? []) {
+    const obj = substitute(m, ips) as KObj;
+    await c.createOrReplace(R.networkpolicies, obj['metadata']?.['namespace'] ?? 'default', obj);
+  }
+  for (const l of step.labels ?? []) {
+    const parts = l.target.split('/');
+    const [res, ns, name] = parts[0] === 'ns' ? [R.namespaces, undefined, parts[1] as string] : [R.pods, parts[1], parts[2] as string];
+    await c.modify(res, ns, name, (o) => {
+      const labels = { ...(o['metadata']['labels'] ?? {}) } as Record<string, string>;
+      Object.assign(labels, l.set ?? {});
+      for (const k of l.remove ?? []) if (k !== 'kubernetes.io/metadata.name') delete labels[k];
+      o['metadata']['labels'] = labels;
+    });
+  }
+}
+
+/** Waits until every agent's firewall has synced after `since` (bounded; probing still retries after). */
+async function waitForFirewallSync(lab: Lab, since: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const pending = new Set(lab.state.nodes.map((n) => n.name));
+  while (pending.size > 0 && Date.now() < deadline) {
+    const health = await lab.health().catch(() => ({}) as Record<string, AgentHealth>);
+    for (const n of [...pending]) {
+      const h = health[n];
+      // An agent without the JSON form, or without a firewall controller, has nothing to wait for.
+      if (!h?.controllers || !h.controllers.some((c) => c.name === 'firewall')) {
+        pending.delete(n);
+        continue;
+      }
+      const s = lastSyncOf(h, 'firewall');
+      if (s && s.at >= since) pending.delete(n);
+    }
+    if (pending.size > 0) await sleep(100);
+  }
+}
+
+async function observe(lab: Lab, exps: readonly Expectation[], ips: Readonly<Record<string, string>>, probeTimeoutMs: number): Promise<CellDiff[]> {
+  const results = await Promise.all(exps.map((e) => lab.matrix(PODS, ips, e.port, e.protocol, probeTimeoutMs)));
+  const diffs: CellDiff[] = [];
+  exps.forEach((e, i) => {
+    const want = expectedMatrix(e);
+    const got = results[i] as Record<string, Record<string, boolean>>;
+    for (const f of PODS) for (const t of PODS) {
+      const expected = want[f]![t] as boolean;
+      const observed = got[f]?.[t] === true;
+      if (expected !== observed) diffs.push({ port: e.port, protocol: e.protocol, from: f, to: t, expected, observed });
+    }
+  });
+  return diffs;
+}
+
+export function formatCase(r: CaseResult): string {
+  const secs = `(${(r.ms / 1000).toFixed(1)} s)`;
+  if (r.status === 'pass') return `PASS ${r.name} ${secs}`;
+  if (r.status === 'skip') return `SKIP ${r.name}: ${r.error ?? ''}`;
+  const cells = (r.diffs ?? []).slice(0, 12).map((d) => `${d.port}/${d.protocol} ${d.from}->${d.to} want ${d.expected ? 'allow' : 'deny'} got ${d.observed ? 'allow' : 'deny'}`);
+  const more = (r.diffs?.length ?? 0) > 12 ? ` ... and ${(r.diffs?.length ?? 0) - 12} more` : '';
+  return `FAIL ${r.name} ${secs}${r.failedStep ? ` step ${r.failedStep}` : ''}: ${r.error ?? `${r.diffs?.length ?? 0} cells differ: ${cells.join('; ')}${more}`}`;
+}
+
+export function formatReport(r: ConformanceReport, withCases = true): string {
+  const lines = withCases ? r.cases.map(formatCase) : [];
+  lines.push(`${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''}`);
+  return lines.join('\n');
+}
+
+export async function runConformance(lab: Lab, dir: string, o: ConformanceOptions = {}): Promise<ConformanceReport> {
+  const t0 = Date.now();
+  const cases = loadCases(dir).filter((c) => !o.only || o.only.includes(c.name));
+  const nodes = o.nodes ?? lab.state.nodes.map((n) => n.name);
+  const ips = await setupCluster(lab, nodes);
+  const setupMs = Date.now() - t0;
+  const f = agentFeatures(lab.state.agentFlags);
+  const firewall = lab.state.agents && f.firewall;
+  const results: CaseResult[] = [];
+  for (const c of cases) {
+    const start = Date.now();
+    let r: CaseResult;
+    if ('error' in c) r = { name: c.name, status: 'fail', ms: 0, error: c.error };
+    else if (!cidrAssumptionHolds(c, ips)) r = { name: c.name, status: 'skip', ms: 0, error: 'pod IPs do not share the /N its {{cidr}} placeholders assume' };
+    else {
+      r = { name: c.name, status: 'pass', ms: 0 };
+      try {
+        const resetAt = Date.now();
+        // Let the agents take the reset in before the first step, so a sync of the reset is never
+        // mistaken for a sync of the step.
+        if ((await resetCluster(lab)) && firewall) await waitForFirewallSync(lab, resetAt, 30_000);
+        for (const [i, step] of c.steps.entries()) {
+          const changedAt = Date.now();
+          await applyStep(lab, step, ips);
+          // A step without changes gives the firewall nothing to sync (and so no beat to wait for).
+          const changes = (step.delete?.length ?? 0) + (step.apply?.length ?? 0) + (step.labels?.length ?? 0);
+          if (firewall && changes > 0) await waitForFirewallSync(lab, changedAt, 30_000);
+          const deadline = Date.now() + (o.stepTimeoutMs ?? 60_000);
+          let diffs = await observe(lab, step.expect, ips, o.probeTimeoutMs ?? 1000);
+          while (diffs.length > 0 && Date.now() < deadline) {
+            await sleep(300);
+            diffs = await observe(lab, step.expect, ips, o.probeTimeoutMs ?? 1000);
+          }
+          if (diffs.length > 0) {
+            r = { name: c.name, status: 'fail', ms: 0, failedStep: i + 1, diffs };
+            break;
+          }
+        }
+      } catch (e) {
+        r = { name: c.name, status: 'fail', ms: 0, error: e instanceof Error ? e.message : String(e) };
+      }
+      r = { ...r, ms: Date.now() - start };
+    }
+    results.push(r);
+    o.onCase?.(formatCase(r));
+  }
+  await resetCluster(lab).catch(() => undefined);
+  return {
+    cases: results,
+    passed: results.filter((r) => r.status === 'pass').length,
+    failed: results.filter((r) => r.status === 'fail').length,
+    skipped: results.filter((r) => r.status === 'skip').length,
+    setupMs,
+  };
+}

@@ -1,0 +1,226 @@
+// The programmatic lab: what the CLI and the end-to-end tests use. `Lab.up` builds a lab (in this
+// process, or in a detached supervisor process as `kube-router lab up` does); `Lab.attach` finds a
+// running one from its state dir.
+import { spawn } from 'node:child_process';
+import { existsSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { locate, paths, type LabLocation, type LabSpec } from './config.js';
+import { control, type LabStatus } from './control.js';
+import { downLab, type DownReport } from './down.js';
+import type { AgentHealth } from './health.js';
+import { KubeClient, R, type KObj } from './kube.js';
+import type { ProbeTarget } from './pod-process.js';
+import { alive, run, StopWaiting, waitFor, type RunResult } from './sh.js';
+import { readState, resolveTarget, type LabState } from './state.js';
+import { defaultAgentCommand, prepareStateDir, REPO_ROOT, Supervisor } from './supervisor.js';
+import { agentFeatures, neededKernelFeatures } from './agent-flags.js';
+import { chooseKernel } from './kernel.js';
+import { bootUml, umlAvailable } from './uml.js';
+
+export interface UpOptions {
+  readonly name?: string;
+  readonly stateDir?: string;
+  readonly prefix?: string;
+  readonly nodes?: number;
+  readonly segments?: number;
+  readonly tor?: boolean;
+  readonly agentFlags?: readonly string[];
+  readonly agents?: boolean;
+  readonly agentCommand?: readonly string[];
+  readonly kernel?: 'host' | 'uml' | 'auto';
+  readonly clusterCIDR?: string;
+  readonly serviceCIDR?: string;
+  readonly apiPort?: number;
+  /** Run the supervisor as a detached process (the CLI's way) instead of inside this process. */
+  readonly detach?: boolean;
+  readonly log?: (msg: string) => void;
+}
+
+export function specFrom(o: UpOptions): LabSpec {
+  const loc = locate(o);
+  return {
+    ...loc,
+    nodes: o.nodes ?? 3,
+    segments: o.segments ?? 1,
+    tor: o.tor ?? false,
+    agentFlags: [...(o.agentFlags ?? [])],
+    agents: o.agents ?? true,
+    agentCommand: [...(o.agentCommand ?? defaultAgentCommand())],
+    clusterCIDR: o.clusterCIDR ?? '10.244.0.0/16',
+    nodeCIDRMaskSize: 24,
+    serviceCIDR: o.serviceCIDR ?? '10.96.0.0/12',
+    nodeApiPort: 6443,
+    apiPort: o.apiPort ?? 0,
+    kernel: o.kernel ?? 'auto',
+  };
+}
+
+/** argv that runs this module's standalone entry (dist: node main.js; sources: node --import tsx main.ts). */
+export function selfCommand(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.js')) return [process.execPath, join(dirname(here), 'main.js')];
+  return [process.execPath, '--import', 'tsx', join(dirname(here), 'main.ts')];
+}
+
+export class Lab {
+  readonly client: KubeClient;
+  private constructor(
+    readonly loc: LabLocation,
+    public state: LabState,
+    private readonly sup?: Supervisor,
+  ) {
+    const token = /token: (\S+)/.exec(readFileSync(state.kubeconfig, 'utf8'))?.[1];
+    this.client = new KubeClient({ url: state.apiserver.url, ...(token ? { token } : {}) });
+  }
+
+  static async up(o: UpOptions = {}): Promise<Lab> {
+    const spec = specFrom(o);
+    if (spec.agents && !existsSync(spec.agentCommand[spec.agentCommand.length - 1] ?? '') && !o.agentCommand) {
+      throw new Error(`the agent is not built (${spec.agentCommand.join(' ')}): run 'npm run build', or start the lab without agents`);
+    }
+    prepareStateDir(spec.stateDir);
+    const log = o.log ?? (() => undefined);
+    let kernel: 'host' | 'uml';
+    try {
+      const choice = await chooseKernel(spec.kernel, spec.agents ? neededKernelFeatures(agentFeatures(spec.agentFlags), spec.segments) : [], spec.prefix);
+      if (choice.note) log(choice.note);
+      kernel = choice.kernel;
+      if (kernel === 'uml' && !umlAvailable()) throw new Error(`${choice.note ?? 'UML requested'}, but linux.uml is not installed (apt-get install user-mode-linux)`);
+    } catch (e) {
+      await downLab(spec).catch(() => undefined);
+      throw e;
+    }
+    if (kernel === 'host' && !o.detach) {
+      try {
+        const sup = await Supervisor.start({ ...spec, kernel: 'host' }, log);
+        return new Lab(spec, sup.state, sup);
+      } catch (e) {
+        await downLab(spec).catch(() => undefined);
+        throw e;
+      }
+    }
+    const P = paths(spec.stateDir);
+    let pid = -1;
+    try {
+      if (kernel === 'uml') {
+        await bootUml({ ...spec, kernel: 'host' }, [...selfCommand(), 'supervise', '--state-dir', spec.stateDir], REPO_ROOT);
+      } else {
+        writeFileSync(join(spec.stateDir, 'spec.json'), JSON.stringify({ ...spec, kernel: 'host' }, null, 2));
+        const fd = openSync(P.supervisorLog, 'a');
+        const [cmd, ...args] = selfCommand();
+        const child = spawn(cmd as string, [...args, 'supervise', '--state-dir', spec.stateDir], { detached: true, stdio: ['ignore', fd, fd], cwd: REPO_ROOT });
+        closeSync(fd);
+        child.unref();
+        pid = child.pid ?? -1;
+      }
+      await waitFor(
+        'the lab supervisor to come up',
+        () => {
+          if (existsSync(join(spec.stateDir, 'failed'))) throw new StopWaiting(readFileSync(join(spec.stateDir, 'failed'), 'utf8').trim());
+          if (existsSync(P.state)) return true;
+          if (pid > 0 && !alive(pid)) throw new StopWaiting(`the supervisor exited; see ${P.supervisorLog}`);
+          return false;
+        },
+        kernel === 'uml' ? 300_000 : 180_000,
+        200,
+      );
+    } catch (e) {
+      const detail = existsSync(P.supervisorLog) ? readFileSync(P.supervisorLog, 'utf8').trim().split('\n').slice(-15).join('\n') : '';
+      await downLab(spec).catch(() => undefined);
+      throw new Error(`${e instanceof Error ? e.message : String(e)}${detail ? `\n${detail}` : ''}`);
+    }
+    return new Lab(spec, readState(spec.stateDir) as LabState);
+  }
+
+  static attach(o: { name?: string; stateDir?: string; prefix?: string } = {}): Lab {
+    const loc = locate(o);
+    const state = readState(loc.stateDir);
+    if (!state) throw new Error(`no lab in ${loc.stateDir} (start one with 'kube-router lab up')`);
+    return new Lab({ stateDir: state.stateDir, prefix: state.prefix }, state);
+  }
+
+  get kubeconfig(): string {
+    return this.state.kubeconfig;
+  }
+
+  async status(): Promise<LabStatus> {
+    const st = await control<LabStatus>(paths(this.loc.stateDir).control, 'GET', '/status');
+    this.state = st.state;
+    return st;
+  }
+
+  /** Each node agent's /healthz/json (via the supervisor, which can reach the node namespaces). */
+  health(): Promise<Record<string, AgentHealth>> {
+    return control<Record<string, AgentHealth>>(paths(this.loc.stateDir).control, 'GET', '/health');
+  }
+
+  async probeMany(from: string, targets: readonly ProbeTarget[], timeoutMs = 1000): Promise<boolean[]> {
+    if (this.sup) return this.sup.probe(from, targets, timeoutMs);
+    const r = await control<{ results: boolean[] }>(paths(this.loc.stateDir).control, 'POST', '/probe', { from, targets, timeoutMs });
+    return r.results;
+  }
+
+  async probe(from: string, ip: string, port: number, proto: 'TCP' | 'UDP' = 'TCP', timeoutMs = 1000): Promise<boolean> {
+    return (await this.probeMany(from, [{ ip, port, proto }], timeoutMs))[0] === true;
+  }
+
+  /** Every pod of `pods` to every pod's IP on one port/protocol: result[from][to]. */
+  async matrix(pods: readonly string[], ips: Readonly<Record<string, string>>, port: number, proto: 'TCP' | 'UDP', timeoutMs = 1000): Promise<Record<string, Record<string, boolean>>> {
+    const out: Record<string, Record<string, boolean>> = {};
+    await Promise.all(
+      pods.map(async (from) => {
+        const res = await this.probeMany(from, pods.map((to) => ({ ip: ips[to] as string, port, proto })), timeoutMs);
+        out[from] = Object.fromEntries(pods.map((to, i) => [to, res[i] === true]));
+      }),
+    );
+    return out;
+  }
+
+  /** Waits until each pod runs in the lab with an IP; returns ns/name -> IP. */
+  async waitForPods(keys: readonly string[], timeoutMs = 60_000): Promise<Record<string, string>> {
+    return waitFor(
+      `pods ${keys.join(', ')} to run`,
+      async () => {
+        const pods = this.sup ? this.sup.pods : (await this.status()).state.pods;
+        const ips: Record<string, string> = {};
+        for (const k of keys) {
+          const ip = pods[k]?.ip;
+          if (!ip) return false;
+          ips[k] = ip;
+        }
+        // Running in the lab is not enough: the API server must show it too (tests read it there).
+        for (const k of keys) {
+          const [ns, name] = k.split('/') as [string, string];
+          const p = (await this.client.getOr(R.pods, ns, name)) as KObj | undefined;
+          if (p?.['status']?.['podIP'] !== ips[k]) return false;
+        }
+        return ips;
+      },
+      timeoutMs,
+      150,
+    );
+  }
+
+  /** The network namespace of a node (name, "n1" or "1"), a pod ("ns/pod"), "tor" or "hub". */
+  async resolve(target: string): Promise<string> {
+    const st = this.sup ? { ...this.state, pods: this.sup.pods } : existsSync(paths(this.loc.stateDir).control) ? (await this.status()).state : this.state;
+    return resolveTarget(st, target);
+  }
+
+  async exec(target: string, argv: readonly string[], input?: string): Promise<RunResult> {
+    if (this.state.kernel === 'uml') {
+      // The namespaces live in the UML kernel: the supervisor there runs the command.
+      return control<RunResult>(paths(this.loc.stateDir).control, 'POST', '/exec', { target, argv, input }, 130_000);
+    }
+    const ns = await this.resolve(target);
+    return run('ip', ['netns', 'exec', ns, ...argv], { ...(input !== undefined ? { input } : {}), timeoutMs: 120_000 });
+  }
+
+  async down(): Promise<DownReport> {
+    this.client.close();
+    if (this.sup) await this.sup.stop();
+    return downLab(this.loc);
+  }
+}
+
