@@ -60,7 +60,7 @@ export const FLAGS = [
   { name: 'iptables-sync-period', group: NP, type: 'duration', default: '5m', owner: 'firewall', implemented: true, min: '1s',
     help: 'Interval of the full firewall reconcile; changes in the cluster are applied as they happen.' },
   { name: 'netpol-default-deny', group: NP, type: 'bool', default: 'false', owner: 'firewall', implemented: true,
-    help: 'Deny traffic of pods that no NetworkPolicy selects (the API default is allow).' },
+    help: "Accepted for compatibility; changes nothing: kube-router-ts always fails closed, as this flag makes kube-router do. Traffic to or from an address of this node's pod CIDR (node.spec.podCIDRs or the kube-router.io/pod-cidr annotation) that is not yet a programmed pod is logged (NFLOG group 100) and rejected; pods no policy selects stay open once programmed." },
   { name: 'use-nftables-for-netpol', group: NP, type: 'bool', default: 'false', owner: 'firewall', implemented: false,
     help: 'Program network policies with native nftables instead of iptables.' },
 

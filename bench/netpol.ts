@@ -1,0 +1,212 @@
+// Firewall benchmark: a synthetic cluster (default 5,000 pods in 100 namespaces, 1,000 policies with
+// mixed selectors, ipBlocks and named ports, every pod on the measured node: the worst case for one
+// agent), on both iptables backends, in throw-away network namespaces. Prints:
+//   full compile, full apply, rules/chains/sets/entries, one pod-label change to kernel, one policy
+//   change to kernel, and the raw floor (iptables-restore + ipset restore of the final state into an
+//   empty netns; one --noflush chain restore into the loaded table) measured in the same run.
+// Run: npx tsx bench/netpol.ts [--pods 5000] [--namespaces 100] [--policies 1000] [--backend nft|legacy|both]
+import { writeFileSync } from 'node:fs';
+import { execHost, execInNetns, type Exec } from '../src/dataplane/exec.js';
+import { renderRestore } from '../src/dataplane/iptables/restore.js';
+import { setRestoreLines } from '../src/dataplane/ipset/ipset.js';
+import { binaries, type BackendName } from '../src/dataplane/iptables/backend.js';
+import type { ClusterSnapshot, NetworkPolicyModel, PodModel } from '../src/model/types.js';
+import { FirewallApplier } from '../src/controllers/netpol/apply/applier.js';
+import { FirewallCompiler, type CompileOptions } from '../src/controllers/netpol/compile/compiler.js';
+import { namespace, pod, policy, snapshot } from '../src/controllers/netpol/testing/fixtures.js';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1]! : def;
+}
+const PODS = Number(arg('pods', '5000'));
+const NAMESPACES = Number(arg('namespaces', '100'));
+const POLICIES = Number(arg('policies', '1000'));
+const BACKENDS: BackendName[] = arg('backend', 'both') === 'both' ? ['nft', 'legacy'] : [arg('backend', 'nft') as BackendName];
+const REPEAT = 5;
+
+const ms = (t: number): string => `${t.toFixed(1)} ms`;
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function buildCluster(): ClusterSnapshot {
+  const namespaces = Array.from({ length: NAMESPACES }, (_, i) => namespace(`ns${i}`, { team: `t${i % 5}`, env: i % 2 ? 'prod' : 'dev' }));
+  const pods: PodModel[] = [];
+  for (let i = 0; i < PODS; i++) {
+    const ns = `ns${i % NAMESPACES}`;
+    pods.push(
+      pod({
+        ns,
+        name: `p${i}`,
+        ip: `10.244.${Math.floor(i / 250)}.${(i % 250) + 2}`,
+        node: 'bench',
+        labels: { app: `app${i % 10}`, tier: ['web', 'db', 'cache'][i % 3]!, ...(i % 7 === 0 ? { canary: 'true' } : {}) },
+        ports: [
+          { name: 'http', containerPort: 8080 + (i % 2), protocol: 'TCP' },
+          { name: 'metrics', containerPort: 9090, protocol: 'TCP' },
+          { name: 'dns', containerPort: 53, protocol: 'UDP' },
+        ],
+      }),
+    );
+  }
+  const policies: NetworkPolicyModel[] = [];
+  for (let i = 0; i < POLICIES; i++) {
+    const ns = `ns${i % NAMESPACES}`;
+    const sel = { matchLabels: { app: `app${i % 10}` } };
+    switch (i % 5) {
+      case 0:
+        policies.push(policy(ns, `np${i}`, { podSelector: sel, ingress: [{ from: [{ podSelector: { matchLabels: { tier: 'web' } } }], ports: [{ port: 'http' }] }] }));
+        break;
+      case 1:
+        policies.push(
+          policy(ns, `np${i}`, {
+            podSelector: sel,
+            ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: `t${i % 5}` } }, podSelector: { matchExpressions: [{ key: 'tier', operator: 'In', values: ['web', 'cache'] }] } }] }],
+          }),
+        );
+        break;
+      case 2:
+        policies.push(
+          policy(ns, `np${i}`, {
+            podSelector: { matchExpressions: [{ key: 'canary', operator: 'DoesNotExist' }] },
+            ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/8', except: [`10.244.${i % 20}.0/24`] } }], ports: [{ port: 8000, endPort: 8100 }] }],
+          }),
+        );
+        break;
+      case 3:
+        policies.push(
+          policy(ns, `np${i}`, {
+            podSelector: sel,
+            policyTypes: ['Ingress', 'Egress'],
+            ingress: [{ from: [{ namespaceSelector: { matchLabels: { env: 'prod' } } }] }],
+            egress: [{ to: [{ podSelector: {} }], ports: [{ port: 'dns', protocol: 'UDP' }] }, { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] } }], ports: [{ port: 443 }] }],
+          }),
+        );
+        break;
+      default:
+        policies.push(policy(ns, `np${i}`, { podSelector: sel, ingress: [{ ports: [{ port: 'metrics' }] }, { from: [{ podSelector: { matchLabels: { canary: 'true' } } }] }] }));
+    }
+  }
+  return snapshot({ namespaces, pods, policies });
+}
+
+const OPTS: CompileOptions = {
+  nodeName: 'bench',
+  families: [4],
+  podCIDRs: ['10.244.0.0/16'],
+  ranges: { clusterIPRanges: ['10.96.0.0/12'], externalIPRanges: [], loadBalancerIPRanges: [], nodePortRange: { min: 30000, max: 32767 } },
+};
+
+async function freshNetns(name: string): Promise<Exec> {
+  await execHost('ip', ['netns', 'del', name], { okCodes: [1, 255] }).catch(() => undefined);
+  await execHost('ip', ['netns', 'add', name]);
+  return execInNetns(name);
+}
+
+async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const r = await f();
+  return [r, performance.now() - t0];
+}
+
+async function runBackend(backend: BackendName, s1: ClusterSnapshot): Promise<void> {
+  const nsA = `krt-np-bench-${backend}`;
+  const nsB = `krt-np-bench-${backend}-floor`;
+  try {
+    const exec = await freshNetns(nsA);
+    const compiler = new FirewallCompiler(OPTS);
+    const [{ plan, stats }, compileMs] = await timed(async () => compiler.update(s1));
+    void stats;
+    const applier = new FirewallApplier({ exec, backend, families: [4], timeoutMs: 300_000 });
+    const [fullRep, applyMs] = await timed(() => applier.apply(plan));
+    const table = plan.tables.get(4)!;
+    let rules = 0;
+    for (const r of table.chains.values()) rules += r.length;
+    let entries = 0;
+    for (const s of plan.sets.values()) entries += s.entries.length;
+
+    // Raw floor: the final state restored into an empty netns with plain restores.
+    const save = (await exec(binaries(backend, 4).save, ['-t', 'filter'])).stdout;
+    const ipsetSave = (await exec('ipset', ['save'])).stdout;
+    const floorExec = await freshNetns(nsB);
+    const [, floorIpsetMs] = await timed(() => floorExec('ipset', ['restore'], { input: ipsetSave }));
+    const [, floorIptMs] = await timed(() => floorExec(binaries(backend, 4).restore, [], { input: save }));
+
+    // One pod-label change (moves a pod into/out of selections) to rules in the kernel.
+    const labelTimes: number[] = [];
+    const labelCompile: number[] = [];
+    let labelIptables = 0;
+    let cur = s1;
+    const victim = [...s1.pods.values()][1234 % PODS]!;
+    for (let i = 0; i < REPEAT; i++) {
+      const pods = new Map(cur.pods);
+      const tier = i % 2 === 0 ? 'web' : 'db';
+      pods.set(`${victim.namespace}/${victim.name}`, { ...victim, labels: { ...victim.labels, tier, canary: i % 2 === 0 ? 'true' : 'no' } });
+      cur = { ...cur, pods };
+      const t0 = performance.now();
+      const p = compiler.update(cur).plan;
+      labelCompile.push(performance.now() - t0);
+      const rep = await applier.apply(p);
+      const t = performance.now() - t0;
+      labelTimes.push(t);
+      labelIptables += Object.keys(rep.texts.iptables).length;
+    }
+
+    // One policy change (new port in a rule) to rules in the kernel: one chain restore.
+    const polTimes: number[] = [];
+    const target = [...s1.policies.values()][0]!;
+    let changedChain = '';
+    for (let i = 0; i < REPEAT; i++) {
+      const policies = new Map(cur.policies);
+      policies.set(`${target.namespace}/${target.name}`, {
+        ...target,
+        ingress: [{ ...target.ingress[0]!, ports: [...target.ingress[0]!.ports, { protocol: 'TCP', port: 10000 + i }] }],
+      });
+      cur = { ...cur, policies };
+      const [rep, t] = await timed(async () => applier.apply(compiler.update(cur).plan));
+      polTimes.push(t);
+      changedChain = rep.chainsReplaced[0] ?? changedChain;
+    }
+    // Floor for that: one --noflush restore of the same chain into the loaded floor table.
+    const chainRules = compiler.update(cur).plan.tables.get(4)!.chains.get(changedChain) ?? [];
+    const floorChain: number[] = [];
+    for (let i = 0; i < REPEAT; i++) {
+      const text = `*filter\n:${changedChain} - [0:0]\n${chainRules.map((r) => `-A ${changedChain} ${r}`).join('\n')}\nCOMMIT\n`;
+      floorChain.push((await timed(() => floorExec(binaries(backend, 4).restore, ['--noflush'], { input: text })))[1]);
+    }
+    // A new pod (chain + top-level jumps edited in place).
+    const podTimes: number[] = [];
+    for (let i = 0; i < REPEAT; i++) {
+      const pods = new Map(cur.pods);
+      pods.set(`ns0/new${i}`, pod({ ns: 'ns0', name: `new${i}`, ip: `10.244.250.${i + 2}`, node: 'bench', labels: { app: 'app0', tier: 'web' } }));
+      cur = { ...cur, pods };
+      podTimes.push((await timed(async () => applier.apply(compiler.update(cur).plan)))[1]);
+    }
+
+    const floor = floorIpsetMs + floorIptMs;
+    const full = compileMs + applyMs;
+    console.log(`\n== backend ${backend}: ${PODS} pods, ${NAMESPACES} namespaces, ${POLICIES} policies (all pods on this node)`);
+    console.log(`rules ${rules}, chains ${table.chains.size}, ipsets ${plan.sets.size}, set entries ${entries}`);
+    console.log(`full compile            ${ms(compileMs)}`);
+    console.log(`full apply              ${ms(applyMs)}  (ipset ${ms(fullRep.timings.ipsetMs)}, iptables ${ms(fullRep.timings.iptablesMs[4] ?? 0)}, ipset post ${ms(fullRep.timings.postMs)})`);
+    console.log(`full sync (both)        ${ms(full)}   raw floor ${ms(floor)} (ipset ${ms(floorIpsetMs)} + iptables ${ms(floorIptMs)})   ratio ${(full / floor).toFixed(2)}x`);
+    console.log(`pod label change        ${ms(median(labelTimes))} median of ${REPEAT} (compile ${ms(median(labelCompile))}; iptables restores: ${labelIptables})`);
+    console.log(`policy change (1 chain) ${ms(median(polTimes))} median   floor --noflush chain restore ${ms(median(floorChain))}   ratio ${(median(polTimes) / median(floorChain)).toFixed(2)}x`);
+    console.log(`new pod                 ${ms(median(podTimes))} median`);
+  } finally {
+    for (const n of [nsA, nsB]) await execHost('ip', ['netns', 'del', n], { okCodes: [1, 255] }).catch(() => undefined);
+  }
+}
+
+const s1 = buildCluster();
+const dump = arg('dump', '');
+if (dump) {
+  // The first-apply restore input, for experiments with iptables-restore by hand.
+  const plan = new FirewallCompiler(OPTS).update(s1).plan;
+  const t = plan.tables.get(4)!;
+  const text = renderRestore('filter', { edits: [...t.chains].map(([chain, rules]) => ({ kind: 'replace' as const, chain, rules })) });
+  writeFileSync(dump, text);
+  const sets: string[] = [];
+  for (const spec of plan.sets.values()) setRestoreLines(sets, spec, undefined, '', { created: 0, swapped: 0, added: 0, deleted: 0 });
+  writeFileSync(`${dump}.ipset`, `${sets.join('\n')}\n`);
+  console.log(`wrote ${dump}: ${t.chains.size} chains`);
+} else for (const b of BACKENDS) await runBackend(b, s1);

@@ -1,0 +1,105 @@
+// Chain and set names, kube-router style (prefix + base32(sha256(x))[:16]) but from stable inputs only:
+// no sync version, so a restarted agent computes the very names the kernel already holds.
+import { createHash } from 'node:crypto';
+import type { IPFamily } from '../../../model/types.js';
+
+const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+export function hash16(input: string): string {
+  const bytes = createHash('sha256').update(input).digest();
+  let out = '';
+  let bits = 0;
+  let value = 0;
+  for (const b of bytes) {
+    value = (value << 8) | b;
+    bits += 8;
+    while (bits >= 5 && out.length < 16) {
+      out += B32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    if (out.length >= 16) break;
+  }
+  return out;
+}
+
+export const CHAIN_INPUT = 'KUBE-ROUTER-INPUT';
+export const CHAIN_FORWARD = 'KUBE-ROUTER-FORWARD';
+export const CHAIN_OUTPUT = 'KUBE-ROUTER-OUTPUT';
+export const CHAIN_COMMON = 'KUBE-NWPLCY-COMMON';
+export const CHAIN_DEFAULT = 'KUBE-NWPLCY-DEFAULT';
+export const CHAIN_TAIL = 'KUBE-NWPLCY-TAIL';
+
+export const POD_CHAIN_PREFIX = 'KUBE-POD-FW-';
+export const POLICY_CHAIN_PREFIX = 'KUBE-NWPLCY-';
+/** Per-namespace dispatch chains: one set-guarded jump per policy of the namespace. */
+export const NS_INGRESS_PREFIX = 'KUBE-NS-IN-';
+export const NS_EGRESS_PREFIX = 'KUBE-NS-EG-';
+
+export const MARK_POLICY = '0x10000/0x10000';
+export const MARK_NETPOL_OK = '0x20000/0x20000';
+
+export type Direction = 'ingress' | 'egress';
+
+export function podChainName(namespace: string, name: string): string {
+  return POD_CHAIN_PREFIX + hash16(`pod/${namespace}/${name}`);
+}
+
+export function policyChainName(namespace: string, name: string, dir: Direction): string {
+  return POLICY_CHAIN_PREFIX + hash16(`policy/${namespace}/${name}/${dir}`);
+}
+
+export function namespaceChainName(namespace: string, dir: Direction): string {
+  return (dir === 'ingress' ? NS_INGRESS_PREFIX : NS_EGRESS_PREFIX) + hash16(`ns/${namespace}/${dir}`);
+}
+
+function familyPrefix(family: IPFamily): string {
+  return family === 6 ? 'inet6:' : '';
+}
+
+/** KUBE-DST- holds destinations (ingress targets, egress peers), KUBE-SRC- sources, as in kube-router. */
+export function policySetName(family: IPFamily, side: 'SRC' | 'DST', key: string): string {
+  return `${familyPrefix(family)}KUBE-${side}-${hash16(`${key}/${family}`)}`;
+}
+
+export function namedPortSetName(family: IPFamily, protocol: string, port: string): string {
+  return policySetName(family, 'DST', `namedport/${protocol}/${port}`);
+}
+
+/** Pods whose own chain is in the kernel: the default-deny TAIL exempts them (kube-router's name). */
+export function localPodsSetName(family: IPFamily): string {
+  return `${familyPrefix(family)}kube-router-local-pods`;
+}
+
+/** Local pods selected by at least one policy of that direction ("isolated" in API terms). */
+export function isolatedSetName(family: IPFamily, dir: Direction): string {
+  return `${familyPrefix(family)}kube-router-${dir === 'ingress' ? 'in' : 'eg'}-isolated`;
+}
+
+export function tmpSetName(name: string): string {
+  return `TMP-NP-${hash16(`tmp/${name}`)}`;
+}
+
+/** Everything the firewall creates, so GC and --cleanup-config touch nothing else. */
+export function isOurChain(name: string): boolean {
+  return (
+    name === CHAIN_INPUT ||
+    name === CHAIN_FORWARD ||
+    name === CHAIN_OUTPUT ||
+    name.startsWith(POLICY_CHAIN_PREFIX) ||
+    name.startsWith(POD_CHAIN_PREFIX) ||
+    name.startsWith(NS_INGRESS_PREFIX) ||
+    name.startsWith(NS_EGRESS_PREFIX)
+  );
+}
+
+export function isOurSet(name: string): boolean {
+  const bare = name.startsWith('inet6:') ? name.slice(6) : name;
+  return (
+    bare.startsWith('KUBE-SRC-') ||
+    bare.startsWith('KUBE-DST-') ||
+    bare.startsWith('TMP-NP-') ||
+    bare === 'kube-router-local-pods' ||
+    bare === 'kube-router-in-isolated' ||
+    bare === 'kube-router-eg-isolated'
+  );
+}
