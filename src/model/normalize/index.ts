@@ -1,0 +1,11 @@
+// Raw Kubernetes object -> typed model, or a rejection with a precise reason. Nothing here throws.
+export { normalizeNode } from './node.js';
+export { normalizeNamespace } from './namespace.js';
+export { normalizePod } from './pod.js';
+export { normalizeService, DEFAULT_AFFINITY_TIMEOUT_SECONDS } from './service.js';
+export { normalizeEndpointSlice, SERVICE_NAME_LABEL } from './endpointslice.js';
+export { normalizeNetworkPolicy } from './networkpolicy.js';
+export { parseLabelSelector, readLabelSelector, matches, matchesMap, isEverything, EVERYTHING } from './selector.js';
+export { parseIP, formatIP, canonicalIP, ipFamily, type ParsedIP } from './ip.js';
+export { parseCIDR, canonicalCIDR, cidrContains, cidrContainsIP, type ParsedCIDR } from './cidr.js';
+export { REJECT_CODES, type RejectCode, type NormalizeResult } from './result.js';
