@@ -94,8 +94,12 @@ describe('kube-router lab CLI', () => {
 
   it('routes between two underlay segments through the router namespace', async () => {
     await downLab({ stateDir: STATE, prefix: PREFIX });
-    const up = await lab('up', '--nodes', '3', '--segments', '2', '--no-agents');
+    const up = await lab('up', '--nodes', '3', '--segments', '2', '--no-agents', '--iptables', 'legacy');
     expect(up.code).toBe(0);
+    expect(up.stdout).toMatch(/\(host kernel, iptables-legacy\)/);
+    expect((await lab('status')).stdout).toMatch(/^iptables: legacy on every node/m);
+    expect((await lab('exec', 'n2', '--', 'iptables', '-V')).stdout).toContain('legacy');
+    expect((await lab('up', '--iptables', 'bogus')).stderr).toMatch(/Allowed choices are nft, legacy/);
     const status = JSON.parse((await lab('status', '--json')).stdout);
     expect(status.state.nodes.map((n: { ip: string }) => n.ip)).toEqual(['172.20.0.11', '172.20.1.12', '172.20.0.13']);
     const route = await lab('exec', 'n1', '--', 'ip', 'route', 'get', '172.20.1.12');

@@ -57,6 +57,14 @@ describe.skipIf(!haveUml)('lab in user-mode Linux', () => {
     expect((await lab.exec('lab-node-1', ['ip', 'link', 'add', 'kube-dummy-if', 'type', 'dummy'])).code).toBe(0);
   }, 60_000);
 
+  it('points the nodes at iptables-legacy (no nf_tables in UML)', async () => {
+    expect(lab.state.iptables?.backend).toBe('legacy');
+    const v = await lab.exec('lab-node-1', ['iptables', '-V']);
+    expect(v.stdout).toContain('legacy');
+    expect((await lab.exec('lab-node-1', ['iptables', '-A', 'FORWARD', '-s', '192.0.2.1', '-j', 'DROP'])).code).toBe(0);
+    expect((await lab.exec('lab-node-1', ['iptables-save'])).stdout).toContain('-A FORWARD -s 192.0.2.1/32 -j DROP');
+  }, 60_000);
+
   it('answers kubectl on the host', async () => {
     const r = await pexec('kubectl', ['--kubeconfig', lab.kubeconfig, 'get', 'nodes', '-o', 'name']);
     expect(r.stdout.trim().split('\n')).toEqual(['node/lab-node-1', 'node/lab-node-2']);

@@ -51,6 +51,14 @@ describe('lab (host kernel, no agents)', () => {
     expect(r.code).toBe(0);
   });
 
+  it("resolves iptables on the nodes to the lab's backend (the host's by default), with ICMP limits lifted", async () => {
+    const st = (await lab.status()).state;
+    const host = (await exec('iptables', ['-V'])).stdout.includes('nf_tables') ? 'nft' : 'legacy';
+    expect(st.iptables?.backend).toBe(host);
+    const r = await lab.exec('lab-node-2', ['sh', '-c', 'command -v iptables; iptables -V; sysctl -n net.ipv4.icmp_ratelimit']);
+    expect(r.stdout.split('\n')).toEqual([`${STATE}/bin/iptables`, expect.stringContaining(host === 'nft' ? 'nf_tables' : 'legacy'), '0', '']);
+  });
+
   it("gives pods addresses from their node's pod CIDR, with kube-bridge as gateway", async () => {
     const st = (await lab.status()).state;
     for (const [key, p] of Object.entries(st.pods)) {

@@ -43,7 +43,7 @@ export function agentFeatures(flags: readonly string[]): AgentFeatures {
 }
 
 /** The service proxy needs IPVS only once this build ships it; until then the agent runs a placeholder. */
-const PROXY_IMPLEMENTED = 'proxy' in BUILTIN_FACTORIES;
+export const PROXY_IMPLEMENTED = 'proxy' in BUILTIN_FACTORIES;
 
 /**
  * Kernel features the agents will need: IPVS and dummy links for the service proxy, ipip when the

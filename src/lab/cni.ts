@@ -76,6 +76,8 @@ export interface CniCall {
   readonly ifName: string;
   /** Per-node host-local dir, so nodes never share /var/lib/cni and `down` removes it. */
   readonly ipamDir: string;
+  /** PATH the plugins run with (the node's iptables backend first); default this process's. */
+  readonly path?: string;
   readonly portMappings: readonly { hostPort: number; containerPort: number; protocol: string }[];
 }
 
@@ -103,7 +105,7 @@ async function invoke(cmd: 'ADD' | 'DEL', conf: KObj, call: CniCall, ifName: str
   const bin = pluginPath(type);
   if (!bin) throw new Error(`CNI plugin ${JSON.stringify(type)} not found in ${CNI_DIRS.join(':')}`);
   const env = {
-    PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    PATH: call.path ?? process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     CNI_COMMAND: cmd,
     CNI_CONTAINERID: call.containerId,
     CNI_NETNS: `/var/run/netns/${call.podNetns}`,

@@ -28,6 +28,11 @@ export interface LabSpec extends LabLocation {
   /** Host port for kubectl (0 = any free port). */
   readonly apiPort: number;
   readonly kernel: 'host' | 'uml' | 'auto';
+  /**
+   * The iptables backend the nodes' `iptables*` resolve to (iptables.ts), resolved by `Lab.up`:
+   * 'host' until then (the host's own choice). Absent in specs from before the option.
+   */
+  readonly iptables?: 'nft' | 'legacy' | 'host';
   /** Set by the host for a supervisor that runs inside user-mode Linux (see uml.ts). */
   readonly inside?: {
     /** Kernel-local dir for sockets and host-local IPAM state (hostfs has no unix sockets or flock). */
@@ -70,6 +75,8 @@ export const paths = (stateDir: string) => ({
   nodeIpam: (node: string) => join(stateDir, 'nodes', node, 'ipam'),
   nodeHealthSock: (node: string) => join(stateDir, 'nodes', node, 'health.sock'),
   podLog: (netns: string) => join(stateDir, 'pods', `${netns}.log`),
+  /** `iptables*` symlinks to the chosen backend, first in the PATH of what runs in node namespaces. */
+  binDir: join(stateDir, 'bin'),
 });
 
 export const nodeName = (i: number): string => `lab-node-${i + 1}`;

@@ -56,6 +56,8 @@ export interface CaseResult {
   readonly failedStep?: number;
   readonly diffs?: readonly CellDiff[];
   readonly error?: string;
+  /** Where the time went: waiting for firewall syncs, probing (all rounds), and probe rounds made. */
+  readonly timings?: { readonly syncWaitMs: number; readonly probeMs: number; readonly rounds: number };
 }
 export interface ConformanceReport {
   readonly cases: readonly CaseResult[];
@@ -215,12 +217,22 @@ async function applyStep(lab: Lab, step: Step, ips: Readonly<Record<string, stri
   }
 }
 
-/** Waits until every agent's firewall has synced after `since` (bounded; probing still retries after). */
+/**
+ * A beat is recorded when a sync *ends*, so the first beat after `since` may come from a sync that
+ * started before the change reached the agent; the change then causes an immediate follow-up sync
+ * (the firewall's runner coalesces requests with no minimum interval). Waiting until the last beat is
+ * this old means such a follow-up has finished too (a lab sync takes ~20 ms): a step whose expected
+ * matrix equals the state before it cannot then pass on the old rules.
+ */
+const SETTLE_MS = 150;
+
+/** Waits until every agent's firewall has synced after `since` and settled (bounded; probing still retries after). */
 async function waitForFirewallSync(lab: Lab, since: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const pending = new Set(lab.state.nodes.map((n) => n.name));
   while (pending.size > 0 && Date.now() < deadline) {
     const health = await lab.health().catch(() => ({}) as Record<string, AgentHealth>);
+    const now = Date.now();
     for (const n of [...pending]) {
       const h = health[n];
       // An agent without the JSON form, or without a firewall controller, has nothing to wait for.
@@ -229,9 +241,9 @@ async function waitForFirewallSync(lab: Lab, since: number, timeoutMs: number): 
         continue;
       }
       const s = lastSyncOf(h, 'firewall');
-      if (s && s.at >= since) pending.delete(n);
+      if (s && s.at >= since && now - s.at >= SETTLE_MS) pending.delete(n);
     }
-    if (pending.size > 0) await sleep(100);
+    if (pending.size > 0) await sleep(50);
   }
 }
 
@@ -281,22 +293,36 @@ export async function runConformance(lab: Lab, dir: string, o: ConformanceOption
     else if (!cidrAssumptionHolds(c, ips)) r = { name: c.name, status: 'skip', ms: 0, error: 'pod IPs do not share the /N its {{cidr}} placeholders assume' };
     else {
       r = { name: c.name, status: 'pass', ms: 0 };
+      const t = { syncWaitMs: 0, probeMs: 0, rounds: 0 };
+      const waitSync = async (since: number): Promise<void> => {
+        const w0 = Date.now();
+        await waitForFirewallSync(lab, since, 30_000);
+        t.syncWaitMs += Date.now() - w0;
+      };
+      const look = async (step: Step): Promise<CellDiff[]> => {
+        const p0 = Date.now();
+        const d = await observe(lab, step.expect, ips, o.probeTimeoutMs ?? 1000);
+        t.probeMs += Date.now() - p0;
+        t.rounds++;
+        return d;
+      };
       try {
         const resetAt = Date.now();
         // Let the agents take the reset in before the first step, so a sync of the reset is never
         // mistaken for a sync of the step.
-        if ((await resetCluster(lab)) && firewall) await waitForFirewallSync(lab, resetAt, 30_000);
+        if ((await resetCluster(lab)) && firewall) await waitSync(resetAt);
         for (const [i, step] of c.steps.entries()) {
           const changedAt = Date.now();
           await applyStep(lab, step, ips);
           // A step without changes gives the firewall nothing to sync (and so no beat to wait for).
           const changes = (step.delete?.length ?? 0) + (step.apply?.length ?? 0) + (step.labels?.length ?? 0);
-          if (firewall && changes > 0) await waitForFirewallSync(lab, changedAt, 30_000);
+          if (firewall && changes > 0) await waitSync(changedAt);
+          // Probe until the matrix matches; retries only happen on a mismatch.
           const deadline = Date.now() + (o.stepTimeoutMs ?? 60_000);
-          let diffs = await observe(lab, step.expect, ips, o.probeTimeoutMs ?? 1000);
+          let diffs = await look(step);
           while (diffs.length > 0 && Date.now() < deadline) {
             await sleep(300);
-            diffs = await observe(lab, step.expect, ips, o.probeTimeoutMs ?? 1000);
+            diffs = await look(step);
           }
           if (diffs.length > 0) {
             r = { name: c.name, status: 'fail', ms: 0, failedStep: i + 1, diffs };
@@ -306,7 +332,7 @@ export async function runConformance(lab: Lab, dir: string, o: ConformanceOption
       } catch (e) {
         r = { name: c.name, status: 'fail', ms: 0, error: e instanceof Error ? e.message : String(e) };
       }
-      r = { ...r, ms: Date.now() - start };
+      r = { ...r, ms: Date.now() - start, timings: t };
     }
     results.push(r);
     o.onCase?.(formatCase(r));

@@ -68,7 +68,7 @@ export async function downLab(loc: LabLocation, log: (m: string) => void = () =>
     } else {
       // The directory existed before the lab: remove only what the lab puts there.
       for (const f of readdirSync(loc.stateDir)) {
-        if (['state.json', 'state.json.tmp', 'journal', 'kubeconfig', 'control.sock', 'api.sock', 'supervisor.log', 'spec.json', 'pod-agent.mjs', 'nodes', 'pods'].includes(f)) {
+        if (['state.json', 'state.json.tmp', 'journal', 'kubeconfig', 'control.sock', 'api.sock', 'supervisor.log', 'spec.json', 'pod-agent.mjs', 'nodes', 'pods', 'bin', 'uml', 'failed'].includes(f)) {
           rmSync(join(loc.stateDir, f), { recursive: true, force: true });
         }
       }

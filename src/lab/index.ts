@@ -7,9 +7,11 @@ import { locate, paths, type LabSpec } from './config.js';
 import { formatReport, runConformance } from './conformance.js';
 import { downLab } from './down.js';
 import { Lab } from './lab.js';
+import { labPath } from './iptables.js';
 import { readState } from './state.js';
 import { Supervisor } from './supervisor.js';
 import type { LabStatus } from './control.js';
+import { formatStatus, formatUp } from './summary.js';
 
 export { Lab, type UpOptions } from './lab.js';
 export { runConformance, loadCases, expectedMatrix, type ConformanceReport, type ConformanceOptions } from './conformance.js';
@@ -27,39 +29,6 @@ const fail = (e: unknown): never => {
   process.exit(1);
 };
 
-function printUp(lab: Lab, ms: number): void {
-  const s = lab.state;
-  const lines = [
-    `lab up in ${(ms / 1000).toFixed(1)} s (${s.kernel} kernel): ${s.nodes.length} nodes, API server ${s.apiserver.url}`,
-    ...s.nodes.map((n) => `  ${n.name}  ${n.ip}  pod CIDR ${n.podCIDR}  netns ${n.netns}  agent log ${n.log}`),
-    `  underlay: ${s.segments.map((g) => `${g.cidr} (${g.bridge} in ${s.hub})`).join(', ')}${s.tor ? `; tor router ${s.tor.netns} at ${s.tor.ips.join(', ')}` : ''}`,
-    s.agents ? `  agents: kube-router ${s.agentFlags.join(' ') || '(default flags)'}` : '  agents: none (started without agents)',
-    '',
-    `  export KUBECONFIG=${s.kubeconfig}     # or: kubectl --kubeconfig $(kube-router lab kubeconfig) get nodes`,
-    '  kube-router lab status                 # nodes, agent health, underlay',
-    '  kube-router lab exec lab-node-1 -- ip route      (or ns/pod, or tor)',
-    '  kube-router lab down                   # removes everything the lab made',
-  ];
-  process.stdout.write(lines.join('\n') + '\n');
-}
-
-function printStatus(st: LabStatus): void {
-  const s = st.state;
-  const out = [`lab ${s.stateDir} (${s.kernel} kernel), API server ${s.apiserver.url}, kubeconfig ${s.kubeconfig}`];
-  out.push('NODE            IP             POD CIDR         AGENT');
-  for (const n of s.nodes) {
-    const h = st.health[n.name];
-    const agent = st.processes.find((p) => p.what === `agent ${n.name}`);
-    const health = !s.agents ? 'none' : agent && !agent.running ? `exited (${agent.exit ?? '?'})` : h?.ok ? 'healthy' : `unhealthy${h?.error ? ` (${h.error})` : h?.status ? ` (HTTP ${h.status})` : ''}`;
-    out.push(`${n.name.padEnd(16)}${n.ip.padEnd(15)}${n.podCIDR.padEnd(17)}${health}`);
-  }
-  out.push(`underlay: ${s.segments.map((g) => g.cidr).join(', ')} on ${s.hub}${s.tor ? `; tor ${s.tor.netns} (${s.tor.ips.join(', ')})` : ''}`);
-  out.push(`pods running: ${Object.keys(s.pods).length}`);
-  const dead = st.processes.filter((p) => !p.running);
-  if (dead.length) out.push(`stopped processes: ${dead.map((p) => `${p.what} (${p.exit ?? 'gone'})`).join(', ')}`);
-  process.stdout.write(out.join('\n') + '\n');
-}
-
 export function labCommand(): Command {
   const lab = new Command('lab')
     .description('a multi-node kube-router-ts cluster on this machine: nodes and pods as network namespaces')
@@ -74,6 +43,7 @@ export function labCommand(): Command {
     .option('--segments <n>', 'underlay L2 segments (2+ adds a router between subnets)', (v) => Number(v), 1)
     .option('--tor', 'add a top-of-rack router namespace on the underlay (run BIRD/FRR there)', false)
     .addOption(new Option('--kernel <kernel>', 'kernel to run on').choices(['auto', 'host', 'uml']).default('auto'))
+    .addOption(new Option('--iptables <backend>', "iptables backend of the nodes (default: the host's, as `iptables -V` reports)").choices(['nft', 'legacy']))
     .option('--no-agents', 'do not start agents (the lab machinery alone)')
     .option('--cluster-cidr <cidr>', 'pod CIDR range, one /24 per node', '10.244.0.0/16')
     .option('--api-port <port>', 'host port of the API server (0 = any free)', (v) => Number(v), 0)
@@ -87,6 +57,7 @@ export function labCommand(): Command {
         segments: o['segments'] as number,
         tor: Boolean(o['tor']),
         kernel: o['kernel'] as 'auto' | 'host' | 'uml',
+        iptables: ((o['iptables'] as 'nft' | 'legacy' | undefined) ?? 'host') as 'nft' | 'legacy' | 'host',
         agents: o['agents'] !== false,
         clusterCIDR: o['clusterCidr'] as string,
         apiPort: o['apiPort'] as number,
@@ -96,7 +67,8 @@ export function labCommand(): Command {
       };
       if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > 200) fail('--nodes must be 1..200');
       const l = await Lab.up(opts).catch(fail);
-      printUp(l, Date.now() - t0);
+      const st: LabStatus = await l.status().catch(() => ({ state: l.state, processes: [], health: {} }));
+      process.stdout.write(formatUp(st, Date.now() - t0, { program: cmd.parent?.name() ?? 'kube-router lab', where: where(cmd) }) + '\n');
       if (o['foreground']) {
         process.stdout.write('running in the foreground; Ctrl-C stops and removes the lab\n');
         const stop = () => void l.down().then(() => process.exit(0));
@@ -134,7 +106,7 @@ export function labCommand(): Command {
         .then(() => Lab.attach(where(cmd)).status())
         .catch(fail);
       if (o.json) process.stdout.write(JSON.stringify(st, null, 2) + '\n');
-      else printStatus(st);
+      else process.stdout.write(formatStatus(st) + '\n');
     });
 
   lab
@@ -154,7 +126,8 @@ export function labCommand(): Command {
         process.exit(r.code);
       }
       const ns = await l.resolve(target).catch(fail);
-      const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: 'inherit' });
+      // As on a node: `iptables` there resolves to the lab's backend.
+      const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: 'inherit', env: { ...process.env, PATH: labPath(l.state.iptables?.binDir) } });
       child.on('exit', (code, sig) => process.exit(code ?? (sig ? 128 : 1)));
     });
 

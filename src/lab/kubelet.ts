@@ -34,6 +34,8 @@ export interface KubeletOptions {
   readonly onChange?: () => void;
   readonly concurrency?: number;
   readonly inUml?: boolean;
+  /** PATH for the CNI plugins (the lab's iptables backend first: portmap calls `iptables`). */
+  readonly path?: string;
 }
 
 export class LabKubelet {
@@ -190,6 +192,7 @@ export class LabKubelet {
       podName: name,
       ifName: 'eth0',
       ipamDir: node.ipamDir,
+      ...(this.o.path ? { path: this.o.path } : {}),
       portMappings: ports.filter((p) => p.hostPort).map((p) => ({ hostPort: p.hostPort as number, containerPort: p.port, protocol: p.proto })),
     };
     journal(this.o.stateDir, { t: 'netns', name: netns, ...(this.o.inUml ? { inUml: true } : {}) });
@@ -259,6 +262,7 @@ export class LabKubelet {
           podName: s.key.split('/')[1] ?? '',
           ifName: 'eth0',
           ipamDir: s.node.ipamDir,
+          ...(this.o.path ? { path: this.o.path } : {}),
           portMappings: [],
         }, s.cniResult);
         if (errs.length) this.o.log(`kubelet: pod ${s.key}: CNI DEL: ${errs.join('; ')}`);

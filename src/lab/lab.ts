@@ -17,6 +17,7 @@ import { defaultAgentCommand, prepareStateDir, REPO_ROOT, Supervisor } from './s
 import { agentFeatures, neededKernelFeatures } from './agent-flags.js';
 import { chooseKernel } from './kernel.js';
 import { bootUml, umlAvailable } from './uml.js';
+import { chooseIptables, labPath, makeIptablesBin } from './iptables.js';
 
 export interface UpOptions {
   readonly name?: string;
@@ -29,6 +30,8 @@ export interface UpOptions {
   readonly agents?: boolean;
   readonly agentCommand?: readonly string[];
   readonly kernel?: 'host' | 'uml' | 'auto';
+  /** iptables backend of the nodes (default: the host's, as `iptables -V` reports it). */
+  readonly iptables?: 'nft' | 'legacy' | 'host';
   readonly clusterCIDR?: string;
   readonly serviceCIDR?: string;
   readonly apiPort?: number;
@@ -53,6 +56,7 @@ export function specFrom(o: UpOptions): LabSpec {
     nodeApiPort: 6443,
     apiPort: o.apiPort ?? 0,
     kernel: o.kernel ?? 'auto',
+    iptables: o.iptables ?? 'host',
   };
 }
 
@@ -75,7 +79,7 @@ export class Lab {
   }
 
   static async up(o: UpOptions = {}): Promise<Lab> {
-    const spec = specFrom(o);
+    let spec = specFrom(o);
     if (spec.agents && !existsSync(spec.agentCommand[spec.agentCommand.length - 1] ?? '') && !o.agentCommand) {
       throw new Error(`the agent is not built (${spec.agentCommand.join(' ')}): run 'npm run build', or start the lab without agents`);
     }
@@ -87,6 +91,10 @@ export class Lab {
       if (choice.note) log(choice.note);
       kernel = choice.kernel;
       if (kernel === 'uml' && !umlAvailable()) throw new Error(`${choice.note ?? 'UML requested'}, but linux.uml is not installed (apt-get install user-mode-linux)`);
+      const ipt = await chooseIptables(spec.iptables, kernel);
+      if (ipt.note) log(ipt.note);
+      spec = { ...spec, iptables: ipt.backend };
+      makeIptablesBin(paths(spec.stateDir).binDir, ipt.backend);
     } catch (e) {
       await downLab(spec).catch(() => undefined);
       throw e;
@@ -214,7 +222,9 @@ export class Lab {
       return control<RunResult>(paths(this.loc.stateDir).control, 'POST', '/exec', { target, argv, input }, 130_000);
     }
     const ns = await this.resolve(target);
-    return run('ip', ['netns', 'exec', ns, ...argv], { ...(input !== undefined ? { input } : {}), timeoutMs: 120_000 });
+    // As on a node: `iptables` there is the lab's backend.
+    const env = { ...process.env, PATH: labPath(this.state.iptables?.binDir) };
+    return run('ip', ['netns', 'exec', ns, ...argv], { ...(input !== undefined ? { input } : {}), env, timeoutMs: 120_000 });
   }
 
   async down(): Promise<DownReport> {

@@ -31,6 +31,8 @@ export interface LabState {
   readonly stateDir: string;
   readonly createdAt: string;
   readonly kernel: 'host' | 'uml';
+  /** The nodes' iptables backend and the bin dir that selects it (absent in labs from before the option). */
+  readonly iptables?: { readonly backend: 'nft' | 'legacy'; readonly binDir: string };
   readonly supervisor: { readonly pid: number; readonly start?: number };
   readonly apiserver: { readonly url: string; readonly port: number; readonly unixSocket: string };
   readonly kubeconfig: string;

@@ -21,6 +21,7 @@ import { alive, killTree, procStartTime, sleep } from './sh.js';
 import { agentHealth } from './health.js';
 import { journal, writeState, type LabState, type NodeState } from './state.js';
 import { createUnderlay, planUnderlay, underlayNamespaces } from './underlay.js';
+import { chooseIptables, labPath, makeIptablesBin, type IptablesBackend } from './iptables.js';
 
 interface Proc {
   readonly what: string;
@@ -55,6 +56,8 @@ export class Supervisor {
   private stateTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private routerRuns = false;
+  /** PATH of everything run in node namespaces: the lab's iptables bin dir first. */
+  private nodePath = process.env['PATH'] ?? '';
   client!: KubeClient;
   state!: LabState;
 
@@ -79,7 +82,7 @@ export class Supervisor {
     mkdirSync(dirname(logFile), { recursive: true });
     const fd = openSync(logFile, 'a');
     // Own process group: killTree reaches the whole agent (and anything it forks).
-    const child = spawn('ip', ['netns', 'exec', netns, ...argv], { stdio: ['ignore', fd, fd], detached: true, env: { ...process.env, ...env } });
+    const child = spawn('ip', ['netns', 'exec', netns, ...argv], { stdio: ['ignore', fd, fd], detached: true, env: { ...process.env, PATH: this.nodePath, ...env } });
     closeSync(fd);
     const pid = child.pid ?? -1;
     const p: Proc = { what, pid, ...(pid > 0 ? { start: procStartTime(pid) } : {}) } as Proc;
@@ -103,6 +106,18 @@ export class Supervisor {
       if (kernel.note) log(kernel.note);
       if (kernel.kernel === 'uml') throw new Error('internal: a user-mode Linux lab is booted by Lab.up, not by a host supervisor');
     }
+    // The nodes' iptables backend: Lab.up resolved it and made the bin dir; a bare Supervisor.start
+    // (or an older spec) gets the host's.
+    let backend: IptablesBackend;
+    if (spec.iptables === 'nft' || spec.iptables === 'legacy') backend = spec.iptables;
+    else {
+      const ipt = await chooseIptables(spec.iptables, spec.inside ? 'uml' : 'host');
+      if (ipt.note) log(ipt.note);
+      backend = ipt.backend;
+    }
+    if (!existsSync(join(P.binDir, 'iptables'))) makeIptablesBin(P.binDir, backend);
+    this.nodePath = labPath(P.binDir);
+    log(`nodes use iptables-${backend} (${P.binDir} first in their PATH)`);
     // No token: kubectl sends no bearer token over plain http, and the server listens on 127.0.0.1 only.
     const token: string | undefined = undefined;
     const listen = spec.inside?.apiListen ?? { host: '127.0.0.1', port: spec.apiPort };
@@ -160,6 +175,7 @@ export class Supervisor {
       log,
       onChange: () => this.saveStateSoon(),
       inUml: Boolean(spec.inside),
+      path: this.nodePath,
     });
     this.kubelet.start();
     await Promise.all([this.controllers.whenSynced(), this.kubelet.whenSynced()]);
@@ -183,6 +199,7 @@ export class Supervisor {
       stateDir: spec.stateDir,
       createdAt: new Date().toISOString(),
       kernel: spec.inside ? 'uml' : 'host',
+      iptables: { backend, binDir: P.binDir },
       supervisor: { pid: process.pid, ...(procStartTime(process.pid) !== undefined ? { start: procStartTime(process.pid) as number } : {}) },
       apiserver: { url: apiUrl, port: Number(new URL(apiUrl).port), unixSocket: Q.apiSock },
       kubeconfig: P.kubeconfig,
@@ -261,6 +278,10 @@ export class Supervisor {
     if (this.control) this.control.onStopped = fn;
   }
 
+  /** PATH for commands run in node namespaces (control-API exec). */
+  get path(): string {
+    return this.nodePath;
+  }
   get pods() {
     return this.kubelet?.pods() ?? {};
   }

@@ -5,6 +5,9 @@
 import { hubNetns, nodeName, nodeNetns, torNetns, underlayIP, UNDERLAY_PREFIXLEN } from './config.js';
 import { ipBatch, killTree, must, netnsList, netnsPids, run } from './sh.js';
 
+/** ICMP error rate limits lifted on lab nodes (see createUnderlay). */
+export const ICMP_UNLIMITED = ['net.ipv4.icmp_ratelimit=0', 'net.ipv4.icmp_msgs_per_sec=1000000', 'net.ipv4.icmp_msgs_burst=1000000'];
+
 export interface UnderlayPlan {
   readonly prefix: string;
   readonly nodes: number;
@@ -88,6 +91,12 @@ export async function createUnderlay(u: Underlay): Promise<void> {
       );
       // A Kubernetes node forwards (kubelet and every CNI require it); the agent checks, it does not set it.
       await must('ip', ['netns', 'exec', n.netns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+      // A firewall REJECT answers with an ICMP error from the node, and the kernel rate-limits those per
+      // destination (a burst of 6, then 1/s) and per namespace (burst 50): a probe matrix with many
+      // rejected cells would see most of them time out instead of being refused, and take seconds longer.
+      // What is allowed or blocked does not change. Lifted on lab nodes only (nsenter: /proc/sys/net is
+      // per network namespace; -e: an older kernel without a key keeps its default).
+      await run('nsenter', [`--net=/var/run/netns/${n.netns}`, 'sysctl', '-qew', ...ICMP_UNLIMITED]);
     }),
   );
   if (u.tor) {

@@ -1,0 +1,127 @@
+// The firewall's acceptance test: every NetworkPolicy case of the shared folder (../shared/conformance/netpol
+// beside the repository; CI always has it) and of the project's own folder (test/conformance/netpol) runs
+// through the lab's conformance runner, on a 3-node lab with real agents (router + firewall; the proxy
+// off), once per iptables backend. The nine pods spread over the three nodes, so every matrix mixes
+// same-node (bridge) and cross-node (routed) paths. One `it` per case: a failure names the case, the
+// step and the differing cells.
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Lab, loadCases, runConformance } from '../src/lab/index.js';
+import { formatCase } from '../src/lab/conformance.js';
+import { downLab } from '../src/lab/down.js';
+import { R } from '../src/lab/kube.js';
+import type { IptablesBackend } from '../src/lab/iptables.js';
+import { netnsList } from '../src/lab/sh.js';
+
+const pexec = promisify(execFile);
+const ROOT = join(__dirname, '..');
+const AGENT = join(ROOT, 'dist', 'cli', 'main.js');
+const SHARED = join(ROOT, '..', 'shared', 'conformance', 'netpol');
+const PROJECT = join(ROOT, 'test', 'conformance', 'netpol');
+const caseNames = (dir: string): string[] => (existsSync(dir) ? loadCases(dir).map((c) => c.name) : []);
+
+describe('conformance case folders', () => {
+  it('the shared folder exists and holds cases', () => {
+    expect(existsSync(SHARED)).toBe(true);
+    expect(readdirSync(SHARED).filter((f) => f.endsWith('.yaml')).length).toBeGreaterThan(0);
+  });
+  it('the project folder holds cases in the same format', () => {
+    const cases = loadCases(PROJECT);
+    expect(cases.length).toBeGreaterThan(0);
+    expect(cases.filter((c) => 'error' in c)).toEqual([]);
+  });
+});
+
+const LABS: readonly { backend: IptablesBackend; name: string }[] = [
+  { backend: 'nft', name: 'lt6' },
+  { backend: 'legacy', name: 'lt7' },
+];
+const OTHER: Record<IptablesBackend, IptablesBackend> = { nft: 'legacy', legacy: 'nft' };
+const ruleCount = (save: string): number => save.split('\n').filter((l) => l.startsWith('-A ')).length;
+
+for (const { backend, name } of LABS) {
+  const STATE = `/run/kube-router-lab-${name}`;
+  const PREFIX = `krlab-${name}-`;
+
+  describe.skipIf(!existsSync(AGENT))(`NetworkPolicy conformance, iptables ${backend}`, () => {
+    let lab: Lab;
+    const t0 = Date.now();
+
+    beforeAll(async () => {
+      await downLab({ stateDir: STATE, prefix: PREFIX });
+      lab = await Lab.up({ name, nodes: 3, iptables: backend, agentFlags: ['--run-service-proxy=false'] });
+    }, 120_000);
+
+    afterAll(async () => {
+      if (lab) await lab.down();
+      await downLab({ stateDir: STATE, prefix: PREFIX });
+      process.stdout.write(`iptables ${backend}: lab up + all cases + down in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    }, 60_000);
+
+    it(`the agents program the ${backend} backend, and only it`, async () => {
+      const st = await lab.status();
+      expect(st.state.iptables?.backend).toBe(backend);
+      for (const n of st.state.nodes) {
+        expect(st.health[n.name]?.ok).toBe(true);
+        // `iptables` on the node is the chosen backend, as through the host's alternatives.
+        expect((await lab.exec(n.name, ['iptables', '-V'])).stdout).toContain(backend === 'nft' ? 'nf_tables' : 'legacy');
+        const mine = (await lab.exec(n.name, [`iptables-${backend}-save`])).stdout;
+        expect(mine).toContain('KUBE-ROUTER-FORWARD');
+        expect(mine).toContain('KUBE-ROUTER-BRIDGE-FWD');
+        expect(ruleCount((await lab.exec(n.name, [`iptables-${OTHER[backend]}-save`])).stdout)).toBe(0);
+      }
+    });
+
+    for (const [folder, dir] of [
+      ['shared', SHARED],
+      ['project', PROJECT],
+    ] as const) {
+      for (const c of caseNames(dir)) {
+        it(`${folder}: ${c}`, async () => {
+          const r = await runConformance(lab, dir, { only: [c], stepTimeoutMs: 30_000, probeTimeoutMs: 1000 });
+          expect(r.cases.length).toBe(1);
+          const res = r.cases[0]!;
+          // The message names the step and every differing cell (port/proto from->to, want vs got).
+          expect(res.status, formatCase(res)).toBe('pass');
+        }, 150_000);
+      }
+    }
+
+    it('spread the nine pods over all three nodes', async () => {
+      const st = await lab.status();
+      const byNode = new Map<string, number>();
+      for (const [key, p] of Object.entries(st.state.pods)) if (/^[xyz]\//.test(key)) byNode.set(p.node, (byNode.get(p.node) ?? 0) + 1);
+      expect([...byNode.values()]).toEqual([3, 3, 3]);
+    });
+
+    it(`the CNI portmap plugin writes its hostPort rules to ${backend} as well`, async () => {
+      await lab.client.create(R.pods, 'default', {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'hostport', namespace: 'default' },
+        spec: { nodeName: 'lab-node-1', containers: [{ name: 'c', image: 'x', ports: [{ containerPort: 80, hostPort: 8080, protocol: 'TCP' }] }] },
+      });
+      await lab.waitForPods(['default/hostport'], 30_000);
+      expect((await lab.exec('lab-node-1', [`iptables-${backend}-save`, '-t', 'nat'])).stdout).toMatch(/CNI-HOSTPORT-DNAT.*--dport 8080/s);
+      expect((await lab.exec('lab-node-1', [`iptables-${OTHER[backend]}-save`, '-t', 'nat'])).stdout).not.toContain('CNI-HOSTPORT');
+    });
+
+    it('down leaves no namespace, process, file or host rule behind', async () => {
+      await lab.down();
+      expect((await netnsList()).filter((n) => n.startsWith(PREFIX))).toEqual([]);
+      expect(existsSync(STATE)).toBe(false);
+      const ps = await pexec('ps', ['-eo', 'stat,args']);
+      expect(ps.stdout.split('\n').filter((l) => !l.startsWith('Z') && l.includes(STATE))).toEqual([]);
+      // Everything ran in the lab's namespaces: the host's own tables never saw a lab rule.
+      for (const b of ['nft', 'legacy']) {
+        const save = await pexec(`iptables-${b}-save`, []).catch(() => ({ stdout: '' }));
+        expect(save.stdout).not.toMatch(/KUBE-ROUTER|KUBE-NWPLCY/);
+      }
+      const sets = await pexec('ipset', ['list', '-n']).catch(() => ({ stdout: '' }));
+      expect(sets.stdout).not.toMatch(/kube-router|KUBE-/);
+    }, 60_000);
+  });
+}
