@@ -33,3 +33,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 npm run --silent build
+# The BGP speaker's socket-option addon (TCP MD5, TTL): without it, peers with passwords are refused.
+npx tsx src/bgp/native/build.ts || echo "setup: BGP TCP-MD5 addon not built; BGP peers with passwords will be refused" >&2

@@ -1,0 +1,4 @@
+import { defineInteropSuite } from './suite.js';
+import { birdAdapter } from './daemons/bird.js';
+
+defineInteropSuite(birdAdapter, 'brd');

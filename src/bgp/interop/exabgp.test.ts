@@ -1,0 +1,4 @@
+import { defineInteropSuite } from './suite.js';
+import { exabgpAdapter } from './daemons/exabgp.js';
+
+defineInteropSuite(exabgpAdapter, 'exa');
