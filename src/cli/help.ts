@@ -113,8 +113,27 @@ export function renderFlagDocs(): string {
     'Flags marked **not implemented yet** are accepted so existing manifests keep working; the agent logs a',
     'warning when one is set to a value other than its default.',
   ];
+  out.push(...flagTables('##'));
+  return `${out.join('\n')}\n`;
+}
+
+/** The README's section between <!-- flags:start --> and <!-- flags:end -->, exactly. */
+export function renderReadmeFlags(): string {
+  const out: string[] = [
+    "Every kube-router flag is accepted with kube-router's name, default and value syntax (Go durations such",
+    'as `90s` or `1h30m`, comma lists, `30000-32767` or `30000:32767`); a bad value exits with status 2 and one',
+    'line naming the flag. Flags marked **not implemented yet** are accepted and the agent warns when one is',
+    'set. Generated from the CLI\'s own table (also in [docs/flags.md](docs/flags.md) and `kube-router --help`).',
+    ...flagTables('###'),
+  ];
+  return `${out.join('\n')}\n`;
+}
+
+/** One markdown table per help group, under headings of the given level. */
+function flagTables(heading: string): string[] {
+  const out: string[] = [];
   for (const group of FLAG_GROUPS) {
-    out.push('', `## ${group}`, '', '| Flag | Value | Default | Description |', '|---|---|---|---|');
+    out.push('', `${heading} ${group}`, '', '| Flag | Value | Default | Description |', '|---|---|---|---|');
     for (const spec of TABLE.filter((s) => s.group === group)) {
       const flag = `${spec.short ? `\`-${spec.short}\`, ` : ''}\`--${spec.name}\``;
       const value = [typeLabel(spec) || 'bool', bounds(spec).slice(1, -1)].filter(Boolean).join(' ');
@@ -125,22 +144,5 @@ export function renderFlagDocs(): string {
       out.push(`| ${flag} | ${mdEscape(value)} | ${def} | ${mdEscape(desc)} |`);
     }
   }
-  return `${out.join('\n')}\n`;
-}
-
-/** The README's section between <!-- flags:start --> and <!-- flags:end -->, exactly. */
-export function renderReadmeFlags(): string {
-  const out: string[] = [
-    "Every kube-router flag is accepted with kube-router's name, default and value syntax; defaults and",
-    'descriptions are in [docs/flags.md](docs/flags.md) and in `kube-router --help`. Flags marked † are',
-    'accepted but not implemented yet (the agent warns when one is set).',
-    '',
-    '| Group | Flags |',
-    '|---|---|',
-  ];
-  for (const group of FLAG_GROUPS) {
-    const names = TABLE.filter((s) => s.group === group).map((s) => `\`--${s.name}\`${s.implemented === false ? '†' : ''}`);
-    out.push(`| ${group} | ${names.join(', ')} |`);
-  }
-  return `${out.join('\n')}\n`;
+  return out;
 }
