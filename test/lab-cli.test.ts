@@ -59,6 +59,10 @@ describe('kube-router lab CLI', () => {
     expect(addr.stdout).toContain('172.20.0.11/24');
     const failing = await lab('exec', 'lab-node-1', '--', 'false');
     expect(failing.code).toBe(1);
+    // A slow command's output and status arrive whole: the CLI waits for the command before exiting.
+    const slow = await lab('exec', 'lab-node-1', '--', 'sh', '-c', 'sleep 0.5; echo late --kubeconfig; exit 3');
+    expect(slow.stdout).toBe('late --kubeconfig\n');
+    expect(slow.code).toBe(3);
 
     const conf = await lab('conformance', join(ROOT, 'test', 'conformance', 'lab'), '--nodes', 'lab-node-1', '--timeout', '20');
     expect(conf.stdout).toMatch(/^PASS derived-no-policies-everything-reachable/m);

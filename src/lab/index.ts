@@ -128,7 +128,12 @@ export function labCommand(): Command {
       const ns = await l.resolve(target).catch(fail);
       // As on a node: `iptables` there resolves to the lab's backend.
       const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: 'inherit', env: { ...process.env, PATH: labPath(l.state.iptables?.binDir) } });
-      child.on('exit', (code, sig) => process.exit(code ?? (sig ? 128 : 1)));
+      // Wait for the command: the CLI exits when this action resolves, and must not cut its output short.
+      const code = await new Promise<number>((resolve) => {
+        child.on('error', () => resolve(127));
+        child.on('exit', (c, sig) => resolve(c ?? (sig ? 128 : 1)));
+      });
+      process.exit(code);
     });
 
   lab
