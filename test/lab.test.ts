@@ -5,7 +5,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../src/lab/index.js';
-import { contains } from '../src/lab/cidr.js';
+import { cidrContainsIP } from '../src/model/normalize/cidr.js';
 import { downLab } from '../src/lab/down.js';
 import { netnsList } from '../src/lab/sh.js';
 
@@ -63,13 +63,13 @@ describe('lab (host kernel, no agents)', () => {
     const st = (await lab.status()).state;
     for (const [key, p] of Object.entries(st.pods)) {
       const node = st.nodes.find((n) => n.name === p.node)!;
-      expect(contains(node.podCIDR, ips[key]!)).toBe(true);
+      expect(cidrContainsIP(node.podCIDR, ips[key]!)).toBe(true);
       const route = await lab.exec(key, ['ip', '-4', 'route', 'show', 'default']);
       const bridge = await lab.exec(p.node, ['ip', '-4', '-o', 'addr', 'show', 'dev', 'kube-bridge']);
       const gw = /default via (\S+)/.exec(route.stdout)?.[1];
       expect(gw).toBeDefined();
       expect(bridge.stdout).toContain(`inet ${gw}/`);
-      expect(contains(node.podCIDR, gw!)).toBe(true);
+      expect(cidrContainsIP(node.podCIDR, gw!)).toBe(true);
     }
   });
 

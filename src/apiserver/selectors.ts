@@ -1,5 +1,9 @@
 // labelSelector / fieldSelector query parameters, in the string syntax kubectl and client-go produce
 // (k8s.io/apimachinery/pkg/labels and pkg/fields). Parsing errors become 400 BadRequest upstream.
+// Only the string syntax is ours: requirements are evaluated by the model's selector code, so a list
+// filtered here selects what a NetworkPolicy with the same requirements selects.
+import type { LabelRequirement } from '../model/types.js';
+import { requirementHolds } from '../model/normalize/selector.js';
 
 export type Matcher = (obj: KubeObject) => boolean;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -96,43 +100,40 @@ export function parseLabelSelector(input: string): LabelReq[] {
   return reqs;
 }
 
+/** The metav1 requirement a string-syntax one means ("a=b" is "a In (b)"); Gt/Lt have none. */
+function asRequirement(r: LabelReq): LabelRequirement | undefined {
+  switch (r.op) {
+    case '=':
+    case 'in':
+      return { key: r.key, operator: 'In', values: r.values };
+    case '!=':
+    case 'notin':
+      return { key: r.key, operator: 'NotIn', values: r.values };
+    case 'exists':
+      return { key: r.key, operator: 'Exists', values: [] };
+    case '!exists':
+      return { key: r.key, operator: 'DoesNotExist', values: [] };
+    default:
+      return undefined;
+  }
+}
+
+/** Gt / Lt exist only in the string syntax: the label must be an integer beyond the bound. */
+function compareHolds(r: LabelReq, labels: Record<string, string>): boolean {
+  if (!Object.prototype.hasOwnProperty.call(labels, r.key)) return false;
+  const v = labels[r.key]!;
+  if (!/^-?\d+$/.test(v)) return false;
+  const n = Number(v);
+  const want = Number(r.values[0]);
+  return r.op === 'gt' ? n > want : n < want;
+}
+
 export function labelMatcher(input: string): Matcher | undefined {
-  const reqs = parseLabelSelector(input);
+  const reqs = parseLabelSelector(input).map((r) => ({ r, req: asRequirement(r) }));
   if (reqs.length === 0) return undefined;
   return (obj) => {
     const labels: Record<string, string> = obj.metadata?.labels ?? {};
-    for (const r of reqs) {
-      const has = Object.prototype.hasOwnProperty.call(labels, r.key);
-      const v = labels[r.key];
-      switch (r.op) {
-        case '=':
-          if (!has || v !== r.values[0]) return false;
-          break;
-        case '!=':
-          if (has && v === r.values[0]) return false;
-          break;
-        case 'in':
-          if (!has || !r.values.includes(v!)) return false;
-          break;
-        case 'notin':
-          if (has && r.values.includes(v!)) return false;
-          break;
-        case 'exists':
-          if (!has) return false;
-          break;
-        case '!exists':
-          if (has) return false;
-          break;
-        case 'gt':
-        case 'lt': {
-          if (!has || !/^-?\d+$/.test(v!)) return false;
-          const n = Number(v);
-          const want = Number(r.values[0]);
-          if (r.op === 'gt' ? !(n > want) : !(n < want)) return false;
-        }
-      }
-    }
-    return true;
+    return reqs.every(({ r, req }) => (req ? requirementHolds(req, labels) : compareHolds(r, labels)));
   };
 }
 

@@ -2,7 +2,8 @@
 // All per-value rules live here (types, bounds, formats); rules across flags live in parse.ts.
 
 import type { FlagSpec } from './flag-spec.js';
-import { canonicalIP, ipFamily, parseCIDR } from './netaddr.js';
+import { canonicalIP, ipFamily } from '../model/normalize/ip.js';
+import { canonicalCIDR } from '../model/normalize/cidr.js';
 import { formatDuration, parseBool, parseDuration, parseInteger, parsePortRange, splitList } from './values.js';
 
 /** A rejected value; `expected` completes "invalid value "x" for --flag: expected ...". */
@@ -14,6 +15,13 @@ export class ValueError extends Error {
     super(`expected ${expected}`);
   }
 }
+
+/**
+ * Address flags accept exactly what Go's net.ParseIP / net.ParseCIDR accept (so a kube-router command line
+ * keeps working), and hand controllers one canonical spelling because they compare CIDRs as strings;
+ * IPv4-mapped addresses have always come out in hextets (::ffff:a00:1).
+ */
+export const FLAG_ADDRESSES = { strict: true, dottedMapped: false } as const;
 
 const EXPECT = {
   bool: 'true or false',
@@ -57,22 +65,22 @@ function intValue(spec: FlagSpec, text: string, what: 'int' | 'port'): number {
 }
 
 function ipValue(text: string): string {
-  const ip = canonicalIP(text);
+  const ip = canonicalIP(text, FLAG_ADDRESSES);
   if (ip === undefined) throw new ValueError(text, EXPECT.ip);
   return ip;
 }
 
 function cidrValue(text: string): string {
-  const c = parseCIDR(text);
+  const c = canonicalCIDR(text, FLAG_ADDRESSES);
   if (c === undefined) throw new ValueError(text, EXPECT.cidr);
-  return c.canonical;
+  return c;
 }
 
 /** Per-flag rules that a type and bounds cannot say (formats kube-router checks itself). */
 function checkSpecific(spec: FlagSpec, value: unknown, text: string): void {
   switch (spec.name) {
     case 'router-id':
-      if (value !== '' && value !== 'generate' && ipFamily(String(value)) !== 4) {
+      if (value !== '' && value !== 'generate' && ipFamily(String(value), FLAG_ADDRESSES) !== 4) {
         throw new ValueError(text, 'an IPv4 address or "generate"');
       }
       break;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalIP, parseCIDR } from './netaddr.js';
+import { canonicalIP } from '../model/normalize/ip.js';
+import { canonicalCIDR, parseCIDR } from '../model/normalize/cidr.js';
+import { FLAG_ADDRESSES } from './convert.js';
 import { formatDuration, parseBool, parseDuration, parseInteger, parsePortRange, splitList } from './values.js';
 
 describe('parseDuration (Go time.ParseDuration)', () => {
@@ -74,27 +76,27 @@ describe('parsePortRange', () => {
 
 describe('CIDRs and addresses', () => {
   it('canonicalizes as Go does (host bits cleared, RFC 5952 text)', () => {
-    expect(parseCIDR('10.96.0.1/12')?.canonical).toBe('10.96.0.0/12');
-    expect(parseCIDR('0.0.0.0/0')?.canonical).toBe('0.0.0.0/0');
-    expect(parseCIDR('192.168.1.77/32')?.canonical).toBe('192.168.1.77/32');
-    expect(parseCIDR('FD00:0:0:0:0:0:0:1/64')?.canonical).toBe('fd00::/64');
-    expect(parseCIDR('2001:db8:0:0:1:0:0:1/128')?.canonical).toBe('2001:db8::1:0:0:1/128');
-    expect(parseCIDR('fd00:10:96::ff/112')?.canonical).toBe('fd00:10:96::/112');
-    expect(parseCIDR('::ffff:10.0.0.1/128')?.canonical).toBe('::ffff:a00:1/128');
-    expect(parseCIDR('10.0.0.0/8')?.family).toBe(4);
-    expect(parseCIDR('::/0')?.family).toBe(6);
+    expect(canonicalCIDR('10.96.0.1/12', FLAG_ADDRESSES)).toBe('10.96.0.0/12');
+    expect(canonicalCIDR('0.0.0.0/0', FLAG_ADDRESSES)).toBe('0.0.0.0/0');
+    expect(canonicalCIDR('192.168.1.77/32', FLAG_ADDRESSES)).toBe('192.168.1.77/32');
+    expect(canonicalCIDR('FD00:0:0:0:0:0:0:1/64', FLAG_ADDRESSES)).toBe('fd00::/64');
+    expect(canonicalCIDR('2001:db8:0:0:1:0:0:1/128', FLAG_ADDRESSES)).toBe('2001:db8::1:0:0:1/128');
+    expect(canonicalCIDR('fd00:10:96::ff/112', FLAG_ADDRESSES)).toBe('fd00:10:96::/112');
+    expect(canonicalCIDR('::ffff:10.0.0.1/128', FLAG_ADDRESSES)).toBe('::ffff:a00:1/128');
+    expect(parseCIDR('10.0.0.0/8', FLAG_ADDRESSES)?.family).toBe(4);
+    expect(parseCIDR('::/0', FLAG_ADDRESSES)?.family).toBe(6);
   });
   it.each(['10.0.0.0', '10.0.0.0/33', '::/129', '10.0.0.0/08', '10.0.0.0/-1', '10.0.0/8', '010.0.0.0/8', 'fe80::1%eth0/64', 'x/8', '/8'])(
     'rejects %j',
-    (t) => expect(parseCIDR(t)).toBeUndefined(),
+    (t) => expect(parseCIDR(t, FLAG_ADDRESSES)).toBeUndefined(),
   );
   it('canonical IPs', () => {
-    expect(canonicalIP('10.0.0.1')).toBe('10.0.0.1');
-    expect(canonicalIP('2001:DB8::0:1')).toBe('2001:db8::1');
-    expect(canonicalIP('1:0:0:1:0:0:0:1')).toBe('1:0:0:1::1');
-    expect(canonicalIP('1:0:1:0:1:0:1:0')).toBe('1:0:1:0:1:0:1:0');
-    expect(canonicalIP('10.0.0.256')).toBeUndefined();
-    expect(canonicalIP('')).toBeUndefined();
+    expect(canonicalIP('10.0.0.1', FLAG_ADDRESSES)).toBe('10.0.0.1');
+    expect(canonicalIP('2001:DB8::0:1', FLAG_ADDRESSES)).toBe('2001:db8::1');
+    expect(canonicalIP('1:0:0:1:0:0:0:1', FLAG_ADDRESSES)).toBe('1:0:0:1::1');
+    expect(canonicalIP('1:0:1:0:1:0:1:0', FLAG_ADDRESSES)).toBe('1:0:1:0:1:0:1:0');
+    expect(canonicalIP('10.0.0.256', FLAG_ADDRESSES)).toBeUndefined();
+    expect(canonicalIP('', FLAG_ADDRESSES)).toBeUndefined();
   });
   it('splits lists as pflag does', () => {
     expect(splitList('')).toEqual([]);

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { agentFeatures } from './agent-flags.js';
-import { contains, networkOf } from './cidr.js';
+import { cidrContainsIP, networkOf } from '../model/normalize/cidr.js';
 import { lastSyncOf, type AgentHealth } from './health.js';
 import { R, type KObj } from './kube.js';
 import type { Lab } from './lab.js';
@@ -112,6 +112,13 @@ export function expectedMatrix(e: Expectation): Record<string, Record<string, bo
   return m;
 }
 
+/** The /len network around a pod IP; a bad IP or length is a broken case, reported as its error. */
+function podNetwork(ip: string, len: number): string {
+  const net = networkOf(ip, len);
+  if (!net) throw new Error(`bad address ${ip} or prefix length ${len}`);
+  return net.text;
+}
+
 /** Replaces {{ip ns/pod}} and {{cidr ns/pod len}} in every string of a manifest. */
 export function substitute(v: unknown, ips: Readonly<Record<string, string>>): unknown {
   if (typeof v === 'string') {
@@ -122,7 +129,7 @@ export function substitute(v: unknown, ips: Readonly<Record<string, string>>): u
       })
       .replace(/\{\{\s*cidr\s+(\S+)\s+(\d+)\s*\}\}/g, (_m, p: string, len: string) => {
         if (!ips[p]) throw new Error(`placeholder names unknown pod ${p}`);
-        return networkOf(ips[p] as string, Number(len));
+        return podNetwork(ips[p] as string, Number(len));
       });
   }
   if (Array.isArray(v)) return v.map((x) => substitute(x, ips));
@@ -134,8 +141,8 @@ export function substitute(v: unknown, ips: Readonly<Record<string, string>>): u
 function cidrAssumptionHolds(c: Case, ips: Readonly<Record<string, string>>): boolean {
   const text = JSON.stringify(c.steps);
   for (const m of text.matchAll(/\{\{\s*cidr\s+(\S+)\s+(\d+)\s*\}\}/g)) {
-    const net = networkOf(ips[m[1] as string] ?? '0.0.0.0', Number(m[2]));
-    if (!PODS.every((p) => contains(net, ips[p] as string))) return false;
+    const net = podNetwork(ips[m[1] as string] ?? '0.0.0.0', Number(m[2]));
+    if (!PODS.every((p) => cidrContainsIP(net, ips[p] as string))) return false;
   }
   return true;
 }

@@ -2,7 +2,8 @@
 // node pod-CIDR allocation (kube-controller-manager --allocate-node-cidrs) and EndpointSlices for
 // Services with selectors (ready/serving/terminating from pod state).
 import { createHash } from 'node:crypto';
-import { allocate, parseCIDR, intToIp } from './cidr.js';
+import { canonicalCIDR, firstFreeSubnet } from '../model/normalize/cidr.js';
+import { matchesMap } from '../model/normalize/selector.js';
 import { Informer, KubeClient, KubeError, keyOf, R, type KObj } from './kube.js';
 
 export const MANAGED_BY = 'lab-controller.kube-router.io';
@@ -17,7 +18,7 @@ export interface ControllersOptions {
 }
 
 const matches = (selector: Record<string, string>, labels: Record<string, string> | undefined): boolean =>
-  Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+  matchesMap(selector, labels ?? {});
 
 function fingerprint(slice: KObj): string {
   const eps = ((slice['endpoints'] ?? []) as KObj[]).map((e) => [
@@ -73,17 +74,12 @@ export class LabControllers {
     const used = new Set<string>();
     for (const other of this.nodes.cache.values()) {
       for (const c of [other['spec']?.['podCIDR'], ...((other['spec']?.['podCIDRs'] ?? []) as string[])]) {
-        if (typeof c === 'string' && c) {
-          try {
-            const { base, len } = parseCIDR(c);
-            used.add(`${intToIp(base)}/${len}`);
-          } catch {
-            /* someone else's odd value: it just is not "used" by our range */
-          }
-        }
+        // Someone else's odd value is just not "used" by our range.
+        const canonical = canonicalCIDR(c);
+        if (canonical) used.add(canonical);
       }
     }
-    const cidr = allocate(this.o.clusterCIDR, this.o.nodeCIDRMaskSize, used);
+    const cidr = firstFreeSubnet(this.o.clusterCIDR, this.o.nodeCIDRMaskSize, used);
     if (!cidr) return this.o.log(`controllers: no free pod CIDR left in ${this.o.clusterCIDR} for node ${n['metadata']['name']}`);
     await this.o.client
       .modify(R.nodes, undefined, n['metadata']['name'], (cur) => {

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agentFeatures, neededKernelFeatures } from './agent-flags.js';
 import { kubeconfigYaml, startProjectApiServer, unixToTcp, type ApiServerHandle } from './apiserver-link.js';
-import { subnet } from './cidr.js';
+import { nthSubnet as subnet } from '../model/normalize/cidr.js';
 import { conflistReady, readConflist, templateConflist } from './cni.js';
 import { paths, type LabSpec } from './config.js';
 import { LabControllers } from './controllers.js';

@@ -1,5 +1,5 @@
 import type { IPFamily } from '../types.js';
-import { formatIP, parseIP } from './ip.js';
+import { familyBits, formatIP, parseIP, type IPSyntax, type IPTextStyle, type ParsedIP } from './ip.js';
 
 /** A parsed CIDR with host bits cleared; `text` is the canonical spelling. */
 export interface ParsedCIDR {
@@ -9,19 +9,38 @@ export interface ParsedCIDR {
   readonly text: string;
 }
 
-/** Parses "addr/len" (a bare address is not a CIDR). Host bits are cleared, as the API canonicalizes ipBlocks. */
-export function parseCIDR(text: unknown): ParsedCIDR | undefined {
+const PREFIX = /^[0-9]{1,3}$/;
+const STRICT_PREFIX = /^(0|[1-9][0-9]{0,2})$/;
+
+/**
+ * Parses "addr/len" (a bare address is not a CIDR). Host bits are cleared, as the API canonicalizes ipBlocks
+ * and Go's net.ParseCIDR does for flags.
+ */
+export function parseCIDR(text: unknown, syntax: IPSyntax = {}): ParsedCIDR | undefined {
   if (typeof text !== 'string') return undefined;
   const slash = text.indexOf('/');
   if (slash < 0 || slash !== text.lastIndexOf('/')) return undefined;
-  const ip = parseIP(text.slice(0, slash));
+  const ip = parseIP(text.slice(0, slash), syntax);
   const lenText = text.slice(slash + 1);
-  if (!ip || !/^[0-9]{1,3}$/.test(lenText)) return undefined;
-  const prefix = Number(lenText);
-  const bits = ip.family === 4 ? 32 : 128;
-  if (prefix > bits) return undefined;
-  const bytes = maskBytes(ip.bytes, prefix);
-  return { family: ip.family, bytes, prefix, text: `${formatIP({ family: ip.family, bytes })}/${prefix}` };
+  if (!ip || !(syntax.strict ? STRICT_PREFIX : PREFIX).test(lenText)) return undefined;
+  return networkOf(ip, Number(lenText));
+}
+
+/** Like parseCIDR, but a bare address is read as its host prefix (/32 or /128), as ipset and ip-route do. */
+export function parseCIDROrIP(text: unknown, syntax: IPSyntax = {}): ParsedCIDR | undefined {
+  if (typeof text === 'string' && !text.includes('/')) {
+    const ip = parseIP(text, syntax);
+    return ip ? networkOf(ip, familyBits(ip.family)) : undefined;
+  }
+  return parseCIDR(text, syntax);
+}
+
+/** The network of length `prefix` that holds `ip`; undefined for a bad address or a prefix the family lacks. */
+export function networkOf(ip: ParsedIP | string, prefix: number): ParsedCIDR | undefined {
+  const addr = typeof ip === 'string' ? parseIP(ip) : ip;
+  if (!addr || !Number.isInteger(prefix) || prefix < 0 || prefix > familyBits(addr.family)) return undefined;
+  const bytes = maskBytes(addr.bytes, prefix);
+  return { family: addr.family, bytes, prefix, text: `${formatIP({ family: addr.family, bytes })}/${prefix}` };
 }
 
 function maskBytes(src: Uint8Array, prefix: number): Uint8Array {
@@ -33,9 +52,15 @@ function maskBytes(src: Uint8Array, prefix: number): Uint8Array {
   return out;
 }
 
+/** CIDR text in a chosen style (the `text` field already holds the default one). */
+export function formatCIDR(c: ParsedCIDR, style: IPTextStyle = {}): string {
+  return `${formatIP(c, style)}/${c.prefix}`;
+}
+
 /** Canonical CIDR text, or undefined if invalid. */
-export function canonicalCIDR(text: unknown): string | undefined {
-  return parseCIDR(text)?.text;
+export function canonicalCIDR(text: unknown, opts: IPSyntax & IPTextStyle = {}): string | undefined {
+  const c = parseCIDR(text, opts);
+  return c ? formatCIDR(c, opts) : undefined;
 }
 
 /** True when `inner` lies inside `outer` (same family, longer-or-equal prefix, same network bits). */
@@ -46,10 +71,52 @@ export function cidrContains(outer: ParsedCIDR, inner: ParsedCIDR): boolean {
   return true;
 }
 
-/** True when the address `ip` (any spelling) lies inside the CIDR. */
-export function cidrContainsIP(outer: ParsedCIDR, ip: string): boolean {
+/** True when the address `ip` (any spelling) lies inside the CIDR; false when either is not valid. */
+export function cidrContainsIP(outer: ParsedCIDR | string, ip: string): boolean {
+  const net = typeof outer === 'string' ? parseCIDR(outer) : outer;
   const parsed = parseIP(ip);
-  if (!parsed || parsed.family !== outer.family) return false;
-  const bits = outer.family === 4 ? 32 : 128;
-  return cidrContains(outer, { family: parsed.family, bytes: parsed.bytes, prefix: bits, text: '' });
+  if (!net || !parsed || parsed.family !== net.family) return false;
+  return cidrContains(net, networkOf(parsed, familyBits(parsed.family))!);
+}
+
+/** Same network and length. */
+export function sameCIDR(a: ParsedCIDR, b: ParsedCIDR): boolean {
+  return a.family === b.family && a.prefix === b.prefix && a.bytes.every((x, i) => x === b.bytes[i]);
+}
+
+function toBigInt(bytes: Uint8Array): bigint {
+  let v = 0n;
+  for (const b of bytes) v = (v << 8n) | BigInt(b);
+  return v;
+}
+
+function fromBigInt(v: bigint, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = length - 1; i >= 0; i--, v >>= 8n) out[i] = Number(v & 0xffn);
+  return out;
+}
+
+/**
+ * The k-th (from 0) subnet of length `prefix` inside `outer`, as canonical text; undefined when k is past the
+ * end. A bad `outer` or a `prefix` that does not fit throws: those are configuration errors of the caller
+ * (the lab's --cluster-cidr / node mask size), not data to skip.
+ */
+export function nthSubnet(outer: string, prefix: number, k: number): string | undefined {
+  const net = parseCIDR(outer);
+  if (!net) throw new Error(`bad CIDR ${outer}`);
+  const bits = familyBits(net.family);
+  if (!Number.isInteger(prefix) || prefix < net.prefix || prefix > bits) {
+    throw new Error(`mask size ${prefix} does not fit in ${outer}`);
+  }
+  if (!Number.isInteger(k) || k < 0 || BigInt(k) >= 1n << BigInt(prefix - net.prefix)) return undefined;
+  const addr = toBigInt(net.bytes) + (BigInt(k) << BigInt(bits - prefix));
+  return networkOf({ family: net.family, bytes: fromBigInt(addr, net.bytes.length) }, prefix)!.text;
+}
+
+/** Lowest subnet of length `prefix` inside `outer` whose canonical text is not in `used`; throws as nthSubnet. */
+export function firstFreeSubnet(outer: string, prefix: number, used: ReadonlySet<string>): string | undefined {
+  for (let k = 0; ; k++) {
+    const s = nthSubnet(outer, prefix, k);
+    if (s === undefined || !used.has(s)) return s;
+  }
 }

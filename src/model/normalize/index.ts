@@ -5,7 +5,28 @@ export { normalizePod } from './pod.js';
 export { normalizeService, DEFAULT_AFFINITY_TIMEOUT_SECONDS } from './service.js';
 export { normalizeEndpointSlice, SERVICE_NAME_LABEL } from './endpointslice.js';
 export { normalizeNetworkPolicy } from './networkpolicy.js';
-export { parseLabelSelector, readLabelSelector, matches, matchesMap, isEverything, EVERYTHING } from './selector.js';
-export { parseIP, formatIP, canonicalIP, ipFamily, type ParsedIP } from './ip.js';
-export { parseCIDR, canonicalCIDR, cidrContains, cidrContainsIP, type ParsedCIDR } from './cidr.js';
+export {
+  parseLabelSelector,
+  readLabelSelector,
+  matches,
+  matchesMap,
+  requirementHolds,
+  sameLabels,
+  isEverything,
+  EVERYTHING,
+} from './selector.js';
+export { parseIP, formatIP, canonicalIP, ipFamily, familyBits, type ParsedIP, type IPSyntax, type IPTextStyle } from './ip.js';
+export {
+  parseCIDR,
+  parseCIDROrIP,
+  networkOf,
+  formatCIDR,
+  canonicalCIDR,
+  cidrContains,
+  cidrContainsIP,
+  sameCIDR,
+  nthSubnet,
+  firstFreeSubnet,
+  type ParsedCIDR,
+} from './cidr.js';
 export { REJECT_CODES, type RejectCode, type NormalizeResult } from './result.js';

@@ -1,6 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalCIDR, cidrContains, cidrContainsIP, parseCIDR } from './cidr.js';
+import {
+  canonicalCIDR,
+  cidrContains,
+  cidrContainsIP,
+  firstFreeSubnet,
+  formatCIDR,
+  networkOf,
+  nthSubnet,
+  parseCIDR,
+  parseCIDROrIP,
+  sameCIDR,
+} from './cidr.js';
 import { canonicalIP, ipFamily } from './ip.js';
+
+// Go's net.ParseIP / ParseCIDR syntax with hextet spelling of mapped addresses, as the CLI uses it.
+const GO = { strict: true, dottedMapped: false } as const;
 
 describe('canonicalIP', () => {
   it.each([
@@ -80,5 +94,91 @@ describe('canonicalCIDR', () => {
     expect(cidrContainsIP(p('192.168.0.0/23'), '192.168.1.200')).toBe(true);
     expect(cidrContainsIP(p('192.168.0.0/23'), '192.168.2.1')).toBe(false);
     expect(cidrContainsIP(p('192.168.0.0/23'), 'fd00::1')).toBe(false);
+  });
+});
+
+describe('strict (Go net.ParseIP) syntax and text style', () => {
+  it('rejects leading zeros only when strict', () => {
+    expect(canonicalIP('010.0.0.1', GO)).toBeUndefined();
+    expect(canonicalIP('::ffff:010.0.0.1', GO)).toBeUndefined();
+    expect(canonicalIP('0.0.0.0', GO)).toBe('0.0.0.0');
+    expect(canonicalCIDR('10.0.0.0/08', GO)).toBeUndefined();
+    expect(canonicalCIDR('10.0.0.0/08')).toBe('10.0.0.0/8');
+    expect(canonicalCIDR('010.0.0.0/8', GO)).toBeUndefined();
+    expect(canonicalCIDR('10.0.0.0/0', GO)).toBe('0.0.0.0/0');
+    expect(ipFamily('010.1.1.1', GO)).toBeUndefined();
+    expect(ipFamily('010.1.1.1')).toBe(4);
+  });
+
+  it('spells IPv4-mapped addresses in hextets when asked', () => {
+    expect(canonicalIP('::ffff:10.0.0.1', GO)).toBe('::ffff:a00:1');
+    expect(canonicalIP('::ffff:10.0.0.1')).toBe('::ffff:10.0.0.1');
+    expect(canonicalCIDR('::ffff:10.0.0.1/128', GO)).toBe('::ffff:a00:1/128');
+    const c = parseCIDR('::ffff:10.1.2.3/120')!;
+    expect(c.text).toBe('::ffff:10.1.2.0/120');
+    expect(formatCIDR(c, { dottedMapped: false })).toBe('::ffff:a01:200/120');
+  });
+});
+
+describe('host prefixes, networks and equality', () => {
+  it('reads a bare address as its host prefix only in parseCIDROrIP', () => {
+    expect(parseCIDROrIP('10.1.2.3')?.text).toBe('10.1.2.3/32');
+    expect(parseCIDROrIP('FD00::1')?.text).toBe('fd00::1/128');
+    expect(parseCIDROrIP('10.1.2.3/8')?.text).toBe('10.0.0.0/8');
+    expect(parseCIDROrIP('10.1.2')).toBeUndefined();
+    expect(parseCIDROrIP('1.2.3.4::')).toBeUndefined();
+    expect(parseCIDROrIP(undefined)).toBeUndefined();
+    expect(parseCIDR('10.1.2.3')).toBeUndefined();
+  });
+
+  it('computes the network around an address', () => {
+    expect(networkOf('10.244.1.77', 24)?.text).toBe('10.244.1.0/24');
+    expect(networkOf('10.244.1.77', 0)?.text).toBe('0.0.0.0/0');
+    expect(networkOf('fd00:1:2:3::9', 48)?.text).toBe('fd00:1:2::/48');
+    expect(networkOf('10.244.1.77', 33)).toBeUndefined();
+    expect(networkOf('10.244.1.77', 1.5)).toBeUndefined();
+    expect(networkOf('bogus', 8)).toBeUndefined();
+  });
+
+  it('compares networks by family, length and bits', () => {
+    const p = (s: string) => parseCIDR(s)!;
+    expect(sameCIDR(p('10.1.0.0/16'), p('10.1.9.9/16'))).toBe(true);
+    expect(sameCIDR(p('10.1.0.0/16'), p('10.1.0.0/17'))).toBe(false);
+    expect(sameCIDR(p('10.1.0.0/16'), p('10.2.0.0/16'))).toBe(false);
+    expect(sameCIDR(p('0.0.0.0/0'), p('::/0'))).toBe(false);
+  });
+
+  it('tests containment of an address given the CIDR as text', () => {
+    expect(cidrContainsIP('10.244.1.0/24', '10.244.1.9')).toBe(true);
+    expect(cidrContainsIP('10.244.1.0/24', '10.244.2.9')).toBe(false);
+    expect(cidrContainsIP('not-a-cidr', '10.244.2.9')).toBe(false);
+    expect(cidrContainsIP('10.244.1.0/24', 'bogus')).toBe(false);
+  });
+});
+
+describe('subnet allocation', () => {
+  it('enumerates the subnets of a range in order', () => {
+    expect(nthSubnet('10.244.0.0/16', 24, 0)).toBe('10.244.0.0/24');
+    expect(nthSubnet('10.244.0.0/16', 24, 2)).toBe('10.244.2.0/24');
+    expect(nthSubnet('10.244.0.0/16', 24, 255)).toBe('10.244.255.0/24');
+    expect(nthSubnet('10.244.0.0/16', 24, 256)).toBeUndefined();
+    expect(nthSubnet('10.244.0.0/16', 24, -1)).toBeUndefined();
+    expect(nthSubnet('10.244.7.7/16', 16, 0)).toBe('10.244.0.0/16');
+    expect(nthSubnet('0.0.0.0/0', 1, 1)).toBe('128.0.0.0/1');
+    expect(nthSubnet('fd00:10::/48', 64, 3)).toBe('fd00:10:0:3::/64');
+    expect(nthSubnet('fd00:10::/48', 64, 65536)).toBeUndefined();
+  });
+
+  it('throws for a range or mask size that is a configuration error', () => {
+    expect(() => nthSubnet('10.244.0.0', 24, 0)).toThrow('bad CIDR 10.244.0.0');
+    expect(() => nthSubnet('10.244.0.0/16', 8, 0)).toThrow('mask size 8 does not fit in 10.244.0.0/16');
+    expect(() => nthSubnet('10.244.0.0/16', 33, 0)).toThrow('does not fit');
+    expect(() => firstFreeSubnet('x', 24, new Set())).toThrow('bad CIDR');
+  });
+
+  it('allocates the lowest free subnet', () => {
+    expect(firstFreeSubnet('10.244.0.0/16', 24, new Set())).toBe('10.244.0.0/24');
+    expect(firstFreeSubnet('10.244.0.0/16', 24, new Set(['10.244.0.0/24', '10.244.2.0/24']))).toBe('10.244.1.0/24');
+    expect(firstFreeSubnet('10.244.0.0/23', 24, new Set(['10.244.0.0/24', '10.244.1.0/24']))).toBeUndefined();
   });
 });

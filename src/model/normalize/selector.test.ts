@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { LabelSelector } from '../types.js';
-import { matches, matchesMap, parseLabelSelector } from './selector.js';
+import type { LabelRequirement, LabelSelector } from '../types.js';
+import { matches, matchesMap, parseLabelSelector, requirementHolds, sameLabels } from './selector.js';
 
 function sel(raw: unknown): LabelSelector {
   const r = parseLabelSelector(raw);
@@ -70,5 +70,29 @@ describe('label selector parsing rejects malformed selectors', () => {
       expect(r.reason).toContain(reason);
       expect(['invalid_selector', 'invalid_field']).toContain(r.code);
     }
+  });
+});
+
+describe('requirement evaluation and label equality', () => {
+  it('fails closed on an operator it does not know', () => {
+    const bad = { key: 'a', operator: 'Equals', values: ['x'] } as unknown as LabelRequirement;
+    expect(requirementHolds(bad, { a: 'x' })).toBe(false);
+    expect(matches({ matchLabels: {}, matchExpressions: [bad] }, { a: 'x' })).toBe(false);
+  });
+
+  it('evaluates one requirement as the API does', () => {
+    expect(requirementHolds({ key: 'a', operator: 'NotIn', values: ['x'] }, {})).toBe(true);
+    expect(requirementHolds({ key: 'a', operator: 'In', values: ['x'] }, { a: 'x' })).toBe(true);
+    expect(requirementHolds({ key: 'a', operator: 'DoesNotExist', values: [] }, { a: '' })).toBe(false);
+  });
+
+  it('compares label maps by keys and values', () => {
+    const a = { app: 'web', env: 'prod' };
+    expect(sameLabels(a, a)).toBe(true);
+    expect(sameLabels(a, { env: 'prod', app: 'web' })).toBe(true);
+    expect(sameLabels(a, { app: 'web' })).toBe(false);
+    expect(sameLabels(a, { app: 'web', env: 'dev' })).toBe(false);
+    expect(sameLabels({ constructor: 'x' }, { other: 'x' })).toBe(false);
+    expect(sameLabels({}, {})).toBe(true);
   });
 });

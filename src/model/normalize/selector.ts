@@ -62,29 +62,30 @@ export function isEverything(sel: LabelSelector): boolean {
   return sel.matchExpressions.length === 0 && Object.keys(sel.matchLabels).length === 0;
 }
 
+/**
+ * One requirement of a selector, as the API evaluates it: a missing key satisfies NotIn and DoesNotExist.
+ * The single evaluator for the project (the firewall compiler and the API server's ?labelSelector= use it);
+ * an operator it does not know selects nothing, so bad data fails closed.
+ */
+export function requirementHolds(req: LabelRequirement, labels: Labels): boolean {
+  const has = Object.prototype.hasOwnProperty.call(labels, req.key);
+  switch (req.operator) {
+    case 'In':
+      return has && req.values.includes(labels[req.key]!);
+    case 'NotIn':
+      return !has || !req.values.includes(labels[req.key]!);
+    case 'Exists':
+      return has;
+    case 'DoesNotExist':
+      return !has;
+    default:
+      return false;
+  }
+}
+
 /** Label selector semantics of the API: every matchLabels pair and every requirement must hold. */
 export function matches(sel: LabelSelector, labels: Labels): boolean {
-  for (const key in sel.matchLabels) {
-    if (!Object.prototype.hasOwnProperty.call(labels, key) || labels[key] !== sel.matchLabels[key]) return false;
-  }
-  for (const req of sel.matchExpressions) {
-    const has = Object.prototype.hasOwnProperty.call(labels, req.key);
-    switch (req.operator) {
-      case 'In':
-        if (!has || !req.values.includes(labels[req.key]!)) return false;
-        break;
-      case 'NotIn':
-        if (has && req.values.includes(labels[req.key]!)) return false;
-        break;
-      case 'Exists':
-        if (!has) return false;
-        break;
-      case 'DoesNotExist':
-        if (has) return false;
-        break;
-    }
-  }
-  return true;
+  return matchesMap(sel.matchLabels, labels) && sel.matchExpressions.every((req) => requirementHolds(req, labels));
 }
 
 /** A Service-style selector (plain map): every pair must match; callers treat an absent map as "none". */
@@ -93,4 +94,12 @@ export function matchesMap(selector: Labels, labels: Labels): boolean {
     if (!Object.prototype.hasOwnProperty.call(labels, key) || labels[key] !== selector[key]) return false;
   }
   return true;
+}
+
+/** Same keys and values (change detection: a namespace whose labels did not change selects the same pods). */
+export function sameLabels(a: Labels, b: Labels): boolean {
+  if (a === b) return true;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && a[k] === b[k]);
 }

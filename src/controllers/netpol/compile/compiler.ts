@@ -4,7 +4,7 @@
 // `compileFirewall` is the pure one-shot form (a fresh compiler, one update).
 import type { SetSpec } from '../../../dataplane/ipset/ipset.js';
 import type { ClusterSnapshot, IPFamily, Labels, NetworkPolicyModel, PodModel } from '../../../model/types.js';
-import { ipFamily } from './cidr.js';
+import { ipFamily } from '../../../model/normalize/ip.js';
 import {
   CHAIN_COMMON,
   CHAIN_DEFAULT,
@@ -37,7 +37,7 @@ import {
   type PodJumps,
   type ServiceRanges,
 } from './rules.js';
-import { sameLabels, selectorMatches } from './selectors.js';
+import { matches as selectorMatches, sameLabels } from '../../../model/normalize/selector.js';
 
 export interface CompileOptions {
   readonly nodeName: string;
@@ -211,7 +211,7 @@ export class FirewallCompiler {
     const ips = new Map<IPFamily, string>();
     for (const ip of pod.podIPs) {
       const f = ipFamily(ip);
-      if (this.opts.families.includes(f) && !ips.has(f)) ips.set(f, ip);
+      if (f !== undefined && this.opts.families.includes(f) && !ips.has(f)) ips.set(f, ip);
     }
     const entry: PodEntry = {
       key,

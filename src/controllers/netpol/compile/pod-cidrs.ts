@@ -3,7 +3,7 @@
 // agree), else node.spec.podCIDRs. A CIDR of someone else's pods here would reject their traffic, so the
 // two sources are never merged.
 import type { IPFamily, NodeModel } from '../../../model/types.js';
-import { formatNet, parseCidr } from './cidr.js';
+import { parseCIDR } from '../../../model/normalize/cidr.js';
 
 export const POD_CIDR_ANNOTATIONS = ['kube-router.io/pod-cidrs', 'kube-router.io/pod-cidr'] as const;
 
@@ -18,10 +18,10 @@ function parseList(text: string, families: readonly IPFamily[]): { cidrs: string
   const cidrs: string[] = [];
   const invalid: string[] = [];
   for (const part of text.split(',').map((x) => x.trim()).filter(Boolean)) {
-    const n = part.includes('/') ? parseCidr(part) : undefined;
+    const n = parseCIDR(part);
     if (!n) invalid.push(part);
     else if (families.includes(n.family)) {
-      const c = formatNet(n);
+      const c = n.text;
       if (!cidrs.includes(c)) cidrs.push(c);
     }
   }

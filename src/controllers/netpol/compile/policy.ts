@@ -10,7 +10,8 @@ import type {
   PolicyRule,
 } from '../../../model/types.js';
 import type { SetSpec } from '../../../dataplane/ipset/ipset.js';
-import { contains, ipsetNet, parseCidr, sameNet, splitZero, type Net } from './cidr.js';
+import { cidrContains, parseCIDR, sameCIDR, type ParsedCIDR } from '../../../model/normalize/cidr.js';
+import { ipsetNet, splitZero } from './ipset-net.js';
 import { MARK_POLICY, namedPortSetName, policyChainName, policySetName, type Direction } from './names.js';
 import { matchSet, rule } from './rules.js';
 
@@ -96,29 +97,29 @@ function portMatches(ports: readonly PolicyPort[], family: IPFamily, namedPorts:
 
 /** hash:net entries for one ipBlock: the block (split if /0) and its exceptions as nomatch. */
 function blockEntries(peer: Extract<PolicyPeer, { kind: 'ipBlock' }>, warn: (m: string) => void): string[] | undefined {
-  const net = parseCidr(peer.cidr);
+  const net = parseCIDR(peer.cidr);
   if (!net) {
     warn(`ipBlock ${peer.cidr} is not a valid CIDR; peer skipped`);
     return undefined;
   }
-  let positives: Net[] = splitZero(net);
-  const negatives: Net[] = [];
+  let positives: ParsedCIDR[] = splitZero(net);
+  const negatives: ParsedCIDR[] = [];
   for (const ex of peer.except) {
-    const e = parseCidr(ex);
-    if (!e || !contains(net, e)) {
+    const e = parseCIDR(ex);
+    if (!e || !cidrContains(net, e)) {
       warn(`ipBlock ${peer.cidr}: except ${ex} is not inside the block; ignored`);
       continue;
     }
     // An exception that covers a whole positive entry removes it (nomatch of the same net is not allowed).
-    const covered = positives.filter((p) => contains(e, p));
+    const covered = positives.filter((p) => cidrContains(e, p));
     if (covered.length > 0) {
       positives = positives.filter((p) => !covered.includes(p));
       continue;
     }
-    if (!negatives.some((n) => sameNet(n, e))) negatives.push(e);
+    if (!negatives.some((n) => sameCIDR(n, e))) negatives.push(e);
   }
   if (positives.length === 0) return [];
-  return [...positives.map(ipsetNet), ...negatives.filter((n) => positives.some((p) => contains(p, n))).map((n) => `${ipsetNet(n)} nomatch`)];
+  return [...positives.map(ipsetNet), ...negatives.filter((n) => positives.some((p) => cidrContains(p, n))).map((n) => `${ipsetNet(n)} nomatch`)];
 }
 
 interface RuleCtx {

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { ClusterSnapshot, NamespaceModel, NetworkPolicyModel, PodModel } from '../../../model/types.js';
-import { formatNet, parseCidr } from '../compile/cidr.js';
+import { canonicalCIDR } from '../../../model/normalize/cidr.js';
 import type { CompileOptions } from '../compile/compiler.js';
 import { namespace, pod, policy } from './fixtures.js';
 import { Cluster, reach } from './reach.js';
@@ -68,7 +68,7 @@ function substitute(v: unknown): unknown {
   if (typeof v === 'string') {
     return v
       .replace(/\{\{ip ([a-z]+\/[a-z]+)\}\}/g, (_, id: string) => ipOf(id))
-      .replace(/\{\{cidr ([a-z]+\/[a-z]+) (\d+)\}\}/g, (_, id: string, len: string) => formatNet(parseCidr(`${ipOf(id)}/${len}`)!));
+      .replace(/\{\{cidr ([a-z]+\/[a-z]+) (\d+)\}\}/g, (_, id: string, len: string) => canonicalCIDR(`${ipOf(id)}/${len}`)!);
   }
   if (Array.isArray(v)) return v.map(substitute);
   if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, substitute(x)]));

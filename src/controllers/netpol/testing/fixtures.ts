@@ -15,7 +15,7 @@ import type {
   PolicyType,
   Protocol,
 } from '../../../model/types.js';
-import { formatNet, parseCidr } from '../compile/cidr.js';
+import { parseCIDROrIP } from '../../../model/normalize/cidr.js';
 
 export interface PodFixture {
   ns: string;
@@ -84,14 +84,13 @@ function peer(v: Json): PolicyPeer {
   const ipb = v['ipBlock'] as Json | undefined;
   if (ipb) {
     const cidr = String(ipb['cidr']);
-    const n = parseCidr(cidr);
+    const n = parseCIDROrIP(cidr);
     return {
       kind: 'ipBlock',
-      cidr: n ? formatNet(n) : cidr,
+      cidr: n ? n.text : cidr,
       family: cidr.includes(':') ? 6 : 4,
       except: ((ipb['except'] as string[] | undefined) ?? []).map((e) => {
-        const en = parseCidr(e);
-        return en ? formatNet(en) : e;
+        return parseCIDROrIP(e)?.text ?? e;
       }),
     };
   }

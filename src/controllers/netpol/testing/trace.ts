@@ -1,7 +1,7 @@
 // A packet tracer over a FirewallPlan (like kube-proxy's tracePacket): walks the built-in chain, our
 // top-level jumps, our chains and sets, and returns the verdict. Any rule token it does not understand
 // throws, so the rule generator and this interpreter cannot silently drift apart.
-import { contains, parseCidr } from '../compile/cidr.js';
+import { cidrContains, parseCIDROrIP } from '../../../model/normalize/cidr.js';
 import type { FirewallPlan, SetSpec } from '../compile/plan.js';
 
 export interface Packet {
@@ -35,10 +35,10 @@ function tokenize(spec: string): string[] {
 }
 
 function ipMatches(cidr: string, ip: string): boolean {
-  const n = parseCidr(cidr);
-  const a = parseCidr(ip);
+  const n = parseCIDROrIP(cidr);
+  const a = parseCIDROrIP(ip);
   if (!n || !a) throw new Error(`trace: bad address ${cidr} / ${ip}`);
-  return contains(n, a);
+  return cidrContains(n, a);
 }
 
 function inSet(set: SetSpec | undefined, name: string, key: { ip: string; proto: string; port?: number }): boolean {
@@ -50,11 +50,11 @@ function inSet(set: SetSpec | undefined, name: string, key: { ip: string; proto:
   for (const e of set.entries) {
     const [net = '', flag] = e.split(' ');
     if (flag !== undefined && flag !== 'nomatch') throw new Error(`trace: unknown set entry flag ${e}`);
-    const n = parseCidr(net);
-    const a = parseCidr(key.ip);
+    const n = parseCIDROrIP(net);
+    const a = parseCIDROrIP(key.ip);
     if (!n || !a) throw new Error(`trace: bad net entry ${e}`);
-    if (!contains(n, a)) continue;
-    if (!best || n.len > best.len) best = { len: n.len, nomatch: flag === 'nomatch' };
+    if (!cidrContains(n, a)) continue;
+    if (!best || n.prefix > best.len) best = { len: n.prefix, nomatch: flag === 'nomatch' };
   }
   return best !== undefined && !best.nomatch;
 }
