@@ -159,9 +159,13 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
     m.ipsets.set(plan.sets.size);
     syncs++;
     ctx.health.beat('firewall');
-    log.debug(
+    // A sync that changed the kernel is news for an operator (info, with what triggered it); a no-op is not.
+    (report.changed ? log.info.bind(log) : log.debug.bind(log))(
       {
         cause: reason.cause,
+        ...(report.changed && reason.hints.length > 0
+          ? { triggeredBy: reason.hints.slice(0, 5), ...(reason.hints.length > 5 || reason.hintsTruncated ? { moreTriggers: true } : {}) }
+          : {}),
         ms: Math.round(totalMs),
         compileMs: Math.round(compileMs),
         ipsetMs: Math.round(report.timings.ipsetMs + report.timings.postMs),
