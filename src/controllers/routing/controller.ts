@@ -17,6 +17,8 @@ import { cleanupFirewall, syncFirewall } from './apply/firewall.js';
 import { detectBackend, type BackendName } from '../../dataplane/iptables/backend.js';
 import { applyRoutes, cleanupRoutes, readKernelRoutes } from './apply/routes.js';
 import { watchKernel, type KernelWatch } from './apply/monitor.js';
+import { syncPolicyRules } from './apply/policy-routing.js';
+import { SyncRunner } from '../../watch/sync-runner.js';
 import { createRouterMetrics } from './metrics.js';
 import type { RouterOptions } from './options.js';
 import { BRIDGE_NAME } from './compile/cni.js';
@@ -52,6 +54,11 @@ export interface RouterController extends Controller {
 const NAME = 'router';
 /** After every peer is up following a graceful restart, wait this long for their routes before deleting stale ones. */
 const GR_SETTLE_MS = 3000;
+/** A failed full sync is retried after 1 s, doubling up to this (capped by the sync period). */
+const FULL_RETRY_MAX_MS = 60_000;
+/** A failed route sync is retried after 250 ms, doubling up to this (best-path changes still apply at once). */
+const ROUTES_RETRY_INITIAL_MS = 250;
+const ROUTES_RETRY_MAX_MS = 30_000;
 
 export function createRouterController(ctx: ControllerContext, opts: RouterOptions, deps: RouterDeps = {}): RouterController {
   const exec = deps.exec ?? createExec();
@@ -110,22 +117,40 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     }
   }
 
-  // Two workers, each coalescing its own requests: full syncs (cluster -> BGP config, CNI, bridge, rules)
-  // and route syncs (best paths -> kernel). Routes never wait behind a slow full sync.
-  let fullPending = false, fullForced = false, fullRunning: Promise<void> | undefined;
-  let routesPending = false, routesRunning: Promise<void> | undefined;
-  function requestFull(force = false): Promise<void> {
-    fullPending = true;
-    fullForced ||= force;
-    fullRunning ??= (async () => {
-      while (fullPending && !stopped) {
-        const forced = fullForced;
-        fullPending = fullForced = false;
-        await fullSync(forced);
+  // Full syncs (cluster -> BGP config, CNI, bridge, rules) run on the project's SyncRunner: events coalesce,
+  // a full re-apply comes every routesSyncPeriodMs, and a failed run (which keeps whatever the kernel had:
+  // every step is a diff or an atomic restore) is retried with exponential backoff instead of waiting for the
+  // period. Route syncs (best paths -> kernel) have their own immediate worker so a best-path change never
+  // waits behind a full sync or its backoff.
+  let fullRunSeq = 0;
+  let fullRunning: Promise<void> | undefined;
+  const fullWaiters: { after: number; resolve: () => void }[] = [];
+  const full = new SyncRunner({
+    name: 'router',
+    log,
+    minIntervalMs: 0,
+    periodMs: opts.routesSyncPeriodMs,
+    backoff: { initialMs: 1000, maxMs: Math.max(1000, Math.min(FULL_RETRY_MAX_MS, opts.routesSyncPeriodMs)) },
+    run: async (reason) => {
+      const seq = ++fullRunSeq;
+      fullRunning = fullSync(reason.full);
+      try {
+        await fullRunning;
+      } finally {
+        fullRunning = undefined;
+        for (const w of fullWaiters.splice(0)) if (w.after < seq) w.resolve(); else fullWaiters.push(w);
       }
-    })().finally(() => { fullRunning = undefined; });
-    return fullRunning;
+    },
+  });
+  /** Resolves when a full sync that starts after this call has ended (successfully or not), or on stop. */
+  function nextFullSync(): Promise<void> {
+    if (stopped) return Promise.resolve();
+    return new Promise((resolve) => fullWaiters.push({ after: fullRunSeq, resolve }));
   }
+
+  let routesPending = false, routesRunning: Promise<void> | undefined;
+  let routeFailures = 0;
+  let routeRetry: NodeJS.Timeout | undefined;
   function requestRoutes(): Promise<void> {
     routesPending = true;
     routesRunning ??= (async () => {
@@ -134,6 +159,13 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
         const errors: string[] = [];
         await routeSync(errors);
         once('route-errors', errors.length > 0 ? `route sync had errors: ${errors.join('; ')}` : undefined, 'error');
+        clearTimeout(routeRetry);
+        routeRetry = undefined;
+        if (errors.length === 0) { routeFailures = 0; continue; }
+        routeFailures++;
+        const delay = Math.min(ROUTES_RETRY_MAX_MS, ROUTES_RETRY_INITIAL_MS * 2 ** (routeFailures - 1));
+        routeRetry = setTimeout(() => void requestRoutes(), delay);
+        routeRetry.unref();
       }
     })().finally(() => { routesRunning = undefined; });
     return routesRunning;
@@ -232,6 +264,8 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
       await stepIfChanged('bridge', [podCidrs, mtu], forced, () => ensureBridge(exec, podCidrs, mtu), errors);
       await stepIfChanged('sysctl', podCidrs, forced, async () => (await ensureSysctls(exec, podCidrs)).forEach((m, i) => once(`sysctl-${i}`, m)), errors);
     }
+    // Policy routing exists for the tunnels; without the overlay the rules go (as kube-router removes them).
+    await stepIfChanged('policy-rules', [podCidrs, opts.enableOverlay], forced, () => syncPolicyRules(exec, families, podCidrs, opts.enableOverlay && cidr.ok), errors);
 
     const allPodCidrs: string[] = [];
     for (const n of snap.nodes.values()) {
@@ -242,11 +276,13 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     const fw = { families, clusterPodCidrs: allPodCidrs.sort(), clusterNodeIPs: allNodeIPs.sort(), enablePodEgress: opts.enablePodEgress };
     await stepIfChanged('iptables', fw, forced, async () => syncFirewall(exec, await iptablesBackend(), fw), errors);
 
-    await requestRoutes();
+    void requestRoutes();
     metrics.routesSyncTime.observe((performance.now() - t0) / 1000);
     once('sync-errors', errors.length > 0 ? `router sync had errors: ${errors.join('; ')}` : undefined, 'error');
     if (problem) ctx.health.problem(NAME, problem);
     else if (errors.length === 0) ctx.health.beat(NAME);
+    // The runner retries with backoff; steps that succeeded are not redone on an event-driven retry.
+    if (errors.length > 0) throw new Error(errors.join('; '));
   }
 
   async function routeSync(errors: string[]): Promise<void> {
@@ -267,7 +303,10 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
       if (res.added + res.removed + res.tunnelsAdded + res.tunnelsRemoved > 0) {
         log.debug({ added: res.added, removed: res.removed, tunnelsAdded: res.tunnelsAdded, tunnelsRemoved: res.tunnelsRemoved }, 'routes synced');
       }
-      if (res.errors.length > 0) errors.push(`routes: ${res.errors.join(' | ')}`);
+      if (res.errors.length > 0) {
+        metrics.syncErrors.inc({ step: 'routes' });
+        errors.push(`routes: ${res.errors.join(' | ')}`);
+      }
     }
     metrics.hostRoutesSyncTime.observe((performance.now() - t0) / 1000);
   }
@@ -302,10 +341,14 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
         holder.restarting = left.length > 0;
         if (holder.restarting) log.info({ routes: left.length }, 'routes from a previous run found: restarting gracefully');
       }
-      unsubscribe = ctx.cluster.subscribe(['Node', 'Service', 'EndpointSlice'], () => void requestFull());
-      await requestFull(true);
+      unsubscribe = ctx.cluster.subscribe(['Node', 'Service', 'EndpointSlice'], () => full.request());
+      // Returns after the first run even when it failed (the runner keeps retrying): the agent must come up
+      // and report the problem rather than hang.
+      const first = nextFullSync();
+      void full.start();
+      await first;
+      await requestRoutes();
       if (deps.watchKernel !== false) kernelWatch = watchKernel(exec.netns, () => void requestRoutes());
-      timers.push(setInterval(() => void requestFull(true), opts.routesSyncPeriodMs));
       timers.push(setInterval(() => void requestRoutes(), opts.injectedRoutesSyncPeriodMs));
       for (const t of timers) t.unref();
     },
@@ -314,13 +357,17 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
       unsubscribe?.();
       kernelWatch?.stop();
       timers.forEach(clearInterval);
-      await Promise.all([fullRunning, routesRunning]);
+      clearTimeout(routeRetry);
+      full.stop();
+      for (const w of fullWaiters.splice(0)) w.resolve();
+      await Promise.all([fullRunning?.catch(() => undefined), routesRunning]);
       await holder.stop(opts.bgpGracefulRestart);
     },
     async cleanup() {
       await holder.stop(false);
       const errs: string[] = [];
       await step('cleanup-routes', () => cleanupRoutes(exec, families), errs);
+      await step('cleanup-policy-rules', () => syncPolicyRules(exec, families, [], false), errs);
       await step('cleanup-iptables', async () => cleanupFirewall(exec, await iptablesBackend(), families), errs);
       await step('cleanup-bridge', () => exec.run('ip', ['link', 'del', BRIDGE_NAME], { allowFail: true }), errs);
       if (errs.length > 0) log.warn({ errors: errs }, 'router cleanup incomplete');
@@ -329,6 +376,11 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
       podCidrs, ...(problem ? { problem } : {}), peers: holder.speaker?.peers() ?? [], advertisements: ads, configErrors,
       missingCniPlugins: missingPlugins, routesHeldForGracefulRestart: grHoldUntil !== 0,
     }),
-    syncNow: () => requestFull(true),
+    async syncNow() {
+      const done = nextFullSync();
+      full.request('syncNow', { full: true });
+      await done;
+      await requestRoutes();
+    },
   };
 }

@@ -1,7 +1,7 @@
 // Reconciles the kernel's proto-17 routes and tun-* tunnels with a RoutePlan: reads what the kernel has,
 // diffs, and applies every change in one `ip -batch`. Routes of any other protocol are never touched.
-import { canonicalCidr } from '../compile/cidr.js';
-import { ROUTE_PROTO, isTunnelName, type DesiredRoute, type DesiredTunnel, type RoutePlan } from '../compile/routes.js';
+import { canonicalCidr, hostPrefix } from '../compile/cidr.js';
+import { POLICY_TABLE, ROUTE_PROTO, isTunnelName, type DesiredRoute, type DesiredTunnel, type RoutePlan } from '../compile/routes.js';
 import type { Exec } from './exec.js';
 
 export interface KernelRoute {
@@ -29,12 +29,19 @@ export interface RouteDiff {
 interface JsonRoute { dst: string; gateway?: string; dev?: string; prefsrc?: string }
 interface JsonLink { ifname: string; linkinfo?: { info_kind?: string; info_data?: { local?: string; remote?: string } } }
 
-export async function readKernelRoutes(exec: Exec, families: readonly (4 | 6)[]): Promise<KernelRoute[]> {
+/** Our routes in the main table, or in `table` (POLICY_TABLE). */
+export async function readKernelRoutes(exec: Exec, families: readonly (4 | 6)[], table?: number): Promise<KernelRoute[]> {
   const out: KernelRoute[] = [];
   for (const f of families) {
-    const res = await exec.run('ip', ['-j', `-${f}`, 'route', 'show', 'proto', String(ROUTE_PROTO)]);
+    const res = await exec.run('ip', ['-j', `-${f}`, 'route', 'show', ...(table ? ['table', String(table)] : []), 'proto', String(ROUTE_PROTO)], { allowFail: !!table });
+    // A table the kernel has never held a route in "does not exist": that is an empty table.
+    if (res.code !== 0) {
+      if (/table does not exist/i.test(res.stderr)) continue;
+      throw new Error(`ip route show table ${table}: ${res.stderr.trim()}`);
+    }
     for (const r of JSON.parse(res.stdout || '[]') as JsonRoute[]) {
-      const dst = canonicalCidr(r.dst) ?? r.dst;
+      // ip prints host routes as a bare address.
+      const dst = canonicalCidr(r.dst) ?? hostPrefix(r.dst) ?? r.dst;
       out.push({ dst, ...(r.gateway ? { via: r.gateway } : {}), ...(r.dev ? { dev: r.dev } : {}), ...(r.prefsrc ? { src: r.prefsrc } : {}) });
     }
   }
@@ -67,13 +74,44 @@ function tunnelCommands(t: DesiredTunnel): string[] {
   return cmds;
 }
 
+function diffTable(
+  want: readonly DesiredRoute[], kernel: readonly KernelRoute[], table: string, recreatedTunnels: ReadonlySet<string>, allowDeletes: boolean,
+): { cmds: string[]; added: number; removed: number } {
+  const cmds: string[] = [];
+  let added = 0, removed = 0;
+  const have = new Map<string, KernelRoute[]>();
+  for (const r of kernel) have.set(r.dst, [...(have.get(r.dst) ?? []), r]);
+  const wanted = new Set<string>();
+  for (const r of want) {
+    wanted.add(r.dst);
+    const h = have.get(r.dst) ?? [];
+    // A route through a tunnel that was just recreated lost its route with the link, so re-add it too.
+    if (h.length === 1 && routeMatches(r, h[0]!) && !(r.dev !== undefined && recreatedTunnels.has(r.dev))) continue;
+    const how = r.via !== undefined ? `via ${r.via}` : `dev ${r.dev}${r.src ? ` src ${r.src}` : ''}`;
+    cmds.push(`route replace ${r.dst} ${how}${table} proto ${ROUTE_PROTO}`);
+    added++;
+  }
+  if (allowDeletes) {
+    for (const [dst, list] of have) {
+      if (wanted.has(dst)) continue;
+      // Routes through a tunnel recreated above went with the old link; deleting them again would only fail.
+      const live = list.filter((r) => r.dev === undefined || !recreatedTunnels.has(r.dev));
+      for (let i = 0; i < live.length; i++) cmds.push(`route del ${dst}${table} proto ${ROUTE_PROTO}`);
+      removed++;
+    }
+  }
+  return { cmds, added, removed };
+}
+
 /**
  * Pure diff. With `allowDeletes` false (graceful-restart hold) nothing is removed: routes kept from before
  * a restart keep carrying traffic until the speaker has relearned the mesh.
  */
-export function diffRoutes(plan: RoutePlan, routes: readonly KernelRoute[], tunnels: readonly KernelTunnel[], allowDeletes: boolean): RouteDiff {
+export function diffRoutes(
+  plan: RoutePlan, routes: readonly KernelRoute[], tunnels: readonly KernelTunnel[], allowDeletes: boolean, policyRoutes: readonly KernelRoute[] = [],
+): RouteDiff {
   const cmds: string[] = [];
-  let added = 0, removed = 0, tunnelsAdded = 0, tunnelsRemoved = 0;
+  let tunnelsAdded = 0, tunnelsRemoved = 0;
   const haveTun = new Map(tunnels.map((t) => [t.name, t]));
   const wantTun = new Set(plan.tunnels.map((t) => t.name));
   for (const t of plan.tunnels) {
@@ -84,25 +122,12 @@ export function diffRoutes(plan: RoutePlan, routes: readonly KernelRoute[], tunn
     cmds.push(...tunnelCommands(t));
     tunnelsAdded++;
   }
-  const have = new Map<string, KernelRoute[]>();
-  for (const r of routes) have.set(r.dst, [...(have.get(r.dst) ?? []), r]);
-  const wanted = new Set<string>();
-  for (const r of plan.routes) {
-    wanted.add(r.dst);
-    const h = have.get(r.dst) ?? [];
-    // A route through a tunnel that was just recreated lost its route with the link, so re-add it too.
-    const tunnelRecreated = r.dev !== undefined && cmds.some((c) => c === `link set ${r.dev} up`);
-    if (h.length === 1 && routeMatches(r, h[0]!) && !tunnelRecreated) continue;
-    const how = r.via !== undefined ? `via ${r.via}` : `dev ${r.dev}${r.src ? ` src ${r.src}` : ''}`;
-    cmds.push(`route replace ${r.dst} ${how} proto ${ROUTE_PROTO}`);
-    added++;
-  }
+  const recreated = new Set(plan.tunnels.filter((t) => cmds.includes(`link set ${t.name} up`)).map((t) => t.name));
+  const main = diffTable(plan.routes, routes, '', recreated, allowDeletes);
+  const policy = diffTable(plan.policyRoutes ?? [], policyRoutes, ` table ${POLICY_TABLE}`, recreated, allowDeletes);
+  cmds.push(...main.cmds, ...policy.cmds);
+  const added = main.added + policy.added, removed = main.removed + policy.removed;
   if (allowDeletes) {
-    for (const [dst, list] of have) {
-      if (wanted.has(dst)) continue;
-      for (let i = 0; i < list.length; i++) cmds.push(`route del ${dst} proto ${ROUTE_PROTO}`);
-      removed++;
-    }
     for (const t of tunnels) {
       if (wantTun.has(t.name)) continue;
       cmds.push(`link del ${t.name}`);
@@ -120,8 +145,10 @@ export interface ApplyRoutesResult extends RouteDiff {
 }
 
 export async function applyRoutes(exec: Exec, plan: RoutePlan, families: readonly (4 | 6)[], allowDeletes: boolean): Promise<ApplyRoutesResult> {
-  const [routes, tunnels] = await Promise.all([readKernelRoutes(exec, families), readKernelTunnels(exec)]);
-  const diff = diffRoutes(plan, routes, tunnels, allowDeletes);
+  const [routes, tunnels, policy] = await Promise.all([
+    readKernelRoutes(exec, families), readKernelTunnels(exec), readKernelRoutes(exec, families, POLICY_TABLE),
+  ]);
+  const diff = diffRoutes(plan, routes, tunnels, allowDeletes, policy);
   let errors: string[] = [];
   if (diff.commands.length > 0) {
     const res = await exec.run('ip', ['-force', '-batch', '-'], { input: diff.commands.join('\n') + '\n', allowFail: true });
@@ -131,7 +158,7 @@ export async function applyRoutes(exec: Exec, plan: RoutePlan, families: readonl
   return { ...diff, errors, synced };
 }
 
-/** --cleanup-config: every proto-17 route and tun-* link goes. */
+/** --cleanup-config: every proto-17 route (main and policy table) and tun-* link goes. */
 export async function cleanupRoutes(exec: Exec, families: readonly (4 | 6)[]): Promise<void> {
   await applyRoutes(exec, { routes: [], tunnels: [], unroutable: [] }, families, true);
 }

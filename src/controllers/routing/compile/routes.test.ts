@@ -58,10 +58,11 @@ describe('diffRoutes', () => {
     expect(d.commands).toEqual([
       `link add name ${tun} type ipip local 172.31.0.11 remote 172.31.5.13`, `link set ${tun} up`,
       'route replace 10.244.2.0/24 via 172.31.0.12 proto 17', `route replace 10.244.3.0/24 dev ${tun} src 172.31.0.11 proto 17`,
+      `route replace 172.31.5.13/32 dev ${tun} table 77 proto 17`,
     ]);
   });
   it('is empty when the kernel already matches', () => {
-    const d = diffRoutes(plan, [{ dst: '10.244.2.0/24', via: '172.31.0.12', dev: 'eth0' }, { dst: '10.244.3.0/24', dev: tun, src: '172.31.0.11' }], [{ name: tun, kind: 'ipip', local: '172.31.0.11', remote: '172.31.5.13' }], true);
+    const d = diffRoutes(plan, [{ dst: '10.244.2.0/24', via: '172.31.0.12', dev: 'eth0' }, { dst: '10.244.3.0/24', dev: tun, src: '172.31.0.11' }], [{ name: tun, kind: 'ipip', local: '172.31.0.11', remote: '172.31.5.13' }], true, [{ dst: '172.31.5.13/32', dev: tun }]);
     expect(d.commands).toEqual([]);
   });
   it('removes stale routes and tunnels, but not while deletes are held', () => {
@@ -74,6 +75,21 @@ describe('diffRoutes', () => {
   it('replaces a route whose next hop moved', () => {
     const d = diffRoutes(plan, [{ dst: '10.244.2.0/24', via: '172.31.0.99' }], [], false);
     expect(d.commands).toContain('route replace 10.244.2.0/24 via 172.31.0.12 proto 17');
+  });
+  it('policy table: each tunnel\'s remote node through the tunnel; stale entries go, held during graceful restart', () => {
+    const stale = [{ dst: '172.31.9.9/32', dev: 'tun-00000000000' }];
+    const d = diffRoutes(plan, [], [], true, stale);
+    expect(d.commands.filter((c) => c.includes('table 77'))).toEqual([
+      `route replace 172.31.5.13/32 dev ${tun} table 77 proto 17`, 'route del 172.31.9.9/32 table 77 proto 17',
+    ]);
+    expect(diffRoutes(plan, [], [], false, stale).commands).not.toContain('route del 172.31.9.9/32 table 77 proto 17');
+  });
+  it('a recreated tunnel gets its routes back in both tables', () => {
+    const wrong = [{ name: tun, kind: 'ipip', local: '172.31.0.11', remote: '172.31.5.99' }];
+    const d = diffRoutes(plan, [{ dst: '10.244.3.0/24', dev: tun, src: '172.31.0.11' }], wrong, true, [{ dst: '172.31.5.13/32', dev: tun }]);
+    expect(d.commands).toContain(`link del ${tun}`);
+    expect(d.commands).toContain(`route replace 10.244.3.0/24 dev ${tun} src 172.31.0.11 proto 17`);
+    expect(d.commands).toContain(`route replace 172.31.5.13/32 dev ${tun} table 77 proto 17`);
   });
   it('fou encap adds the fou port and encap options', () => {
     const p = compileRoutes({ ...base, overlayEncap: 'fou', bestPaths: [r('10.244.3.0/24', '172.31.5.13')] });

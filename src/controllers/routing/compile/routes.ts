@@ -3,10 +3,19 @@
 import { createHash } from 'node:crypto';
 import type { Route } from '../../../bgp/api.js';
 import type { OverlayEncap, OverlayType } from '../options.js';
-import { cidrContainsIp, ipFamily, parseCidr, type Family } from './cidr.js';
+import { cidrContainsIp, hostPrefix, ipFamily, parseCidr, type Family } from './cidr.js';
 
 /** kube-router's route protocol (0x11, "zebra") marks routes it owns. */
 export const ROUTE_PROTO = 17;
+
+/**
+ * kube-router's policy-routing table ("kube-router" in rt_tables). Traffic *from* our pod CIDRs looks it up
+ * first (`ip rule from <podCIDR> lookup 77`); it holds `<remote node IP> dev tun-x` for every tunnel, so a pod
+ * talking to another node's own address (hostNetwork pods, kubelet) goes through the tunnel like the reply
+ * does. Without it the request leaves by the underlay and the reply comes back through the tunnel: with
+ * strict rp_filter the pod's node drops that reply (seen in test/lab-routing-overlay.test.ts).
+ */
+export const POLICY_TABLE = 77;
 
 export interface DesiredRoute {
   readonly dst: string;
@@ -28,6 +37,8 @@ export interface DesiredTunnel {
 export interface RoutePlan {
   readonly routes: readonly DesiredRoute[];
   readonly tunnels: readonly DesiredTunnel[];
+  /** Routes for POLICY_TABLE: each tunnel's remote node address through its tunnel (absent = none). */
+  readonly policyRoutes?: readonly DesiredRoute[];
   /** Prefixes we know of but cannot route (other subnet, overlay off): logged, counted. */
   readonly unroutable: readonly { prefix: string; nextHop: string; reason: string }[];
 }
@@ -95,5 +106,6 @@ export function compileRoutes(inp: RouteInputs): RoutePlan {
       });
     }
   }
-  return { routes: [...routes.values()], tunnels: [...tunnels.values()], unroutable };
+  const policyRoutes = [...tunnels.values()].map((t) => ({ dst: hostPrefix(t.remote)!, family: t.family, dev: t.name }));
+  return { routes: [...routes.values()], tunnels: [...tunnels.values()], policyRoutes, unroutable };
 }

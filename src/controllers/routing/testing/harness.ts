@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { HealthReporter } from '../../controller.js';
 import type { ClusterView } from '../../../watch/cluster-view.js';
-import { createExec } from '../apply/exec.js';
+import { createExec, type Exec } from '../apply/exec.js';
 import { createRouterController, type RouterController } from '../controller.js';
 import { routerDefaults, type RouterOptions } from '../options.js';
 import type { SpeakerFactory } from '../speaker.js';
@@ -30,6 +30,10 @@ export interface NodeAgent {
 
 export function startNodeAgent(p: {
   nodeName: string; netns: string; cluster: ClusterView; speakerFactory: SpeakerFactory; opts?: Partial<RouterOptions>; cniDir?: string;
+  /** Fault injection: wraps the node's Exec (see faults.ts). */
+  wrapExec?: (e: Exec) => Exec;
+  /** Re-sync routes on kernel events (default true); off when a test must see what retries alone do. */
+  watchKernel?: boolean;
 }): NodeAgent {
   const dir = p.cniDir ?? mkdtempSync(join(tmpdir(), `krt-rt-cni-${p.nodeName}-`));
   const cniConfFile = join(dir, '10-kuberouter.conflist');
@@ -40,7 +44,7 @@ export function startNodeAgent(p: {
   const controller = createRouterController(
     { nodeName: p.nodeName, cluster: p.cluster, log, metrics, health },
     opts,
-    { exec: createExec(p.netns), speakerFactory: p.speakerFactory },
+    { exec: (p.wrapExec ?? ((e: Exec) => e))(createExec(p.netns)), speakerFactory: p.speakerFactory, ...(p.watchKernel === false ? { watchKernel: false } : {}) },
   );
   return { controller, health, metrics, cniConfFile, netns: p.netns };
 }

@@ -1,0 +1,111 @@
+// Nodes on two subnets with --enable-overlay=false (host kernel: no tunnel is made, so no ipip is needed):
+// no tun-* link and no policy rule anywhere, a same-subnet node's pod CIDR is routed directly (`via`), and
+// another subnet's is left to the underlay: pod traffic across fails until the underlay router learns the
+// pod CIDRs (here: static routes on it, as a ToR peering with the nodes would install), then flows without
+// NAT. Then a Node deleted from the API loses its routes on the others, and created again is peered and
+// routed again. The overlay itself is in lab-routing-overlay.test.ts (user-mode Linux).
+//
+// Layout (segments: 2): lab-node-1 172.20.0.11 and lab-node-3 172.20.0.13 on segment 0, lab-node-2
+// 172.20.1.12 on segment 1; pod CIDRs 10.244.0.0/24, 10.244.1.0/24, 10.244.2.0/24; router "tor" .1.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Lab } from '../src/lab/index.js';
+import { downLab } from '../src/lab/down.js';
+import { R } from '../src/lab/kube.js';
+
+const NAME = 'lr2';
+const PREFIX = `krt-rt2-${NAME}-`;
+const STATE = `/run/kube-router-lab-${NAME}`;
+const AGENT = join(__dirname, '..', 'dist', 'cli', 'main.js');
+
+const pod = (name: string, node: string) => ({
+  apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' },
+  spec: { nodeName: node, containers: [{ name: 'c', image: 'x', ports: [{ containerPort: 80 }] }] },
+});
+
+describe.skipIf(!existsSync(AGENT))('no overlay between subnets (host kernel lab)', () => {
+  let lab: Lab;
+  let ips: Record<string, string> = {};
+  const out = async (target: string, script: string) => {
+    const r = await lab.exec(target, ['sh', '-c', script]);
+    if (r.code !== 0) throw new Error(`${target}: ${script}: exit ${r.code}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const until = async <T>(what: string, fn: () => Promise<T | false>, timeoutMs = 20_000): Promise<T> => {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await fn();
+      if (v) return v;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+
+  beforeAll(async () => {
+    await downLab({ stateDir: STATE, prefix: PREFIX });
+    lab = await Lab.up({
+      name: NAME, prefix: PREFIX, nodes: 3, segments: 2, kernel: 'host',
+      agentFlags: ['--run-service-proxy=false', '--enable-overlay=false'],
+    });
+    for (const [p, n] of [['p1', 'lab-node-1'], ['p2', 'lab-node-2'], ['p3', 'lab-node-3']] as const) {
+      await lab.client.create(R.pods, 'default', pod(p, n));
+    }
+    ips = await lab.waitForPods(['default/p1', 'default/p2', 'default/p3'], 60_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    if (lab) await lab.down();
+    await downLab({ stateDir: STATE, prefix: PREFIX });
+  }, 60_000);
+
+  it('routes the same subnet directly, makes no tunnel or policy rule, and leaves the other subnet to the underlay', async () => {
+    const r1 = await until('node 1 route to node 3 pods', async () => {
+      const r = await out('lab-node-1', 'ip route show proto 17');
+      return r.includes('10.244.2.0/24') && r;
+    });
+    expect(r1).toContain('10.244.2.0/24 via 172.20.0.13 dev eth0');
+    // Node 2's pods are known over BGP but not installed: the next hop is on another subnet.
+    expect(r1).not.toContain('10.244.1.0/24');
+    expect(await out('lab-node-2', 'ip route show proto 17')).toBe('');
+    for (const n of ['lab-node-1', 'lab-node-2', 'lab-node-3']) {
+      expect(await out(n, 'ip -br link show')).not.toMatch(/tun-[0-9a-f]{11}/);
+      expect(await out(n, 'ip rule show')).not.toMatch(/lookup (77|kube-router)/);
+    }
+  }, 60_000);
+
+  it('same-subnet pods talk; cross-subnet pods talk only once the underlay routes the pod CIDRs, without NAT', async () => {
+    await until('p1 -> p3', () => lab.probe('default/p1', ips['default/p3']!, 80));
+    expect(await lab.probe('default/p1', ips['default/p2']!, 80, 'TCP', 1500)).toBe(false);
+    expect(await lab.probe('default/p2', ips['default/p3']!, 80, 'TCP', 1500)).toBe(false);
+    // The underlay learns the pod CIDRs (what a ToR peering with the nodes would install).
+    await out('tor', 'ip route add 10.244.0.0/24 via 172.20.0.11 && ip route add 10.244.1.0/24 via 172.20.1.12 && ip route add 10.244.2.0/24 via 172.20.0.13');
+    await until('p1 -> p2', () => lab.probe('default/p1', ips['default/p2']!, 80));
+    expect(await lab.probe('default/p2', ips['default/p3']!, 80)).toBe(true);
+    // The server on the other subnet sees the client pod's own address.
+    const srv = lab.exec('default/p2', ['timeout', '10', 'socat', '-T5', 'TCP-LISTEN:9000,reuseaddr', 'SYSTEM:echo $SOCAT_PEERADDR']);
+    const cli = lab.exec('default/p1', ['sh', '-c', `for i in $(seq 1 40); do o=$(socat -T1 - TCP:${ips['default/p2']}:9000 </dev/null 2>/dev/null); [ -n "$o" ] && { echo "$o"; exit 0; }; sleep 0.1; done; exit 1`]);
+    expect((await cli).stdout.trim()).toBe(ips['default/p1']);
+    await srv;
+  }, 60_000);
+
+  it('a deleted Node\'s routes go from the others; created again, it is peered and routed again', async () => {
+    const routes = () => out('lab-node-1', 'ip route show proto 17');
+    const node = await lab.client.get(R.nodes, undefined, 'lab-node-3');
+    await lab.client.delete(R.nodes, undefined, 'lab-node-3');
+    await until('node 1 drops the route to node 3 pods', async () => !(await routes()).includes('10.244.2.0/24'));
+    expect(await out('lab-node-1', 'ipset list kube-router-node-ips')).not.toContain('172.20.0.13');
+    const meta = node['metadata'] as { name: string; labels?: object; annotations?: object };
+    const created = await lab.client.create(R.nodes, undefined, {
+      apiVersion: 'v1', kind: 'Node', metadata: { name: meta.name, labels: meta.labels ?? {}, annotations: meta.annotations ?? {} }, spec: node['spec'], status: node['status'],
+    });
+    // An API server may drop status on create (as Kubernetes does for most kinds): the addresses are what matter here.
+    if (!(created['status']?.['addresses'] as unknown[] | undefined)?.length) {
+      await lab.client.update(R.nodes, undefined, { ...created, status: node['status'] }, 'status');
+    }
+    expect(await until('node 1 routes to node 3 pods again', async () => {
+      const r = await routes();
+      return r.includes('10.244.2.0/24') && r;
+    })).toContain('10.244.2.0/24 via 172.20.0.13 dev eth0');
+  }, 60_000);
+});
