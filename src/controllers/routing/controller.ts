@@ -71,7 +71,7 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     }
     return backend;
   };
-  const log = ctx.log.child({ controller: NAME });
+  const log = ctx.log; // already a per-controller child logger (agent: controllerLogger)
   const metrics = createRouterMetrics(ctx.metrics);
   const families: Family[] = [...(opts.enableIpv4 ? [4 as const] : []), ...(opts.enableIpv6 ? [6 as const] : [])];
 
