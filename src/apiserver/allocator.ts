@@ -1,7 +1,11 @@
 // ClusterIP and NodePort allocation. State is derived from the stored Services (record/forget on commit),
 // so a restart that reloads the data file rebuilds it and nothing can leak.
-import { parseCIDR, parseIP, cidrContains, cidrSize, formatIP, type ParsedCIDR } from './ipaddr.js';
+import { cidrContainsIP, cidrSize, formatCIDR, parseCIDR, type ParsedCIDR } from '../model/normalize/cidr.js';
+import { bigIntToIP, formatIP, ipToBigInt, parseIP, type IPTextStyle } from '../model/normalize/ip.js';
 import type { KubeObject } from './selectors.js';
+
+/** One spelling for allocation keys and messages; IPv4-mapped addresses have always come out in hextets. */
+const TEXT: IPTextStyle = { dottedMapped: false };
 
 export class ServiceAllocator {
   readonly cidrs: ParsedCIDR[];
@@ -39,9 +43,9 @@ export class ServiceAllocator {
   ipProblem(ip: string, owner: string): string | undefined {
     const p = parseIP(ip);
     if (!p) return 'must be a valid IP address';
-    const c = this.cidrs.find((x) => cidrContains(x, p));
-    if (!c) return `the provided IP (${ip}) is not in the valid range. The range of valid IPs is ${this.cidrs.map((x) => formatIP(x.family, x.base) + '/' + x.prefix).join(',')}`;
-    const canonical = formatIP(p.family, p.value);
+    const c = this.cidrs.find((x) => cidrContainsIP(x, p));
+    if (!c) return `the provided IP (${ip}) is not in the valid range. The range of valid IPs is ${this.cidrs.map((x) => formatCIDR(x, TEXT)).join(',')}`;
+    const canonical = formatIP(p, TEXT);
     const holder = this.ips.get(canonical);
     if (holder !== undefined && holder !== owner) return 'provided IP is already allocated';
     return undefined;
@@ -57,9 +61,10 @@ export class ServiceAllocator {
     if (last < first) return undefined;
     const span = last - first + 1n;
     const limit = span < 1_000_000n ? span : 1_000_000n;
-    let off = this.cursor.get(c.family) ?? 0n;
+    const base = ipToBigInt(c);
+    const off = this.cursor.get(c.family) ?? 0n;
     for (let i = 0n; i < limit; i++) {
-      const ip = formatIP(c.family, c.base + first + ((off + i) % span));
+      const ip = formatIP(bigIntToIP(base + first + ((off + i) % span), c.family)!, TEXT);
       if (!this.ips.has(ip)) {
         this.cursor.set(c.family, (off + i + 1n) % span);
         return ip;
@@ -109,7 +114,7 @@ function svcIPs(svc: KubeObject): string[] {
   const list: unknown[] = Array.isArray(svc.spec?.clusterIPs) ? svc.spec.clusterIPs : [svc.spec?.clusterIP];
   for (const ip of list) {
     const p = typeof ip === 'string' ? parseIP(ip) : undefined;
-    if (p) out.push(formatIP(p.family, p.value));
+    if (p) out.push(formatIP(p, TEXT));
   }
   return out;
 }

@@ -2,7 +2,10 @@
 // this server reads like one from kube-apiserver.
 import type { FieldErrors } from './status.js';
 import type { KubeObject } from './selectors.js';
-import { parseCIDR, cidrContains, parseIP } from './ipaddr.js';
+// Addresses as Kubernetes 1.32 validation reads them: sloppy IPv4 (leading zeros are decimal), CIDRs whose
+// host bits may be set: the shared parser's default syntax.
+import { cidrContains, parseCIDR } from '../model/normalize/cidr.js';
+import { parseIP } from '../model/normalize/ip.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -169,7 +172,7 @@ export function validateCIDRWithExcept(errs: FieldErrors, block: KubeObject, fie
     const f = `${field}.except[${i}]`;
     const e = typeof ex === 'string' ? parseCIDR(ex) : undefined;
     if (!e) return errs.invalid(f, ex, 'must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)');
-    if (!cidrContains(c, { family: e.family, value: e.base }) || c.prefix >= e.prefix)
+    if (!cidrContains(c, e) || c.prefix >= e.prefix)
       errs.invalid(f, ex, 'must be a strict subset of `cidr`');
   });
 }

@@ -2,7 +2,7 @@
 // All per-value rules live here (types, bounds, formats); rules across flags live in parse.ts.
 
 import type { FlagSpec } from './flag-spec.js';
-import { canonicalIP, ipFamily } from '../model/normalize/ip.js';
+import { canonicalIP, GO_ADDRESSES, ipFamily } from '../model/normalize/ip.js';
 import { canonicalCIDR } from '../model/normalize/cidr.js';
 import { formatDuration, parseBool, parseDuration, parseInteger, parsePortRange, splitList } from './values.js';
 
@@ -21,7 +21,7 @@ export class ValueError extends Error {
  * keeps working), and hand controllers one canonical spelling because they compare CIDRs as strings;
  * IPv4-mapped addresses have always come out in hextets (::ffff:a00:1).
  */
-export const FLAG_ADDRESSES = { strict: true, dottedMapped: false } as const;
+export const FLAG_ADDRESSES = GO_ADDRESSES;
 
 const EXPECT = {
   bool: 'true or false',

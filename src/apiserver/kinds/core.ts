@@ -5,7 +5,7 @@ import { AGE_COLUMN, NAME_COLUMN, age, col } from '../resources.js';
 import type { KubeObject } from '../selectors.js';
 import type { FieldErrors } from '../status.js';
 import { isObject, nameProblem, validateIP, validatePortNumber, validateProtocol } from '../validation.js';
-import { parseCIDR } from '../ipaddr.js';
+import { parseCIDR } from '../../model/normalize/cidr.js';
 
 export const namespaces: ResourceDef = {
   group: '',

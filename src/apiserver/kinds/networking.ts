@@ -3,7 +3,7 @@ import type { ResourceDef } from '../resources.js';
 import { AGE_COLUMN, NAME_COLUMN, age, col, formatSelector } from '../resources.js';
 import type { KubeObject } from '../selectors.js';
 import type { FieldErrors } from '../status.js';
-import { parseIP } from '../ipaddr.js';
+import { parseIP } from '../../model/normalize/ip.js';
 import {
   isObject, nameProblem, validateCIDRWithExcept, validateIntOrStringPort, validateLabelSelector, validatePortNumber,
   validateProtocol,

@@ -5,7 +5,7 @@ import { AGE_COLUMN, NAME_COLUMN, age, col, formatSelector } from '../resources.
 import type { KubeObject } from '../selectors.js';
 import type { FieldErrors } from '../status.js';
 import { ownerOf } from '../allocator.js';
-import { parseIP } from '../ipaddr.js';
+import { parseIP } from '../../model/normalize/ip.js';
 import {
   isObject, nameProblem, validateIP, validateIntOrStringPort, validateLabels, validatePortNumber, validateProtocol,
 } from '../validation.js';

@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises';
 import type { BestPathChange, BgpSpeaker, PeerStatus } from '../../bgp/api.js';
 import type { Controller, ControllerContext } from '../controller.js';
 import { compileAdvertisements, toSpeakerAdvertisements, vipImportRejects, type TypedAdvertisement } from './compile/advertisements.js';
-import { ipFamily, type Family } from './compile/cidr.js';
+import { GO_ADDRESSES, ipFamily } from '../../model/normalize/ip.js';
+import type { IPFamily } from '../../model/types.js';
 import { resolvePodCidrs } from './compile/pod-cidr.js';
 import { compilePeers } from './compile/peers.js';
 import { compileRoutes } from './compile/routes.js';
@@ -73,7 +74,7 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
   };
   const log = ctx.log; // already a per-controller child logger (agent: controllerLogger)
   const metrics = createRouterMetrics(ctx.metrics);
-  const families: Family[] = [...(opts.enableIpv4 ? [4 as const] : []), ...(opts.enableIpv6 ? [6 as const] : [])];
+  const families: IPFamily[] = [...(opts.enableIpv4 ? [4 as const] : []), ...(opts.enableIpv6 ? [6 as const] : [])];
 
   let stopped = false;
   let podCidrs: readonly string[] = [];
@@ -206,7 +207,7 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     if (cidr.ok) once('pod-cidr-ok', `node ${ctx.nodeName} pod CIDR(s) ${cidr.cidrs.join(',')} (from ${cidr.source})`, 'info');
     if (!self) { ctx.health.problem(NAME, problem!); return; }
 
-    nodeIPs = [...self.internalIPs, ...self.externalIPs].filter((ip) => families.includes(ipFamily(ip)!));
+    nodeIPs = [...self.internalIPs, ...self.externalIPs].filter((ip) => families.includes(ipFamily(ip, GO_ADDRESSES)!));
     clusterNodeIPs = new Set([...snap.nodes.values()].map((n) => n.primaryIP).filter((ip): ip is string => !!ip));
     if (forced || ifaces.length === 0) ifaces = (await step('interfaces', () => findNodeInterfaces(exec, nodeIPs), errors)) ?? ifaces;
 

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { BgpSpeaker, SpeakerLog, SpeakerOptions } from '../../bgp/api.js';
 import type { RouterOptions } from './options.js';
-import { ipFamily } from './compile/cidr.js';
+import { GO_ADDRESSES, ipFamily } from '../../model/normalize/ip.js';
 
 export type SpeakerFactory = (opts: SpeakerOptions) => BgpSpeaker | Promise<BgpSpeaker>;
 
@@ -19,7 +19,7 @@ export const defaultSpeakerFactory: SpeakerFactory = async (o) => {
 /** --router-id: explicit, "generate" (stable per node name), or the node's IPv4 address. */
 export function chooseRouterId(opts: RouterOptions, nodeName: string, nodeIPs: readonly string[]): string | undefined {
   if (opts.routerId && opts.routerId !== 'generate') return opts.routerId;
-  const v4 = nodeIPs.find((ip) => ipFamily(ip) === 4);
+  const v4 = nodeIPs.find((ip) => ipFamily(ip, GO_ADDRESSES) === 4);
   if (v4 && opts.routerId !== 'generate') return v4;
   const h = createHash('sha256').update(nodeName).digest();
   return [h[0]! | 1, h[1], h[2], h[3]].join('.');

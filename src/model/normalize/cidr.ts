@@ -1,5 +1,5 @@
 import type { IPFamily } from '../types.js';
-import { familyBits, formatIP, parseIP, type IPSyntax, type IPTextStyle, type ParsedIP } from './ip.js';
+import { bigIntToIP, familyBits, formatIP, ipToBigInt, parseIP, type IPSyntax, type IPTextStyle, type ParsedIP } from './ip.js';
 
 /** A parsed CIDR with host bits cleared; `text` is the canonical spelling. */
 export interface ParsedCIDR {
@@ -71,29 +71,38 @@ export function cidrContains(outer: ParsedCIDR, inner: ParsedCIDR): boolean {
   return true;
 }
 
-/** True when the address `ip` (any spelling) lies inside the CIDR; false when either is not valid. */
-export function cidrContainsIP(outer: ParsedCIDR | string, ip: string): boolean {
+/** True when the address `ip` (any spelling, or parsed) lies inside the CIDR; false when either is not valid. */
+export function cidrContainsIP(outer: ParsedCIDR | string, ip: string | ParsedIP): boolean {
   const net = typeof outer === 'string' ? parseCIDR(outer) : outer;
-  const parsed = parseIP(ip);
+  const parsed = typeof ip === 'string' ? parseIP(ip) : ip;
   if (!net || !parsed || parsed.family !== net.family) return false;
   return cidrContains(net, networkOf(parsed, familyBits(parsed.family))!);
+}
+
+/** The host prefix (/32 or /128) of an address, canonical; undefined when the text is not one address. */
+export function hostPrefix(ip: unknown, opts: IPSyntax & IPTextStyle = {}): string | undefined {
+  const parsed = parseIP(ip, opts);
+  return parsed ? formatCIDR(networkOf(parsed, familyBits(parsed.family))!, opts) : undefined;
+}
+
+/** How many addresses the CIDR holds (2^(bits - prefix)). */
+export function cidrSize(c: ParsedCIDR): bigint {
+  return 1n << BigInt(familyBits(c.family) - c.prefix);
+}
+
+/**
+ * The network address + 1: the gateway the bridge CNI plugin gives pods (isDefaultGateway). Undefined for a
+ * bad CIDR and for /32 and /128, which have no address past the network one.
+ */
+export function firstHost(net: ParsedCIDR | string, opts: IPSyntax & IPTextStyle = {}): string | undefined {
+  const c = typeof net === 'string' ? parseCIDR(net, opts) : net;
+  if (!c || c.prefix === familyBits(c.family)) return undefined;
+  return formatIP(bigIntToIP(ipToBigInt(c) + 1n, c.family)!, opts);
 }
 
 /** Same network and length. */
 export function sameCIDR(a: ParsedCIDR, b: ParsedCIDR): boolean {
   return a.family === b.family && a.prefix === b.prefix && a.bytes.every((x, i) => x === b.bytes[i]);
-}
-
-function toBigInt(bytes: Uint8Array): bigint {
-  let v = 0n;
-  for (const b of bytes) v = (v << 8n) | BigInt(b);
-  return v;
-}
-
-function fromBigInt(v: bigint, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = length - 1; i >= 0; i--, v >>= 8n) out[i] = Number(v & 0xffn);
-  return out;
 }
 
 /**
@@ -109,8 +118,8 @@ export function nthSubnet(outer: string, prefix: number, k: number): string | un
     throw new Error(`mask size ${prefix} does not fit in ${outer}`);
   }
   if (!Number.isInteger(k) || k < 0 || BigInt(k) >= 1n << BigInt(prefix - net.prefix)) return undefined;
-  const addr = toBigInt(net.bytes) + (BigInt(k) << BigInt(bits - prefix));
-  return networkOf({ family: net.family, bytes: fromBigInt(addr, net.bytes.length) }, prefix)!.text;
+  const addr = bigIntToIP(ipToBigInt(net) + (BigInt(k) << BigInt(bits - prefix)), net.family)!;
+  return networkOf(addr, prefix)!.text;
 }
 
 /** Lowest subnet of length `prefix` inside `outer` whose canonical text is not in `used`; throws as nthSubnet. */

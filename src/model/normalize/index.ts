@@ -15,7 +15,19 @@ export {
   isEverything,
   EVERYTHING,
 } from './selector.js';
-export { parseIP, formatIP, canonicalIP, ipFamily, familyBits, type ParsedIP, type IPSyntax, type IPTextStyle } from './ip.js';
+export {
+  parseIP,
+  formatIP,
+  canonicalIP,
+  ipFamily,
+  familyBits,
+  ipToBigInt,
+  bigIntToIP,
+  GO_ADDRESSES,
+  type ParsedIP,
+  type IPSyntax,
+  type IPTextStyle,
+} from './ip.js';
 export {
   parseCIDR,
   parseCIDROrIP,
@@ -25,6 +37,9 @@ export {
   cidrContains,
   cidrContainsIP,
   sameCIDR,
+  hostPrefix,
+  cidrSize,
+  firstHost,
   nthSubnet,
   firstFreeSubnet,
   type ParsedCIDR,

@@ -3,15 +3,18 @@ import {
   canonicalCIDR,
   cidrContains,
   cidrContainsIP,
+  cidrSize,
   firstFreeSubnet,
+  firstHost,
   formatCIDR,
+  hostPrefix,
   networkOf,
   nthSubnet,
   parseCIDR,
   parseCIDROrIP,
   sameCIDR,
 } from './cidr.js';
-import { canonicalIP, ipFamily } from './ip.js';
+import { bigIntToIP, canonicalIP, formatIP, GO_ADDRESSES, ipFamily, ipToBigInt, parseIP } from './ip.js';
 
 // Go's net.ParseIP / ParseCIDR syntax with hextet spelling of mapped addresses, as the CLI uses it.
 const GO = { strict: true, dottedMapped: false } as const;
@@ -180,5 +183,62 @@ describe('subnet allocation', () => {
     expect(firstFreeSubnet('10.244.0.0/16', 24, new Set())).toBe('10.244.0.0/24');
     expect(firstFreeSubnet('10.244.0.0/16', 24, new Set(['10.244.0.0/24', '10.244.2.0/24']))).toBe('10.244.1.0/24');
     expect(firstFreeSubnet('10.244.0.0/23', 24, new Set(['10.244.0.0/24', '10.244.1.0/24']))).toBeUndefined();
+  });
+});
+
+describe('address arithmetic', () => {
+  it('converts addresses to integers and back', () => {
+    expect(ipToBigInt(parseIP('10.0.1.2')!)).toBe(0x0a000102n);
+    expect(ipToBigInt(parseIP('255.255.255.255')!)).toBe(0xffffffffn);
+    expect(ipToBigInt(parseIP('::ffff:10.0.0.1')!)).toBe(0xffff0a000001n);
+    expect(ipToBigInt(parseIP('fd00::1')!)).toBe((0xfd00n << 112n) | 1n);
+    expect(formatIP(bigIntToIP(0x0a000102n, 4)!)).toBe('10.0.1.2');
+    expect(formatIP(bigIntToIP(0n, 6)!)).toBe('::');
+    expect(formatIP(bigIntToIP((1n << 128n) - 1n, 6)!)).toBe('ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff');
+    expect(bigIntToIP(1n << 32n, 4)).toBeUndefined();
+    expect(bigIntToIP(1n << 128n, 6)).toBeUndefined();
+    expect(bigIntToIP(-1n, 4)).toBeUndefined();
+  });
+
+  it('gives the first host (network + 1) of a CIDR', () => {
+    expect(firstHost('10.244.1.0/24')).toBe('10.244.1.1');
+    expect(firstHost('10.244.1.77/24')).toBe('10.244.1.1');
+    expect(firstHost('10.244.1.254/31')).toBe('10.244.1.255');
+    expect(firstHost('10.255.255.255/8')).toBe('10.0.0.1');
+    expect(firstHost('fd00:1::/64')).toBe('fd00:1::1');
+    expect(firstHost('fd00:1:0:0:ffff::/64')).toBe('fd00:1::1');
+    expect(firstHost('fd00:1:0:0:ffff::/80')).toBe('fd00:1::ffff:0:0:1');
+    expect(firstHost('::ffff:10.0.0.0/104')).toBe('::ffff:10.0.0.1');
+    expect(firstHost('::ffff:10.0.0.0/104', GO_ADDRESSES)).toBe('::ffff:a00:1');
+    expect(firstHost(parseCIDR('192.168.0.0/16')!)).toBe('192.168.0.1');
+    expect(firstHost('10.0.0.5/32')).toBeUndefined();
+    expect(firstHost('fd00::5/128')).toBeUndefined();
+    expect(firstHost('10.0.0.5')).toBeUndefined();
+    expect(firstHost('010.0.0.0/8', GO_ADDRESSES)).toBeUndefined();
+  });
+
+  it('counts the addresses of a CIDR', () => {
+    expect(cidrSize(parseCIDR('10.96.0.0/12')!)).toBe(1n << 20n);
+    expect(cidrSize(parseCIDR('10.0.0.1/32')!)).toBe(1n);
+    expect(cidrSize(parseCIDR('0.0.0.0/0')!)).toBe(1n << 32n);
+    expect(cidrSize(parseCIDR('fd00::/64')!)).toBe(1n << 64n);
+  });
+
+  it('writes the host prefix of an address', () => {
+    expect(hostPrefix('10.1.2.3')).toBe('10.1.2.3/32');
+    expect(hostPrefix('FD00:0::1')).toBe('fd00::1/128');
+    expect(hostPrefix('::ffff:10.0.0.1')).toBe('::ffff:10.0.0.1/128');
+    expect(hostPrefix('::ffff:10.0.0.1', GO_ADDRESSES)).toBe('::ffff:a00:1/128');
+    expect(hostPrefix('010.1.2.3')).toBe('10.1.2.3/32');
+    expect(hostPrefix('010.1.2.3', GO_ADDRESSES)).toBeUndefined();
+    expect(hostPrefix('10.1.2.0/24')).toBeUndefined();
+    expect(hostPrefix('fe80::1%eth0')).toBeUndefined();
+    expect(hostPrefix(undefined)).toBeUndefined();
+  });
+
+  it('tests containment of a parsed address', () => {
+    expect(cidrContainsIP('10.0.0.0/8', parseIP('10.255.0.1')!)).toBe(true);
+    expect(cidrContainsIP('10.0.0.0/8', parseIP('::ffff:10.0.0.1')!)).toBe(false);
+    expect(cidrContainsIP('::ffff:0.0.0.0/96', parseIP('::ffff:10.0.0.1')!)).toBe(true);
   });
 });

@@ -27,6 +27,12 @@ export interface IPTextStyle {
   readonly dottedMapped?: boolean;
 }
 
+/**
+ * Go's net package syntax and plain-hextet text: what the CLI hands the controllers for flag values, and
+ * the spelling the routing controller compares with ip(8) output and BGP prefixes.
+ */
+export const GO_ADDRESSES = { strict: true, dottedMapped: false } as const;
+
 const DECIMAL = /^[0-9]{1,3}$/;
 const HEXTET = /^[0-9a-fA-F]{1,4}$/;
 
@@ -151,4 +157,21 @@ export function ipFamily(text: unknown, syntax: IPSyntax = {}): IPFamily | undef
 /** Address width of a family in bits. */
 export function familyBits(family: IPFamily): 32 | 128 {
   return family === 4 ? 32 : 128;
+}
+
+/** The address as an unsigned integer, for arithmetic (allocation, offsets into a range). */
+export function ipToBigInt(ip: ParsedIP): bigint {
+  let v = 0n;
+  for (const b of ip.bytes) v = (v << 8n) | BigInt(b);
+  return v;
+}
+
+/** The address of `family` whose integer value is `value`; undefined when the value is negative or too wide. */
+export function bigIntToIP(value: bigint, family: IPFamily): ParsedIP | undefined {
+  const bits = familyBits(family);
+  if (value < 0n || value >> BigInt(bits) !== 0n) return undefined;
+  const bytes = new Uint8Array(bits / 8);
+  let v = value;
+  for (let i = bytes.length - 1; i >= 0; i--, v >>= 8n) bytes[i] = Number(v & 0xffn);
+  return { family, bytes };
 }

@@ -1,7 +1,8 @@
 // kube-bridge (the pods' default gateway), forwarding and br_netfilter sysctls, and discovery of the
 // node-IP interface (its MTU feeds --auto-mtu, its connected subnets decide direct route vs tunnel).
 import { BRIDGE_NAME } from '../compile/cni.js';
-import { cidrFamily, firstHost, formatCidr, parseCidr } from '../compile/cidr.js';
+import { firstHost, formatCIDR, parseCIDR } from '../../../model/normalize/cidr.js';
+import { GO_ADDRESSES } from '../../../model/normalize/ip.js';
 import type { Exec } from './exec.js';
 
 interface IpAddrInfo { family: string; local: string; prefixlen: number; scope?: string }
@@ -28,9 +29,9 @@ export async function findNodeInterfaces(exec: Exec, nodeIPs: readonly string[])
     if (infos.length === 0) continue;
     const subnets = (l.addr_info ?? [])
       .filter((a) => a.scope !== 'link' && a.scope !== 'host')
-      .map((a) => parseCidr(`${a.local}/${a.prefixlen}`))
+      .map((a) => parseCIDR(`${a.local}/${a.prefixlen}`, GO_ADDRESSES))
       .filter((c) => c !== undefined)
-      .map(formatCidr);
+      .map((c) => formatCIDR(c, GO_ADDRESSES));
     out.push({ name: l.ifname, mtu: l.mtu ?? 1500, subnets: [...new Set(subnets)] });
   }
   return out;
@@ -47,7 +48,7 @@ export async function ensureBridge(exec: Exec, podCidrs: readonly string[], mtu:
   const br = links.find((l) => l.ifname === BRIDGE_NAME);
   const cmds: string[] = [];
   if (!br) cmds.push(`link add ${BRIDGE_NAME} type bridge`);
-  const want = podCidrs.map((c) => `${firstHost(c)}/${parseCidr(c)!.len}`);
+  const want = podCidrs.map((c) => `${firstHost(c, GO_ADDRESSES)}/${parseCIDR(c, GO_ADDRESSES)!.prefix}`);
   const have = (br?.addr_info ?? []).filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`);
   for (const a of want) if (!have.includes(a)) cmds.push(`addr replace ${a} dev ${BRIDGE_NAME}`);
   // A gateway left from an older pod CIDR would answer for a subnet this node no longer owns.
@@ -62,7 +63,7 @@ export async function ensureSysctls(exec: Exec, podCidrs: readonly string[]): Pr
   const warnings: string[] = [];
   // br_netfilter may be built in (no modprobe needed) or missing from a container image; the sysctl check below is what counts.
   await exec.run('modprobe', ['br_netfilter'], { allowFail: true }).catch(() => undefined);
-  const v6 = podCidrs.some((c) => cidrFamily(c) === 6);
+  const v6 = podCidrs.some((c) => parseCIDR(c, GO_ADDRESSES)?.family === 6);
   const settings: [string, string][] = [['net.ipv4.ip_forward', '1'], ['net.bridge.bridge-nf-call-iptables', '1']];
   if (v6) settings.push(['net.ipv6.conf.all.forwarding', '1'], ['net.bridge.bridge-nf-call-ip6tables', '1']);
   for (const [k, v] of settings) {

@@ -5,7 +5,9 @@
 import { binaries, type BackendName } from '../../../dataplane/iptables/backend.js';
 import { quoteComment } from '../../../dataplane/iptables/restore.js';
 import { parseIpsetSave, setRestoreLines, type SetDiffStats } from '../../../dataplane/ipset/ipset.js';
-import { cidrFamily, ipFamily, type Family } from '../compile/cidr.js';
+import { parseCIDR } from '../../../model/normalize/cidr.js';
+import { GO_ADDRESSES, ipFamily } from '../../../model/normalize/ip.js';
+import type { IPFamily as Family } from '../../../model/types.js';
 import { BRIDGE_NAME } from '../compile/cni.js';
 import type { Exec } from './exec.js';
 
@@ -36,8 +38,8 @@ export function renderIpsetRestore(inp: FirewallInputs, saved: string): string {
   for (const f of inp.families) {
     const family = f === 4 ? 'inet' : 'inet6';
     const pods = setName(POD_SUBNETS_SET, f), nodes = setName(NODE_IPS_SET, f);
-    const podEntries = [...new Set(inp.clusterPodCidrs.filter((c) => cidrFamily(c) === f))].sort();
-    const nodeEntries = [...new Set(inp.clusterNodeIPs.filter((ip) => ipFamily(ip) === f))].sort();
+    const podEntries = [...new Set(inp.clusterPodCidrs.filter((c) => parseCIDR(c, GO_ADDRESSES)?.family === f))].sort();
+    const nodeEntries = [...new Set(inp.clusterNodeIPs.filter((ip) => ipFamily(ip, GO_ADDRESSES) === f))].sort();
     setRestoreLines(lines, { name: pods, type: 'hash:net', family, entries: podEntries }, current.get(pods), `krt-rt-tmp-pods${f}`, stats);
     setRestoreLines(lines, { name: nodes, type: 'hash:ip', family, entries: nodeEntries }, current.get(nodes), `krt-rt-tmp-nodes${f}`, stats);
   }

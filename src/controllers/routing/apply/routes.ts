@@ -1,6 +1,7 @@
 // Reconciles the kernel's proto-17 routes and tun-* tunnels with a RoutePlan: reads what the kernel has,
 // diffs, and applies every change in one `ip -batch`. Routes of any other protocol are never touched.
-import { canonicalCidr, hostPrefix } from '../compile/cidr.js';
+import { formatCIDR, parseCIDROrIP } from '../../../model/normalize/cidr.js';
+import { GO_ADDRESSES } from '../../../model/normalize/ip.js';
 import { POLICY_TABLE, ROUTE_PROTO, isTunnelName, type DesiredRoute, type DesiredTunnel, type RoutePlan } from '../compile/routes.js';
 import type { Exec } from './exec.js';
 
@@ -40,8 +41,9 @@ export async function readKernelRoutes(exec: Exec, families: readonly (4 | 6)[],
       throw new Error(`ip route show table ${table}: ${res.stderr.trim()}`);
     }
     for (const r of JSON.parse(res.stdout || '[]') as JsonRoute[]) {
-      // ip prints host routes as a bare address.
-      const dst = canonicalCidr(r.dst) ?? hostPrefix(r.dst) ?? r.dst;
+      // ip prints host routes as a bare address; "default" and the like are kept as printed.
+      const c = parseCIDROrIP(r.dst, GO_ADDRESSES);
+      const dst = c ? formatCIDR(c, GO_ADDRESSES) : r.dst;
       out.push({ dst, ...(r.gateway ? { via: r.gateway } : {}), ...(r.dev ? { dev: r.dev } : {}), ...(r.prefsrc ? { src: r.prefsrc } : {}) });
     }
   }

@@ -5,7 +5,8 @@
 import type { Advertisement } from '../../../bgp/api.js';
 import type { EndpointSliceModel, NodeModel, ServiceModel } from '../../../model/types.js';
 import type { RouterOptions } from '../options.js';
-import { cidrFamily, hostPrefix, ipFamily } from './cidr.js';
+import { hostPrefix, parseCIDROrIP } from '../../../model/normalize/cidr.js';
+import { GO_ADDRESSES, ipFamily } from '../../../model/normalize/ip.js';
 
 export const SVC_ANN = {
   clusterIp: 'kube-router.io/service.advertise.clusterip',
@@ -37,7 +38,7 @@ function flagOrAnnotation(svc: ServiceModel, annotation: string, flag: boolean):
 }
 
 function familyOn(ipOrCidr: string, opts: RouterOptions): boolean {
-  const f = ipOrCidr.includes('/') ? cidrFamily(ipOrCidr) : ipFamily(ipOrCidr);
+  const f = parseCIDROrIP(ipOrCidr, GO_ADDRESSES)?.family;
   return (f === 4 && opts.enableIpv4) || (f === 6 && opts.enableIpv6);
 }
 
@@ -59,7 +60,7 @@ export function compileAdvertisements(inp: AdvertisementInputs): TypedAdvertisem
   }
   const local = servicesWithLocalEndpoints(inp.endpointSlices, self.name);
   const nextHopFor = (ip: string): string | undefined =>
-    [...self.internalIPs, ...self.externalIPs].find((n) => ipFamily(n) === ipFamily(ip));
+    [...self.internalIPs, ...self.externalIPs].find((n) => ipFamily(n, GO_ADDRESSES) === ipFamily(ip, GO_ADDRESSES));
   for (const svc of inp.services) {
     if (svc.type === 'ExternalName') continue;
     const key = `${svc.namespace}/${svc.name}`;
@@ -69,7 +70,7 @@ export function compileAdvertisements(inp: AdvertisementInputs): TypedAdvertisem
       if (withheld) return;
       for (const ip of ips) {
         if (!familyOn(ip, opts)) continue;
-        const prefix = hostPrefix(ip)!;
+        const prefix = hostPrefix(ip, GO_ADDRESSES)!;
         if (out.has(prefix)) continue;
         const nh = nextHopFor(ip);
         out.set(prefix, { type, prefix, to: 'external', ...(nh ? { nextHop: nh } : {}) });
@@ -90,7 +91,7 @@ export function vipImportRejects(services: Iterable<ServiceModel>, opts: RouterO
   const out = new Set<string>([...opts.serviceClusterIpRange, ...opts.serviceExternalIpRange, ...opts.loadbalancerIpRange]);
   for (const s of services) {
     for (const ip of [...s.clusterIPs, ...s.externalIPs, ...s.loadBalancerIPs]) {
-      const p = hostPrefix(ip);
+      const p = hostPrefix(ip, GO_ADDRESSES);
       if (p) out.add(p);
     }
   }

@@ -1,7 +1,8 @@
 // Parsing of kube-router's per-node BGP annotations. Every parser returns a value or an error string for
 // that one annotation: a typo on one node must never stop the agent or the other nodes' peering.
 import { parse as parseYaml } from 'yaml';
-import { canonicalCidr, ipFamily } from './cidr.js';
+import { canonicalCIDR } from '../../../model/normalize/cidr.js';
+import { GO_ADDRESSES, ipFamily } from '../../../model/normalize/ip.js';
 
 export const ANN = {
   nodeAsn: 'kube-router.io/node.asn',
@@ -56,7 +57,7 @@ export function parseClusterId(text: string): string | undefined {
     if (n > 0xffffffff) return undefined;
     return [24, 16, 8, 0].map((s) => (n >>> s) & 0xff).join('.');
   }
-  return ipFamily(t) === 4 ? t : undefined;
+  return ipFamily(t, GO_ADDRESSES) === 4 ? t : undefined;
 }
 
 /** kube-router.io/peers: a YAML (or JSON) list of {remoteip, remoteasn, localip?, password?, port?}. */
@@ -74,7 +75,7 @@ export function parsePeersAnnotation(text: string, where: string): Parsed<Annota
     if (typeof entry !== 'object' || entry === null) return bad('not a mapping');
     const e = entry as Record<string, unknown>;
     const address = String(e.remoteip ?? '').trim();
-    if (!ipFamily(address)) return bad(`remoteip ${JSON.stringify(e.remoteip)} is not an IP address`);
+    if (!ipFamily(address, GO_ADDRESSES)) return bad(`remoteip ${JSON.stringify(e.remoteip)} is not an IP address`);
     const asn = parseAsn(String(e.remoteasn ?? ''));
     if (asn === undefined) return bad(`remoteasn ${JSON.stringify(e.remoteasn)} is not a valid AS number`);
     const peer: { -readonly [K in keyof AnnotatedPeer]: AnnotatedPeer[K] } = { address, asn };
@@ -85,7 +86,7 @@ export function parsePeersAnnotation(text: string, where: string): Parsed<Annota
     }
     if (e.localip !== undefined && String(e.localip).trim() !== '') {
       const local = String(e.localip).trim();
-      if (!ipFamily(local)) return bad(`localip ${JSON.stringify(e.localip)} is not an IP address`);
+      if (!ipFamily(local, GO_ADDRESSES)) return bad(`localip ${JSON.stringify(e.localip)} is not an IP address`);
       peer.localAddress = local;
     }
     if (e.password !== undefined && String(e.password) !== '') {
@@ -114,7 +115,7 @@ export function parseLegacyPeerAnnotations(ann: Readonly<Record<string, string>>
   const value: AnnotatedPeer[] = [], errors: string[] = [];
   ips.forEach((address, i) => {
     const asn = parseAsn(asns[i]!);
-    if (!ipFamily(address) || asn === undefined) {
+    if (!ipFamily(address, GO_ADDRESSES) || asn === undefined) {
       errors.push(`${where}: legacy peer ${i} (${address}, asn ${asns[i]}) is invalid; skipped`);
       return;
     }
@@ -129,7 +130,7 @@ export function parseLegacyPeerAnnotations(ann: Readonly<Record<string, string>>
       if (pw === undefined) { errors.push(`${where}: ${ANN.peerPasswords}[${i}] is not base64; peer skipped`); return; }
       peer.password = pw;
     }
-    if (locals[i] !== undefined && ipFamily(locals[i]!)) peer.localAddress = locals[i]!;
+    if (locals[i] !== undefined && ipFamily(locals[i]!, GO_ADDRESSES)) peer.localAddress = locals[i]!;
     value.push(peer);
   });
   return { value, errors };
@@ -163,7 +164,7 @@ export function parsePrepend(ann: Readonly<Record<string, string>>, where: strin
 export function parseCidrList(text: string | undefined, annotation: string, where: string): Parsed<string[]> {
   const value: string[] = [], errors: string[] = [];
   for (const part of splitList(text)) {
-    const c = part.includes('/') ? canonicalCidr(part) : undefined;
+    const c = canonicalCIDR(part, GO_ADDRESSES);
     if (c) value.push(c); else errors.push(`${where}: ${JSON.stringify(part)} in ${annotation} is not a CIDR; ignored`);
   }
   return { value, errors };

@@ -7,7 +7,7 @@ import {
   ANN, decodePassword, parseAsn, parseClusterId, parseCidrList, parseCommunities, parseLegacyPeerAnnotations,
   parsePeersAnnotation, parsePrepend, type AnnotatedPeer,
 } from './annotations.js';
-import { ipFamily } from './cidr.js';
+import { GO_ADDRESSES, ipFamily } from '../../../model/normalize/ip.js';
 
 export interface PeerPlan {
   /** Our AS number, or undefined when it cannot be determined (then no BGP at all). */
@@ -49,7 +49,7 @@ function nodeAsn(node: NodeModel, opts: RouterOptions, errors: string[]): number
 }
 
 function familyEnabled(ip: string, opts: RouterOptions): boolean {
-  const f = ipFamily(ip);
+  const f = ipFamily(ip, GO_ADDRESSES);
   return (f === 4 && opts.enableIpv4) || (f === 6 && opts.enableIpv6);
 }
 

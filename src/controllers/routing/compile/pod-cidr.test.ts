@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { testNode } from '../testing/memory-cluster.js';
 import { resolvePodCidrs } from './pod-cidr.js';
-import { canonicalCidr, cidrContainsIp, firstHost } from './cidr.js';
+import { canonicalCIDR, cidrContainsIP, firstHost } from '../../../model/normalize/cidr.js';
+import { GO_ADDRESSES } from '../../../model/normalize/ip.js';
 
 const v4 = { enableIpv4: true, enableIpv6: false };
 
@@ -41,14 +42,24 @@ describe('resolvePodCidrs', () => {
   });
 });
 
-describe('cidr helpers', () => {
+describe('cidr helpers as routing uses them', () => {
   it('canonicalises and computes gateways', () => {
-    expect(canonicalCidr('fd00:0:0:0::5/64')).toBe('fd00::/64');
-    expect(canonicalCidr('10.1.2.3/8')).toBe('10.0.0.0/8');
-    expect(canonicalCidr('10.1.2.3/33')).toBeUndefined();
-    expect(firstHost('10.244.1.0/24')).toBe('10.244.1.1');
-    expect(firstHost('fd00:1::/64')).toBe('fd00:1::1');
-    expect(cidrContainsIp('172.31.0.0/24', '172.31.0.9')).toBe(true);
-    expect(cidrContainsIp('172.31.0.0/24', '172.31.1.9')).toBe(false);
+    expect(canonicalCIDR('fd00:0:0:0::5/64', GO_ADDRESSES)).toBe('fd00::/64');
+    expect(canonicalCIDR('10.1.2.3/8', GO_ADDRESSES)).toBe('10.0.0.0/8');
+    expect(canonicalCIDR('10.1.2.3/33', GO_ADDRESSES)).toBeUndefined();
+    expect(firstHost('10.244.1.0/24', GO_ADDRESSES)).toBe('10.244.1.1');
+    expect(firstHost('fd00:1::/64', GO_ADDRESSES)).toBe('fd00:1::1');
+    expect(cidrContainsIP('172.31.0.0/24', '172.31.0.9')).toBe(true);
+    expect(cidrContainsIP('172.31.0.0/24', '172.31.1.9')).toBe(false);
+  });
+  it('writes IPv4-mapped addresses in hextets, as the kernel routes are compared', () => {
+    expect(canonicalCIDR('::ffff:10.244.0.0/120', GO_ADDRESSES)).toBe('::ffff:af4:0/120');
+    expect(firstHost('::ffff:10.244.0.0/120', GO_ADDRESSES)).toBe('::ffff:af4:1');
+  });
+  it('rejects what Go net.ParseIP rejects (leading zeros, zones) in annotations', () => {
+    const n = testNode('a', '10.0.0.1', ['10.244.1.0/24'], { 'kube-router.io/pod-cidr': '010.9.0.0/16,fe80::1%eth0/64' });
+    const r = resolvePodCidrs(n, 'a', v4);
+    expect(r).toMatchObject({ ok: true, cidrs: ['10.244.1.0/24'], source: 'spec' });
+    expect(r.warnings[0]).toContain('010.9.0.0/16');
   });
 });

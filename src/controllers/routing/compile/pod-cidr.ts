@@ -2,7 +2,9 @@
 // A node without one is the seed's minikube failure (pods end up on docker0 or no bridge), so instead of
 // writing a half-usable CNI config we return a problem that says exactly what to fix.
 import type { NodeModel } from '../../../model/types.js';
-import { canonicalCidr, cidrFamily, type Family } from './cidr.js';
+import type { IPFamily } from '../../../model/types.js';
+import { canonicalCIDR, parseCIDR } from '../../../model/normalize/cidr.js';
+import { GO_ADDRESSES } from '../../../model/normalize/ip.js';
 
 export const POD_CIDR_ANNOTATION = 'kube-router.io/pod-cidr';
 export const POD_CIDRS_ANNOTATION = 'kube-router.io/pod-cidrs';
@@ -19,8 +21,8 @@ export interface FamilyFlags {
 function parseList(text: string): { cidrs: string[]; bad: string[] } {
   const cidrs: string[] = [], bad: string[] = [];
   for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const c = canonicalCidr(part);
-    if (c && part.includes('/')) cidrs.push(c); else bad.push(part);
+    const c = canonicalCIDR(part, GO_ADDRESSES);
+    if (c) cidrs.push(c); else bad.push(part);
   }
   return { cidrs, bad };
 }
@@ -39,9 +41,10 @@ export function resolvePodCidrs(node: NodeModel | undefined, nodeName: string, f
     if (parsed.length > 0) { cidrs = parsed; source = 'annotation'; }
   }
   if (cidrs.length === 0) cidrs = [...node.podCIDRs];
-  const wanted: Family[] = [...(flags.enableIpv4 ? [4 as const] : []), ...(flags.enableIpv6 ? [6 as const] : [])];
-  const kept = [...new Set(cidrs.filter((c) => wanted.includes(cidrFamily(c)!)))];
-  const missing = wanted.filter((f) => !kept.some((c) => cidrFamily(c) === f));
+  const wanted: IPFamily[] = [...(flags.enableIpv4 ? [4 as const] : []), ...(flags.enableIpv6 ? [6 as const] : [])];
+  const familyOf = (c: string) => parseCIDR(c, GO_ADDRESSES)?.family;
+  const kept = [...new Set(cidrs.filter((c) => wanted.includes(familyOf(c)!)))];
+  const missing = wanted.filter((f) => !kept.some((c) => familyOf(c) === f));
   if (missing.length > 0) {
     const fam = missing.map((f) => `IPv${f}`).join(' and ');
     return {

@@ -3,7 +3,9 @@
 import { createHash } from 'node:crypto';
 import type { Route } from '../../../bgp/api.js';
 import type { OverlayEncap, OverlayType } from '../options.js';
-import { cidrContainsIp, hostPrefix, ipFamily, parseCidr, type Family } from './cidr.js';
+import { cidrContainsIP, hostPrefix, parseCIDR } from '../../../model/normalize/cidr.js';
+import { GO_ADDRESSES, ipFamily, parseIP } from '../../../model/normalize/ip.js';
+import type { IPFamily as Family } from '../../../model/types.js';
 
 /** kube-router's route protocol (0x11, "zebra") marks routes it owns. */
 export const ROUTE_PROTO = 17;
@@ -79,16 +81,17 @@ export function compileRoutes(inp: RouteInputs): RoutePlan {
   const mine = new Set(inp.nodeIPs);
   for (const r of inp.bestPaths) {
     if (r.peer === undefined) continue; // our own advertisement
-    const c = parseCidr(r.prefix);
-    if (!c || c.len === 0 || own.has(r.prefix)) continue;
+    const c = parseCIDR(r.prefix, GO_ADDRESSES);
+    if (!c || c.prefix === 0 || own.has(r.prefix)) continue;
     if ((c.family === 4 && !inp.enableIpv4) || (c.family === 6 && !inp.enableIpv6)) continue;
     const nh = r.nextHop;
-    if (mine.has(nh) || ipFamily(nh) !== c.family) continue;
-    const sameSubnet = inp.localSubnets.some((s) => cidrContainsIp(s, nh));
+    const nhIP = parseIP(nh, GO_ADDRESSES);
+    if (mine.has(nh) || nhIP?.family !== c.family) continue;
+    const sameSubnet = inp.localSubnets.some((s) => cidrContainsIP(s, nhIP));
     const isNode = inp.clusterNodeIPs.has(nh);
     const overlay = inp.enableOverlay && isNode && (inp.overlayType === 'full' || !sameSubnet);
     if (overlay) {
-      const local = inp.nodeIPs.find((ip) => ipFamily(ip) === c.family);
+      const local = inp.nodeIPs.find((ip) => ipFamily(ip, GO_ADDRESSES) === c.family);
       if (!local) {
         unroutable.push({ prefix: r.prefix, nextHop: nh, reason: `no IPv${c.family} node address to source the tunnel from` });
         continue;
@@ -106,6 +109,6 @@ export function compileRoutes(inp: RouteInputs): RoutePlan {
       });
     }
   }
-  const policyRoutes = [...tunnels.values()].map((t) => ({ dst: hostPrefix(t.remote)!, family: t.family, dev: t.name }));
+  const policyRoutes = [...tunnels.values()].map((t) => ({ dst: hostPrefix(t.remote, GO_ADDRESSES)!, family: t.family, dev: t.name }));
   return { routes: [...routes.values()], tunnels: [...tunnels.values()], policyRoutes, unroutable };
 }

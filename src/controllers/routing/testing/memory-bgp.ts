@@ -7,7 +7,8 @@ import { EventEmitter } from 'node:events';
 import type {
   Advertisement, BestPathChange, BgpSpeaker, PeerConfig, PeerStatus, Route, SessionState, SpeakerEvents, SpeakerOptions,
 } from '../../../bgp/api.js';
-import { cidrContainsCidr, cidrFamily } from '../compile/cidr.js';
+import { cidrContains, parseCIDROrIP } from '../../../model/normalize/cidr.js';
+import { GO_ADDRESSES } from '../../../model/normalize/ip.js';
 
 interface Node {
   readonly opts: SpeakerOptions;
@@ -23,7 +24,12 @@ interface Node {
   speaker?: MemorySpeaker;
 }
 
-const familyOf = (prefix: string) => (cidrFamily(prefix) === 6 ? 'ipv6-unicast' : 'ipv4-unicast') as Route['family'];
+/** `inner` lies inside (or is) `outer`, either given as a CIDR or a bare address, as a reject list may be. */
+const within = (outer: string, inner: string): boolean => {
+  const o = parseCIDROrIP(outer, GO_ADDRESSES), i = parseCIDROrIP(inner, GO_ADDRESSES);
+  return o !== undefined && i !== undefined && cidrContains(o, i);
+};
+const familyOf = (prefix: string) => (parseCIDROrIP(prefix, GO_ADDRESSES)?.family === 6 ? 'ipv6-unicast' : 'ipv4-unicast') as Route['family'];
 
 export class MemoryBgpNetwork {
   private readonly nodes = new Map<string, Node>();
@@ -66,7 +72,7 @@ export class MemoryBgpNetwork {
       if (dest === 'internal' && !internal) continue;
       if (dest === 'external' && internal) continue;
       if (Array.isArray(dest) && !dest.includes(to.address)) continue;
-      if (cfg.exportPolicy?.rejectPrefixes?.some((r) => cidrContainsCidr(r, ad.prefix))) continue;
+      if (cfg.exportPolicy?.rejectPrefixes?.some((r) => within(r, ad.prefix))) continue;
       out.push({
         prefix: ad.prefix, family: familyOf(ad.prefix), nextHop: ad.nextHop ?? local, peer: from.address,
         asPath: internal ? [] : [from.opts.asn], communities: [...(ad.communities ?? []), ...(cfg.exportPolicy?.addCommunities ?? [])], stale: false,
@@ -111,7 +117,7 @@ export class MemoryBgpNetwork {
           for (const r of routes) {
             const imp = cfg?.importPolicy;
             if (imp?.rejectDefault && /\/0$/.test(r.prefix)) continue;
-            if (imp?.rejectPrefixes?.some((x) => cidrContainsCidr(x, r.prefix))) continue;
+            if (imp?.rejectPrefixes?.some((x) => within(x, r.prefix))) continue;
             if (!n.opts.asn || r.asPath.includes(n.opts.asn)) continue;
             add(r);
           }
