@@ -301,8 +301,9 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
       metrics.hostRoutesAdded.inc(res.added);
       metrics.hostRoutesRemoved.inc(res.removed);
       metrics.hostRoutesSynced.set(res.synced);
+      // Routes appearing or going away are news for an operator; a sync that changes nothing is not logged.
       if (res.added + res.removed + res.tunnelsAdded + res.tunnelsRemoved > 0) {
-        log.debug({ added: res.added, removed: res.removed, tunnelsAdded: res.tunnelsAdded, tunnelsRemoved: res.tunnelsRemoved }, 'routes synced');
+        log.info({ added: res.added, removed: res.removed, tunnelsAdded: res.tunnelsAdded, tunnelsRemoved: res.tunnelsRemoved }, 'routes synced');
       }
       if (res.errors.length > 0) {
         metrics.syncErrors.inc({ step: 'routes' });
