@@ -55,6 +55,8 @@ export interface RouterController extends Controller {
 const NAME = 'router';
 /** After every peer is up following a graceful restart, wait this long for their routes before deleting stale ones. */
 const GR_SETTLE_MS = 3000;
+/** Without graceful restart, the longest a restarted agent keeps its previous routes while peers come up. */
+const RESTART_HOLD_MAX_MS = 30_000;
 /** A failed full sync is retried after 1 s, doubling up to this (capped by the sync period). */
 const FULL_RETRY_MAX_MS = 60_000;
 /** A failed route sync is retried after 250 ms, doubling up to this (best-path changes still apply at once). */
@@ -323,7 +325,7 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     else grAllUpSince = 0;
     if (now >= grHoldUntil || (grAllUpSince > 0 && now - grAllUpSince >= GR_SETTLE_MS)) {
       grHoldUntil = 0;
-      log.info('graceful-restart hold over: stale routes may now be removed');
+      log.info('restart hold over: stale routes may now be removed');
       return false;
     }
     const t = setTimeout(() => void requestRoutes(), 500);
@@ -336,12 +338,17 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     async start() {
       ctx.health.register(NAME, opts.routesSyncPeriodMs);
       await ctx.cluster.whenSynced();
+      // Our routes still in the kernel mean a previous instance stopped without cleanup: a restart.
+      const left = await readKernelRoutes(exec, families).catch(() => []);
       if (opts.bgpGracefulRestart) {
         grHoldUntil = Date.now() + opts.bgpGracefulRestartDeferralTimeMs;
-        // Our routes still in the kernel mean a previous instance stopped without cleanup: a restart.
-        const left = await readKernelRoutes(exec, families).catch(() => []);
         holder.restarting = left.length > 0;
         if (holder.restarting) log.info({ routes: left.length }, 'routes from a previous run found: restarting gracefully');
+      } else if (left.length > 0) {
+        // Without graceful restart the peers forget us, but our own routes to them are still right: deleting
+        // them because the new speaker has not heard its peers yet would cut this node's cross-node traffic.
+        grHoldUntil = Date.now() + Math.min(RESTART_HOLD_MAX_MS, opts.bgpGracefulRestartDeferralTimeMs);
+        log.info({ routes: left.length }, 'routes from a previous run found: keeping them until the peers are heard again');
       }
       unsubscribe = ctx.cluster.subscribe(['Node', 'Service', 'EndpointSlice'], () => full.request());
       // Returns after the first run even when it failed (the runner keeps retrying): the agent must come up

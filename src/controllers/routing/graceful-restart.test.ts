@@ -86,6 +86,8 @@ describe('graceful restart', () => {
     const a1 = start('n1', {}), a2 = start('n2', {});
     await Promise.all([a1.controller.start(), a2.controller.start()]);
     await waitFor('routes', () => routesProto17(`${P}n2`).length === 1);
+    // The first test left routes behind, so both agents start by keeping them until their peers settle.
+    await waitFor('restart hold over', () => !a2.controller.status().routesHeldForGracefulRestart, 10_000);
     const m2 = monitor(`${P}n2`);
     await new Promise((r) => setTimeout(r, 200));
     await a1.controller.stop();

@@ -75,4 +75,25 @@ describe.skipIf(!available)('real BGP graceful restart', () => {
     expect(routesProto17(`${P}n2`).map((r) => r.dst)).toEqual(['10.249.1.0/24']);
     expect(nsTry(`${P}p1`, 'ping', ['-c', '1', '-W', '2', b]).ok).toBe(true);
   });
+
+  it('without graceful restart, a crashed agent restarted by hand keeps its own routes (no delete + re-add)', async () => {
+    for (const a of agents.splice(0)) await a.stop('SIGKILL');
+    const cluster = join(dir, 'cluster.json');
+    const plain = (n: string) => ({ bgpHoldtimeMs: 9000, injectedRoutesSyncPeriodMs: 500, cniConfFile: join(dir, n, '10-kuberouter.conflist') });
+    agents.push(spawnAgent(`${P}n1`, cluster, 'n1', dir, plain('n1')), spawnAgent(`${P}n2`, cluster, 'n2', dir, plain('n2')));
+    await waitFor('peered', () => agents.every((a) => a.status()?.peers.every((p) => p.state === 'Established') && a.status()!.peers.length === 1), 30_000, 200);
+    await waitFor('routes both ways', () => routesProto17(`${P}n1`).length === 1 && routesProto17(`${P}n2`).length === 1, 30_000, 200);
+    const m1 = monitor(`${P}n1`);
+    await agents[0]!.stop('SIGKILL');
+    await new Promise((r) => setTimeout(r, 500));
+    agents.push(spawnAgent(`${P}n1`, cluster, 'n1', dir, plain('n1')));
+    const restarted = agents[2]!;
+    await waitFor('restarted agent peered again', () => restarted.status()?.peers.every((p) => p.state === 'Established') && restarted.status()!.peers.length === 1, 30_000, 200);
+    await waitFor('hold over', () => restarted.status()?.routesHeldForGracefulRestart === false, 30_000, 200);
+    await new Promise((r) => setTimeout(r, 1000));
+    // The peer (n2) drops n1's route while n1 is down: that is BGP without graceful restart. But n1's own
+    // route to n2's pods was right all along and must not be deleted while the new speaker relearns it.
+    expect(m1()).not.toMatch(/Deleted 10\.249\.2\.0\/24/);
+    expect(routesProto17(`${P}n1`).map((r) => r.dst)).toEqual(['10.249.2.0/24']);
+  });
 });
