@@ -18,7 +18,7 @@ import { KubeClient, R } from './kube.js';
 import { LabKubelet } from './kubelet.js';
 import { podAgentScript } from './pod-process.js';
 import { alive, killTree, procStartTime, sleep } from './sh.js';
-import { agentHealth } from './health.js';
+import { agentHealth, type AgentHealth } from './health.js';
 import { journal, writeState, type LabState, type NodeState } from './state.js';
 import { createUnderlay, planUnderlay, underlayNamespaces } from './underlay.js';
 import { chooseIptables, labPath, makeIptablesBin, type IptablesBackend } from './iptables.js';
@@ -230,8 +230,9 @@ export class Supervisor {
         if (proc?.exit) {
           pending.delete(n.name);
           this.log(`agent ${n.name} exited during start-up (${proc.exit}); see ${n.log}`);
-        } else if ((!this.routerRuns || conflistReady(readConflist(n.cniConf))) && (n.healthPort === 0 || (await agentHealth(n.healthSock, 1000)).ok)) {
-          // Healthy, and (with a router) the node's CNI config carries its pod CIDR: pods can start.
+        } else if ((!this.routerRuns || conflistReady(readConflist(n.cniConf))) && (n.healthPort === 0 || firstSyncsDone(await agentHealth(n.healthSock, 1000)))) {
+          // Every controller has completed a sync (not merely inside its start-up grace), and (with a router)
+          // the node's CNI config carries its pod CIDR: pods can start and the node's rules are in place.
           pending.delete(n.name);
         }
       }
@@ -305,4 +306,9 @@ export class Supervisor {
     await new Promise<void>((r) => (this.apiLink ? this.apiLink.close(() => r()) : r()));
     await this.api?.close();
   }
+}
+
+/** Healthy, and each controller the agent runs has beaten at least once (placeholders do not register). */
+function firstSyncsDone(h: AgentHealth): boolean {
+  return h.ok && (h.controllers ?? []).every((c) => c.beats > 0);
 }
