@@ -4,11 +4,11 @@
 // RSS printed is the agent's alone) and prints the time until whenSynced() and the model counts match.
 // Targets: < 3 s and < 300 MB RSS.
 //   npx tsx bench/agent-informers.ts [--pods N] [--services N] [--runs N]
-import http from 'node:http';
 import { spawn, spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadSyntheticCluster, serveIfAsked, spawnApiServer } from './lib/synthetic-cluster.js';
 
 const args = process.argv.slice(2);
 const num = (flag: string, d: number) => {
@@ -17,7 +17,6 @@ const num = (flag: string, d: number) => {
 };
 const self = fileURLToPath(import.meta.url);
 const root = join(dirname(self), '..');
-
 
 /**
  * The agent runs as compiled JavaScript under plain node, as in production: tsx would add ~170 MB of its own
@@ -84,75 +83,8 @@ async function main(): Promise<void> {
   const PODS = num('--pods', 10_000);
   const SVCS = num('--services', 5_000);
   const RUNS = num('--runs', 3);
-  const server = spawn(process.execPath, ['--import', 'tsx', self, '--serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve) => server.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
-  process.on('exit', () => server.kill('SIGTERM'));
-  const u = new URL(url);
-  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-  const call = (method: string, path: string, body: unknown, ct = 'application/json') =>
-    new Promise<number>((resolve, reject) => {
-      const req = http.request(
-        { host: u.hostname, port: u.port, method, path, agent: httpAgent, headers: { 'Content-Type': ct } },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        },
-      );
-      req.on('error', reject);
-      req.end(JSON.stringify(body));
-    });
-  async function phase(label: string, n: number, make: (i: number) => [string, string, unknown, string?]): Promise<void> {
-    const t0 = performance.now();
-    let next = 0;
-    let failed = 0;
-    const worker = async () => {
-      while (next < n) {
-        const [m, p, b, ct] = make(next++);
-        if ((await call(m, p, b, ct)) >= 300) failed++;
-      }
-    };
-    await Promise.all(Array.from({ length: 32 }, worker));
-    console.log(`load ${label.padEnd(26)} ${n} in ${((performance.now() - t0) / 1000).toFixed(1)} s${failed ? ` (${failed} FAILED)` : ''}`);
-  }
-
-  const nsCount = 50;
-  const podIP = (i: number) => `10.${244 + Math.floor(i / 65536)}.${Math.floor(i / 256) % 256}.${i % 256}`;
-  await phase('namespaces', nsCount, (i) => ['POST', '/api/v1/namespaces', { metadata: { name: `ns-${i}` } }]);
-  await phase('pods', PODS, (i) => [
-    'POST',
-    `/api/v1/namespaces/ns-${i % nsCount}/pods`,
-    {
-      metadata: { name: `pod-${i}`, labels: { app: `app-${i % SVCS}`, tier: i % 2 ? 'web' : 'db' } },
-      spec: { nodeName: `node-${i % 100}`, containers: [{ name: 'c', image: 'busybox:1.36', ports: [{ name: 'http', containerPort: 8080 }] }] },
-    },
-  ]);
-  await phase('pod status (IPs)', PODS, (i) => [
-    'PATCH',
-    `/api/v1/namespaces/ns-${i % nsCount}/pods/pod-${i}/status`,
-    { status: { phase: 'Running', podIP: podIP(i), podIPs: [{ ip: podIP(i) }], hostIP: `192.168.0.${i % 100}` } },
-    'application/merge-patch+json',
-  ]);
-  await phase('services', SVCS, (i) => [
-    'POST',
-    `/api/v1/namespaces/ns-${i % nsCount}/services`,
-    { metadata: { name: `svc-${i}` }, spec: { selector: { app: `app-${i}` }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } },
-  ]);
-  await phase('endpointslices (x10)', SVCS, (i) => [
-    'POST',
-    `/apis/discovery.k8s.io/v1/namespaces/ns-${i % nsCount}/endpointslices`,
-    {
-      metadata: { name: `svc-${i}-abcde`, labels: { 'kubernetes.io/service-name': `svc-${i}` } },
-      addressType: 'IPv4',
-      endpoints: Array.from({ length: 10 }, (_, j) => ({
-        addresses: [podIP((i * 10 + j) % PODS)],
-        conditions: { ready: true, serving: true, terminating: false },
-        nodeName: `node-${j}`,
-        targetRef: { kind: 'Pod', namespace: `ns-${i % nsCount}`, name: `pod-${(i * 10 + j) % PODS}` },
-      })),
-      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-    },
-  ]);
-  httpAgent.destroy();
+  const { url, child: server } = await spawnApiServer(self);
+  await loadSyntheticCluster(url, { pods: PODS, services: SVCS });
 
   // Count what the server really holds (it may add default objects), so "complete" means complete.
   const count = async (path: string) => ((await (await fetch(`${url}${path}`)).json()) as { items: unknown[] }).items.length;
@@ -183,11 +115,4 @@ async function main(): Promise<void> {
 }
 
 // Dispatch last: top-level await must not run before the constants above are initialized.
-if (args[0] === '--serve') {
-  const { startApiServer } = await import('../src/apiserver/index.js');
-  const s = await startApiServer({ port: 0, watchHistory: 1000 });
-  process.stdout.write(`${s.url}\n`);
-  process.on('SIGTERM', () => void s.close().then(() => process.exit(0)));
-} else {
-  await main();
-}
+if (!(await serveIfAsked(args))) await main();
