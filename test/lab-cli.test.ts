@@ -2,6 +2,7 @@
 // subcommands find the lab from its state dir, and `down` removes every namespace, process and file.
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -94,6 +95,26 @@ describe('kube-router lab CLI', () => {
     expect(existsSync(STATE)).toBe(false);
     const ps = await pexec('ps', ['-eo', 'stat,args']);
     expect(ps.stdout.split('\n').filter((l) => !l.startsWith('Z') && l.includes(STATE))).toEqual([]);
+  }, 120_000);
+
+  it('a lab that cannot come up says which step failed and shows the logs, and leaves nothing', async () => {
+    await downLab({ stateDir: STATE, prefix: PREFIX });
+    // The API server's port is taken: the detached supervisor fails after building part of the lab.
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const up = await lab('up', '--nodes', '2', '--no-agents', '--api-port', String(port));
+      expect(up.code).not.toBe(0);
+      expect(up.stderr).toContain(`lab ${STATE} did not come up`);
+      expect(up.stderr).toMatch(/EADDRINUSE/);
+      expect(up.stderr).toMatch(/^last step: .*nodes use iptables/m);
+      expect(up.stderr).toMatch(/^--- supervisor log \(last \d+ lines\) ---$/m);
+    } finally {
+      blocker.close();
+    }
+    expect((await netnsList()).filter((n) => n.startsWith(PREFIX))).toEqual([]);
+    expect(existsSync(STATE)).toBe(false);
   }, 120_000);
 
   it('routes between two underlay segments through the router namespace', async () => {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { locate, paths, type LabLocation, type LabSpec } from './config.js';
 import { control, type LabStatus } from './control.js';
 import { downLab, type DownReport } from './down.js';
+import { labFailureReport } from './diagnose.js';
 import type { AgentHealth } from './health.js';
 import { KubeClient, R, type KObj } from './kube.js';
 import type { ProbeTarget } from './pod-process.js';
@@ -104,15 +105,18 @@ export class Lab {
         const sup = await Supervisor.start({ ...spec, kernel: 'host' }, log);
         return new Lab(spec, sup.state, sup);
       } catch (e) {
+        const detail = labFailureReport(spec.stateDir);
         await downLab(spec).catch(() => undefined);
-        throw e;
+        throw new Error(`lab ${spec.stateDir} did not come up: ${e instanceof Error ? e.message : String(e)}${detail ? `\n${detail}` : ''}`, { cause: e });
       }
     }
     const P = paths(spec.stateDir);
-    let pid = -1;
+    // The process whose exit ends the wait at once: the supervisor, or the UML kernel it runs in.
+    let watched: { pid: number; start?: number; what: string } | undefined;
     try {
       if (kernel === 'uml') {
-        await bootUml({ ...spec, kernel: 'host' }, [...selfCommand(), 'supervise', '--state-dir', spec.stateDir], REPO_ROOT);
+        const boot = await bootUml({ ...spec, kernel: 'host' }, [...selfCommand(), 'supervise', '--state-dir', spec.stateDir], REPO_ROOT);
+        watched = { ...boot.kernel, what: 'the user-mode Linux kernel' };
       } else {
         writeFileSync(join(spec.stateDir, 'spec.json'), JSON.stringify({ ...spec, kernel: 'host' }, null, 2));
         const fd = openSync(P.supervisorLog, 'a');
@@ -120,23 +124,23 @@ export class Lab {
         const child = spawn(cmd as string, [...args, 'supervise', '--state-dir', spec.stateDir], { detached: true, stdio: ['ignore', fd, fd], cwd: REPO_ROOT });
         closeSync(fd);
         child.unref();
-        pid = child.pid ?? -1;
+        if (child.pid) watched = { pid: child.pid, what: 'the supervisor' };
       }
       await waitFor(
         'the lab supervisor to come up',
         () => {
           if (existsSync(join(spec.stateDir, 'failed'))) throw new StopWaiting(readFileSync(join(spec.stateDir, 'failed'), 'utf8').trim());
           if (existsSync(P.state)) return true;
-          if (pid > 0 && !alive(pid)) throw new StopWaiting(`the supervisor exited; see ${P.supervisorLog}`);
+          if (watched && !alive(watched.pid, watched.start)) throw new StopWaiting(`${watched.what} exited before the lab was up`);
           return false;
         },
         kernel === 'uml' ? 300_000 : 180_000,
         200,
       );
     } catch (e) {
-      const detail = existsSync(P.supervisorLog) ? readFileSync(P.supervisorLog, 'utf8').trim().split('\n').slice(-15).join('\n') : '';
+      const detail = labFailureReport(spec.stateDir);
       await downLab(spec).catch(() => undefined);
-      throw new Error(`${e instanceof Error ? e.message : String(e)}${detail ? `\n${detail}` : ''}`);
+      throw new Error(`lab ${spec.stateDir} did not come up: ${e instanceof Error ? e.message : String(e)}${detail ? `\n${detail}` : ''}`);
     }
     return new Lab(spec, readState(spec.stateDir) as LabState);
   }

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, symlinkSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { paths, type LabSpec } from './config.js';
 import { ipBatch, must, procStartTime } from './sh.js';
 import { journal } from './state.js';
@@ -43,16 +43,35 @@ function freePort(): Promise<number> {
   });
 }
 
+/** Directories the kernel's init covers with a tmpfs (the host's / is read-only inside). */
+const TMPFS_DIRS = ['/run', '/tmp'];
+
+/**
+ * Host paths under a tmpfs dir that the supervisor still needs inside (the checkout when it lives in
+ * /tmp, the state dir in /run): each is mounted again from the host. Minimal: a path under another is
+ * dropped.
+ */
+export function hostPathsToRemount(paths: readonly string[]): string[] {
+  const under = (p: string, d: string) => p === d || p.startsWith(d.endsWith('/') ? d : `${d}/`);
+  const hidden = [...new Set(paths.filter((p) => p.startsWith('/') && TMPFS_DIRS.some((d) => under(p, d) && p !== d)))].sort();
+  return hidden.filter((p) => !hidden.some((o) => o !== p && under(p, o)));
+}
+
 /** PID 1 inside UML: kernel setup, then the supervisor; power off when it exits. */
 function initScript(spec: LabSpec, supervisorArgv: readonly string[], cwd: string, moddir: string): string {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  // The state dir is always mounted (writable: state.json, logs); other hidden paths read-only.
+  const remount = hostPathsToRemount([cwd, ...supervisorArgv.filter((a) => a.startsWith('/')).map((a) => dirname(a))])
+    .filter((p) => p !== spec.stateDir && !p.startsWith(`${spec.stateDir}/`));
   const legacy = ['iptables', 'iptables-restore', 'iptables-save', 'ip6tables', 'ip6tables-restore', 'ip6tables-save'];
   return [
     '#!/bin/sh',
     'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root',
-    'mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t tmpfs tmp /run; mount -t tmpfs tmp /tmp',
+    `mount -t proc proc /proc; mount -t sysfs sys /sys; ${TMPFS_DIRS.map((d) => `mount -t tmpfs tmp ${d}`).join('; ')}`,
     'mkdir -p /run/netns /run/krlab',
     `mkdir -p ${q(spec.stateDir)} && mount -t hostfs none ${q(spec.stateDir)} -o ${q(spec.stateDir)}`,
+    // The tmpfs mounts hide host paths the supervisor needs (a checkout in /tmp): mount them back.
+    ...remount.map((p) => `mkdir -p ${q(p)} && mount -r -t hostfs none ${q(p)} -o ${q(p)} || echo "lab: cannot mount host ${p}"`),
     `for m in ${MODULES.join(' ')}; do modprobe -d ${q(moddir)} $m 2>/dev/null || echo "lab: modprobe $m failed"; done`,
     // The UML kernel has no nf_tables for IPv4: point the iptables alternatives at the legacy backend.
     'mkdir -p /run/alternatives && cp -a /etc/alternatives/. /run/alternatives/',
@@ -61,7 +80,8 @@ function initScript(spec: LabSpec, supervisorArgv: readonly string[], cwd: strin
     'ip link set lo up; ip link set eth0 up',
     `ip addr add ${UML_IP}/30 dev eth0`,
     'sysctl -qw net.ipv4.ip_forward=1',
-    `cd ${q(cwd)}`,
+    `cd ${q(cwd)} || { echo "lab: cannot enter ${cwd} inside the kernel"; poweroff -f; }`,
+    'echo "lab: kernel ready, starting the supervisor"',
     `${supervisorArgv.map(q).join(' ')} >> ${q(paths(spec.stateDir).supervisorLog)} 2>&1`,
     'echo "lab: supervisor exited ($?), powering off"',
     'poweroff -f',
@@ -71,6 +91,8 @@ function initScript(spec: LabSpec, supervisorArgv: readonly string[], cwd: strin
 
 export interface UmlBoot {
   readonly apiHostPort: number;
+  /** The kernel process (its exit means the lab inside is gone), with its start time. */
+  readonly kernel: { readonly pid: number; readonly start?: number };
 }
 
 /**
@@ -106,7 +128,7 @@ export async function bootUml(spec: LabSpec, supervisorArgv: readonly string[], 
   await must('ip', ['netns', 'add', ns]);
   await ipBatch(['link set lo up', 'tuntap add dev tap0 mode tap', `addr add ${UML_HOST_IP}/30 dev tap0`, 'link set tap0 up'], ns);
 
-  const start = (argv: string[], log: string, what: string): void => {
+  const start = (argv: string[], log: string, what: string): { pid: number; start?: number } => {
     const fd = openSync(log, 'a');
     const child = spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: ['ignore', fd, fd] });
     closeSync(fd);
@@ -114,8 +136,9 @@ export async function bootUml(spec: LabSpec, supervisorArgv: readonly string[], 
     const pid = child.pid ?? -1;
     const st = procStartTime(pid);
     journal(spec.stateDir, { t: 'pid', pid, ...(st !== undefined ? { start: st } : {}), what });
+    return { pid, ...(st !== undefined ? { start: st } : {}) };
   };
-  start(
+  const kernel = start(
     ['ip', 'netns', 'exec', ns, 'linux.uml', `mem=${memMB}M`, 'rootfstype=hostfs', 'rootflags=/', 'ro', `init=${init}`, 'eth0=tuntap,tap0', 'con0=fd:0,fd:1', 'con=null', 'quiet'],
     join(dir, 'console.log'),
     'uml kernel',
@@ -126,5 +149,5 @@ export async function bootUml(spec: LabSpec, supervisorArgv: readonly string[], 
   start(['ip', 'netns', 'exec', ns, 'socat', `UNIX-LISTEN:${apiSock},fork,unlink-early,backlog=128`, `TCP:${UML_IP}:${API_PORT}`], join(dir, 'forward.log'), 'uml api forwarder');
   // kubectl on the host: 127.0.0.1 only, in the host's namespace (a listening socket, no interface change).
   start(['socat', `TCP-LISTEN:${apiHostPort},bind=127.0.0.1,fork,reuseaddr,backlog=128`, `UNIX-CONNECT:${apiSock}`], join(dir, 'forward.log'), 'host api forwarder');
-  return { apiHostPort };
+  return { apiHostPort, kernel };
 }
