@@ -1,12 +1,47 @@
 import { defineConfig } from 'vitest/config';
 
+// Three projects, told apart by file name (CONTRIBUTING.md):
+// - unit     `src/**/x.test.ts`: no root, no kernel, no daemons; `npm test` runs only these.
+// - kernel   `src/**/x.kernel.test.ts` and `test/**`: real network namespaces, iptables/ipset, BGP daemons,
+//            labs on the host kernel, real kubectl. Two files at a time (the core count).
+// - uml      `test/**/x.uml.test.ts`: boots a user-mode Linux kernel. Every syscall there costs ~100x and
+//            its processes compete for the same 2 cores, so these run after everything else, one file at
+//            a time, never beside each other or the kernel tests.
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    // Network-namespace tests are real kernel work; give them room, and keep parallelism at the core count.
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['src/**/*.test.ts'],
+          exclude: ['src/**/*.kernel.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'kernel',
+          include: ['src/**/*.kernel.test.ts', 'test/**/*.test.ts'],
+          exclude: ['test/**/*.uml.test.ts'],
+          // Real kernel work: each test states its own budget where it needs more.
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'uml',
+          include: ['test/**/*.uml.test.ts'],
+          sequence: { groupOrder: 1 },
+          poolOptions: { forks: { singleFork: true } },
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+        },
+      },
+    ],
   },
 });

@@ -3,7 +3,7 @@
 // another subnet's is left to the underlay: pod traffic across fails until the underlay router learns the
 // pod CIDRs (here: static routes on it, as a ToR peering with the nodes would install), then flows without
 // NAT. Then a Node deleted from the API loses its routes on the others, and created again is peered and
-// routed again. The overlay itself is in lab-routing-overlay.test.ts (user-mode Linux).
+// routed again. The overlay itself is in lab-routing-overlay.uml.test.ts (user-mode Linux).
 //
 // Layout (segments: 2): lab-node-1 172.20.0.11 and lab-node-3 172.20.0.13 on segment 0, lab-node-2
 // 172.20.1.12 on segment 1; pod CIDRs 10.244.0.0/24, 10.244.1.0/24, 10.244.2.0/24; router "tor" .1.

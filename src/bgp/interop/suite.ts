@@ -1,4 +1,4 @@
-// One interop suite, run against every daemon through its adapter (gobgp.test.ts, bird.test.ts, ...).
+// One interop suite, run against every daemon through its adapter (gobgp.kernel.test.ts, bird.kernel.test.ts, ...).
 // Tests share one topology and run in order; each waits for real state on both sides.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';

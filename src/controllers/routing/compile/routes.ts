@@ -15,7 +15,7 @@ export const ROUTE_PROTO = 17;
  * first (`ip rule from <podCIDR> lookup 77`); it holds `<remote node IP> dev tun-x` for every tunnel, so a pod
  * talking to another node's own address (hostNetwork pods, kubelet) goes through the tunnel like the reply
  * does. Without it the request leaves by the underlay and the reply comes back through the tunnel: with
- * strict rp_filter the pod's node drops that reply (seen in test/lab-routing-overlay.test.ts).
+ * strict rp_filter the pod's node drops that reply (seen in test/lab-routing-overlay.uml.test.ts).
  */
 export const POLICY_TABLE = 77;
 

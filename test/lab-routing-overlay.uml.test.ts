@@ -5,7 +5,7 @@
 // pod -> remote-node traffic symmetric, which strict rp_filter requires. One lab for every assertion (UML
 // costs ~100x per syscall); the --enable-overlay=false variant runs on the host kernel in
 // lab-routing-underlay.test.ts, and --overlay-type=full (tunnels on one subnet too) in its own smaller UML
-// lab in lab-routing-overlay-full.test.ts.
+// lab in lab-routing-overlay-full.uml.test.ts.
 //
 // Layout (segments: 2): lab-node-1 172.20.0.11 and lab-node-3 172.20.0.13 on segment 0, lab-node-2
 // 172.20.1.12 on segment 1; pod CIDRs 10.244.0.0/24, 10.244.1.0/24, 10.244.2.0/24.

@@ -1,7 +1,7 @@
 // --overlay-type=full, inside user-mode Linux (this host kernel has no ipip): even two nodes on the same
 // subnet reach each other's pods through a `tun-*` ipip tunnel (no `via` route), with the client's pod IP
 // intact. A small lab of its own (2 nodes, one segment, ~40 s in UML): agent flags are per lab. The
-// subnet overlay between subnets is in lab-routing-overlay.test.ts.
+// subnet overlay between subnets is in lab-routing-overlay.uml.test.ts.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -14,7 +14,7 @@ import type { NodeModel } from '../../model/types.js';
 
 const P = 'krt-rt-r-';
 const available = await realSpeakerAvailable();
-if (!available) console.warn('real-bgp.test.ts skipped: src/bgp/index.ts does not export createSpeaker yet');
+if (!available) console.warn('real-bgp.kernel.test.ts skipped: src/bgp/index.ts does not export createSpeaker yet');
 const TOR = '172.31.3.1';
 const ip = (i: number) => `172.31.3.1${i}`;
 const cidr = (i: number) => `10.247.${i}.0/24`;

@@ -12,7 +12,7 @@ import { addPod, createUnderlay, deleteNetnsWithPrefix, nsTry, routesProto17, sp
 
 const P = 'krt-rt-s-';
 const available = await realSpeakerAvailable();
-if (!available) console.warn('real-gr.test.ts skipped: src/bgp/index.ts does not export createSpeaker yet');
+if (!available) console.warn('real-gr.kernel.test.ts skipped: src/bgp/index.ts does not export createSpeaker yet');
 let dir = '';
 const agents: AgentProcess[] = [];
 const monitors: ChildProcess[] = [];

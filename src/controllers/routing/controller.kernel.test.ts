@@ -1,6 +1,6 @@
 // Real kernel: three "nodes" (netns) on one L2 underlay, pods attached by the real CNI bridge plugin from
 // the conflist the controller wrote, routes learned over BGP (the in-memory speaker network until src/bgp
-// can peer; the wire-level interop is in bird.test.ts).
+// can peer; the wire-level interop is in bird.kernel.test.ts).
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
