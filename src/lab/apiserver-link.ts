@@ -23,13 +23,8 @@ interface StartOpts {
 }
 
 export async function startProjectApiServer(opts: StartOpts): Promise<ApiServerHandle> {
-  // Resolved at run time: the same code runs from src (vitest/tsx) and from dist.
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  const mod = (await import(new URL(`../apiserver/index${ext}`, import.meta.url).href)) as {
-    startApiServer?: (o: StartOpts) => Promise<ApiServerHandle>;
-  };
-  if (typeof mod.startApiServer !== 'function') throw new Error('src/apiserver does not export startApiServer');
-  return mod.startApiServer(opts);
+  const { startApiServer } = await import('../apiserver/index.js');
+  return startApiServer(opts);
 }
 
 /** A unix socket that forwards every connection to host:port. */

@@ -78,6 +78,8 @@ export interface CniCall {
   readonly ipamDir: string;
   /** PATH the plugins run with (the node's iptables backend first); default this process's. */
   readonly path?: string;
+  /** XTABLES_LOCKFILE of the node (portmap calls iptables). */
+  readonly xtablesLock?: string;
   readonly portMappings: readonly { hostPort: number; containerPort: number; protocol: string }[];
 }
 
@@ -106,6 +108,7 @@ async function invoke(cmd: 'ADD' | 'DEL', conf: KObj, call: CniCall, ifName: str
   if (!bin) throw new Error(`CNI plugin ${JSON.stringify(type)} not found in ${CNI_DIRS.join(':')}`);
   const env = {
     PATH: call.path ?? process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    ...(call.xtablesLock ? { XTABLES_LOCKFILE: call.xtablesLock } : {}),
     CNI_COMMAND: cmd,
     CNI_CONTAINERID: call.containerId,
     CNI_NETNS: `/var/run/netns/${call.podNetns}`,

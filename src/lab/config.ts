@@ -73,6 +73,13 @@ export const paths = (stateDir: string) => ({
   nodeLog: (node: string) => join(stateDir, 'nodes', node, 'agent.log'),
   nodeCniConf: (node: string) => join(stateDir, 'nodes', node, 'cni', '10-kuberouter.conflist'),
   nodeIpam: (node: string) => join(stateDir, 'nodes', node, 'ipam'),
+  /**
+   * The xtables lock of one namespace. A real node has its own /run/xtables.lock; lab nodes share one
+   * machine, and with one lock every node's iptables waits for every other's (in UML, where one call
+   * takes ~0.6 s, agents then miss their --wait and fail syncs). Tables are per namespace in both
+   * backends, so one lock per namespace is what separate machines would have.
+   */
+  xtablesLock: (netns: string) => join(stateDir, 'xtables', `${netns}.lock`),
   nodeHealthSock: (node: string) => join(stateDir, 'nodes', node, 'health.sock'),
   podLog: (netns: string) => join(stateDir, 'pods', `${netns}.log`),
   /** `iptables*` symlinks to the chosen backend, first in the PATH of what runs in node namespaces. */

@@ -16,8 +16,8 @@ export interface LabStatus {
 interface SupervisorLike {
   readonly state: LabState;
   readonly pods: LabState['pods'];
-  /** PATH for commands run in node namespaces (the lab's iptables backend first). */
-  readonly path: string;
+  /** Environment for commands run in a lab namespace (the lab's iptables first, the namespace's xtables lock). */
+  envIn(netns: string): { PATH: string; XTABLES_LOCKFILE: string };
   probe(from: string, targets: readonly ProbeTarget[], timeoutMs: number): Promise<boolean[]>;
   processes(): LabStatus['processes'];
   stop(): Promise<void>;
@@ -94,7 +94,7 @@ export class ControlServer {
         if (req.method === 'POST' && req.url === '/exec') {
           const b = (await readBody(req)) as { target: string; argv: string[]; input?: string };
           const ns = resolveTarget({ ...this.sup.state, pods: this.sup.pods }, b.target);
-          return send(200, await run('ip', ['netns', 'exec', ns, ...(b.argv ?? [])], { input: b.input ?? '', env: { ...process.env, PATH: this.sup.path }, timeoutMs: 120_000 }));
+          return send(200, await run('ip', ['netns', 'exec', ns, ...(b.argv ?? [])], { input: b.input ?? '', env: { ...process.env, ...this.sup.envIn(ns) }, timeoutMs: 120_000 }));
         }
         if (req.method === 'POST' && req.url === '/stop') {
           send(200, { stopping: true });

@@ -36,6 +36,8 @@ export interface KubeletOptions {
   readonly inUml?: boolean;
   /** PATH for the CNI plugins (the lab's iptables backend first: portmap calls `iptables`). */
   readonly path?: string;
+  /** The xtables lock file of a node namespace (config.ts xtablesLock). */
+  readonly xtablesLock?: (netns: string) => string;
 }
 
 export class LabKubelet {
@@ -193,6 +195,7 @@ export class LabKubelet {
       ifName: 'eth0',
       ipamDir: node.ipamDir,
       ...(this.o.path ? { path: this.o.path } : {}),
+      ...(this.o.xtablesLock ? { xtablesLock: this.o.xtablesLock(node.netns) } : {}),
       portMappings: ports.filter((p) => p.hostPort).map((p) => ({ hostPort: p.hostPort as number, containerPort: p.port, protocol: p.proto })),
     };
     journal(this.o.stateDir, { t: 'netns', name: netns, ...(this.o.inUml ? { inUml: true } : {}) });
@@ -263,6 +266,7 @@ export class LabKubelet {
           ifName: 'eth0',
           ipamDir: s.node.ipamDir,
           ...(this.o.path ? { path: this.o.path } : {}),
+          ...(this.o.xtablesLock ? { xtablesLock: this.o.xtablesLock(s.node.netns) } : {}),
           portMappings: [],
         }, s.cniResult);
         if (errs.length) this.o.log(`kubelet: pod ${s.key}: CNI DEL: ${errs.join('; ')}`);

@@ -227,7 +227,7 @@ export class Lab {
     }
     const ns = await this.resolve(target);
     // As on a node: `iptables` there is the lab's backend.
-    const env = { ...process.env, PATH: labPath(this.state.iptables?.binDir) };
+    const env = { ...process.env, PATH: labPath(this.state.iptables?.binDir), XTABLES_LOCKFILE: paths(this.loc.stateDir).xtablesLock(ns) };
     return run('ip', ['netns', 'exec', ns, ...argv], { ...(input !== undefined ? { input } : {}), env, timeoutMs: 120_000 });
   }
 

@@ -32,8 +32,13 @@ interface Proc {
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/**
+ * The agent the lab runs on its nodes: the one-file bundle of the build (scripts/bundle.mjs: the same
+ * CLI, but one file to load, which inside user-mode Linux saves ~5 s per agent start), else dist/cli/main.js.
+ */
 export function defaultAgentCommand(): string[] {
-  return [process.execPath, join(REPO_ROOT, 'dist', 'cli', 'main.js')];
+  const bundle = join(REPO_ROOT, 'dist', 'cli', 'kube-router.mjs');
+  return [process.execPath, existsSync(bundle) ? bundle : join(REPO_ROOT, 'dist', 'cli', 'main.js')];
 }
 
 /** Prepares an empty state dir; refuses one that holds another lab. */
@@ -82,7 +87,7 @@ export class Supervisor {
     mkdirSync(dirname(logFile), { recursive: true });
     const fd = openSync(logFile, 'a');
     // Own process group: killTree reaches the whole agent (and anything it forks).
-    const child = spawn('ip', ['netns', 'exec', netns, ...argv], { stdio: ['ignore', fd, fd], detached: true, env: { ...process.env, PATH: this.nodePath, ...env } });
+    const child = spawn('ip', ['netns', 'exec', netns, ...argv], { stdio: ['ignore', fd, fd], detached: true, env: { ...process.env, ...this.envIn(netns), ...env } });
     closeSync(fd);
     const pid = child.pid ?? -1;
     const p: Proc = { what, pid, ...(pid > 0 ? { start: procStartTime(pid) } : {}) } as Proc;
@@ -176,6 +181,7 @@ export class Supervisor {
       onChange: () => this.saveStateSoon(),
       inUml: Boolean(spec.inside),
       path: this.nodePath,
+      xtablesLock: (netns) => this.envIn(netns).XTABLES_LOCKFILE,
     });
     this.kubelet.start();
     await Promise.all([this.controllers.whenSynced(), this.kubelet.whenSynced()]);
@@ -219,10 +225,10 @@ export class Supervisor {
     writeState(this.state);
   }
 
-  /** `up` means usable: wait (bounded) until every agent answers healthy; say so when one does not. */
+  /** `up` means usable: wait (bounded) until every agent answers healthy; say so, and why, when one does not. */
   private async waitForAgents(nodes: readonly NodeState[], timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const pending = new Set(nodes.filter((n) => n.healthPort > 0 || this.routerRuns).map((n) => n.name));
+    const pending = new Map(nodes.filter((n) => n.healthPort > 0 || this.routerRuns).map((n) => [n.name, 'not checked yet']));
     while (pending.size > 0 && Date.now() < deadline) {
       for (const n of nodes) {
         if (!pending.has(n.name)) continue;
@@ -230,15 +236,19 @@ export class Supervisor {
         if (proc?.exit) {
           pending.delete(n.name);
           this.log(`agent ${n.name} exited during start-up (${proc.exit}); see ${n.log}`);
-        } else if ((!this.routerRuns || conflistReady(readConflist(n.cniConf))) && (n.healthPort === 0 || firstSyncsDone(await agentHealth(n.healthSock, 1000)))) {
-          // Every controller has completed a sync (not merely inside its start-up grace), and (with a router)
-          // the node's CNI config carries its pod CIDR: pods can start and the node's rules are in place.
-          pending.delete(n.name);
+          continue;
         }
+        // Every controller has completed a sync (not merely inside its start-up grace), and (with a router)
+        // the node's CNI config carries its pod CIDR: pods can start and the node's rules are in place.
+        const why = this.routerRuns && !conflistReady(readConflist(n.cniConf)) ? `no pod CIDR in ${n.cniConf} yet` : n.healthPort > 0 ? notSyncedYet(await agentHealth(n.healthSock, 5000)) : undefined;
+        if (why) pending.set(n.name, why);
+        else pending.delete(n.name);
       }
       if (pending.size > 0) await sleep(200);
     }
-    if (pending.size > 0) this.log(`agents not healthy after ${timeoutMs / 1000} s: ${[...pending].join(', ')} (see their logs)`);
+    if (pending.size > 0) {
+      this.log(`agents not healthy after ${timeoutMs / 1000} s: ${[...pending].map(([n, why]) => `${n} (${why})`).join(', ')}; see their logs`);
+    }
   }
 
   private async registerNodes(nodes: readonly NodeState[]): Promise<void> {
@@ -279,9 +289,11 @@ export class Supervisor {
     if (this.control) this.control.onStopped = fn;
   }
 
-  /** PATH for commands run in node namespaces (control-API exec). */
-  get path(): string {
-    return this.nodePath;
+  /** The environment of anything run in a lab namespace: the lab's iptables first, the namespace's own xtables lock. */
+  envIn(netns: string): { PATH: string; XTABLES_LOCKFILE: string } {
+    const lock = paths(this.spec.inside?.runDir ?? this.spec.stateDir).xtablesLock(netns);
+    mkdirSync(dirname(lock), { recursive: true });
+    return { PATH: this.nodePath, XTABLES_LOCKFILE: lock };
   }
   get pods() {
     return this.kubelet?.pods() ?? {};
@@ -308,7 +320,9 @@ export class Supervisor {
   }
 }
 
-/** Healthy, and each controller the agent runs has beaten at least once (placeholders do not register). */
-function firstSyncsDone(h: AgentHealth): boolean {
-  return h.ok && (h.controllers ?? []).every((c) => c.beats > 0);
+/** Why an agent is not ready yet: unhealthy, or a controller that has not synced once (placeholders do not register). */
+function notSyncedYet(h: AgentHealth): string | undefined {
+  if (!h.ok) return h.error ?? `/healthz answers ${h.status ?? '?'}`;
+  const waiting = (h.controllers ?? []).filter((c) => c.beats === 0).map((c) => c.name);
+  return waiting.length ? `no first sync yet: ${waiting.join(', ')}` : undefined;
 }

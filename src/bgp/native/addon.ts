@@ -16,11 +16,13 @@ export interface SockoptAddon {
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** The source folder: beside this file when run from src/, or the src/ twin when run from dist/. */
+/**
+ * The source folder: beside this file when run from src/, or the src/ twin when run from dist/
+ * (dist/bgp/native/, or dist/cli/ in the one-file bundle).
+ */
 function sourceDir(): string {
-  if (existsSync(join(here, 'bgp_sockopt.c'))) return here;
-  const twin = resolve(here, '../../../src/bgp/native');
-  return existsSync(join(twin, 'bgp_sockopt.c')) ? twin : here;
+  const candidates = [here, resolve(here, '../../../src/bgp/native'), resolve(here, '../../src/bgp/native')];
+  return candidates.find((d) => existsSync(join(d, 'bgp_sockopt.c'))) ?? here;
 }
 
 export function addonPath(): string {

@@ -1,5 +1,5 @@
 // Owns the BgpSpeaker's lifetime: creates it from the node's ASN/router id, recreates it when those change,
-// and loads src/bgp lazily so the controller builds before (and without) the speaker library.
+// and loads src/bgp lazily (only agents that run the router pay for it).
 import { createHash } from 'node:crypto';
 import type { BgpSpeaker, SpeakerLog, SpeakerOptions } from '../../bgp/api.js';
 import type { RouterOptions } from './options.js';
@@ -7,14 +7,8 @@ import { GO_ADDRESSES, ipFamily } from '../../model/normalize/ip.js';
 
 export type SpeakerFactory = (opts: SpeakerOptions) => BgpSpeaker | Promise<BgpSpeaker>;
 
-/** The real speaker from src/bgp (index.ts exports createSpeaker). */
-export const defaultSpeakerFactory: SpeakerFactory = async (o) => {
-  // A variable specifier keeps type-checking independent of whether src/bgp/index.ts exists yet.
-  const spec = '../../bgp/index.js';
-  const mod = (await import(spec)) as { createSpeaker?: (o: SpeakerOptions) => BgpSpeaker };
-  if (typeof mod.createSpeaker !== 'function') throw new Error('src/bgp/index.js does not export createSpeaker');
-  return mod.createSpeaker(o);
-};
+/** The real speaker from src/bgp, loaded on first use (a literal specifier, so the one-file bundle holds it). */
+export const defaultSpeakerFactory: SpeakerFactory = async (o) => (await import('../../bgp/index.js')).createSpeaker(o);
 
 /** --router-id: explicit, "generate" (stable per node name), or the node's IPv4 address. */
 export function chooseRouterId(opts: RouterOptions, nodeName: string, nodeIPs: readonly string[]): string | undefined {
