@@ -2,6 +2,8 @@
 // missing here runs as a placeholder (controllers.ts).
 
 import { createFirewallController, type FirewallOptions } from '../controllers/netpol/controller.js';
+import { createProxyController } from '../controllers/proxy/controller.js';
+import { proxyOptionsFrom } from '../controllers/proxy/options.js';
 import { createRouterController } from '../controllers/routing/controller.js';
 import { routerDefaults, type RouterOptions } from '../controllers/routing/options.js';
 import type { AgentConfig } from '../cli/flags.js';
@@ -68,4 +70,5 @@ export function firewallOptionsFrom(c: AgentConfig, nodeName: string): FirewallO
 export const BUILTIN_FACTORIES: FactoryTable = {
   router: (ctx, config) => createRouterController(ctx, routerOptionsFrom(config)),
   firewall: (ctx, config) => createFirewallController(ctx, firewallOptionsFrom(config, ctx.nodeName)),
+  proxy: (ctx, config) => createProxyController(ctx, proxyOptionsFrom(config, ctx.nodeName)),
 };

@@ -13,7 +13,6 @@ const RT = 'Routing and BGP' as const;
 const LB = 'Load balancer allocator' as const;
 const OB = 'Observability' as const;
 
-const PROXY_TODO = false; // the IPVS service proxy is not implemented yet (src/controllers/proxy)
 
 export const FLAGS = [
   // --- General: which controllers run, how to reach the API server, who we are.
@@ -22,7 +21,7 @@ export const FLAGS = [
   { name: 'run-firewall', group: G, type: 'bool', default: 'true', owner: 'agent', implemented: true,
     help: 'Run the network policy controller: enforce NetworkPolicy with iptables and ipset.' },
   { name: 'run-service-proxy', group: G, type: 'bool', default: 'true', owner: 'agent', implemented: true,
-    help: 'Run the service proxy controller (IPVS). The controller itself is not implemented yet; the agent says so in its log.' },
+    help: 'Run the service proxy controller: Services on IPVS (NAT), every service IP held on kube-dummy-if.' },
   { name: 'run-loadbalancer', group: G, type: 'bool', default: 'false', owner: 'lballoc', implemented: false,
     help: 'Run the LoadBalancer IP allocator (leader-elected, writes Service status).' },
   { name: 'enable-cni', group: G, type: 'bool', default: 'true', owner: 'router', implemented: true,
@@ -65,32 +64,32 @@ export const FLAGS = [
     help: 'Program network policies with native nftables instead of iptables.' },
 
   // --- Service proxy (IPVS).
-  { name: 'ipvs-sync-period', group: SP, type: 'duration', default: '5m', owner: 'proxy', implemented: PROXY_TODO, min: '1s',
+  { name: 'ipvs-sync-period', group: SP, type: 'duration', default: '5m', owner: 'proxy', implemented: true, min: '1s',
     help: 'Interval of the full IPVS reconcile.' },
-  { name: 'ipvs-graceful-termination', group: SP, type: 'bool', default: 'false', owner: 'proxy', implemented: PROXY_TODO,
+  { name: 'ipvs-graceful-termination', group: SP, type: 'bool', default: 'false', owner: 'proxy', implemented: true,
     help: 'Drain removed endpoints (weight 0) instead of deleting them at once.' },
-  { name: 'ipvs-graceful-period', group: SP, type: 'duration', default: '30s', owner: 'proxy', implemented: PROXY_TODO,
+  { name: 'ipvs-graceful-period', group: SP, type: 'duration', default: '30s', owner: 'proxy', implemented: true,
     help: 'How long a draining endpoint is kept when the pod sets no grace period.' },
-  { name: 'ipvs-permit-all', group: SP, type: 'bool', default: 'true', owner: 'proxy', implemented: PROXY_TODO,
+  { name: 'ipvs-permit-all', group: SP, type: 'bool', default: 'true', owner: 'proxy', implemented: 'true only: the VIP firewall that --ipvs-permit-all=false turns on is not built yet',
     help: 'Accept all traffic to service VIPs, not only to their declared ports.' },
-  { name: 'masquerade-all', group: SP, type: 'bool', default: 'false', owner: 'proxy', implemented: PROXY_TODO,
+  { name: 'masquerade-all', group: SP, type: 'bool', default: 'false', owner: 'proxy', implemented: true,
     help: 'SNAT all traffic to services, not only traffic from outside the pod network.' },
   { name: 'hairpin-mode', group: SP, type: 'bool', default: 'false', owner: 'router',
-    implemented: 'hairpin on kube-bridge ports via the CNI config only; service hairpin needs the service proxy',
+    implemented: true,
     help: 'Let a pod reach itself through a Service it backs, for every Service.' },
-  { name: 'nodeport-bindon-all-ip', group: SP, type: 'bool', default: 'false', owner: 'proxy', implemented: PROXY_TODO,
+  { name: 'nodeport-bindon-all-ip', group: SP, type: 'bool', default: 'false', owner: 'proxy', implemented: true,
     help: 'Serve NodePorts on every address of the node, not only the primary IP.' },
-  { name: 'excluded-cidrs', group: SP, type: 'cidr-list', default: '', owner: 'proxy', implemented: PROXY_TODO,
+  { name: 'excluded-cidrs', group: SP, type: 'cidr-list', default: '', owner: 'proxy', implemented: true,
     help: 'IPVS services inside these ranges belong to someone else and are never removed.' },
-  { name: 'runtime-endpoint', group: SP, type: 'string', default: '', owner: 'proxy', implemented: PROXY_TODO,
+  { name: 'runtime-endpoint', group: SP, type: 'string', default: '', owner: 'proxy', implemented: 'not yet: direct server return (DSR) is not built',
     help: 'CRI socket used to enter pod namespaces for direct server return (DSR).' },
-  { name: 'service-tcp-timeout', group: SP, type: 'duration', default: '0s', owner: 'proxy', implemented: PROXY_TODO,
+  { name: 'service-tcp-timeout', group: SP, type: 'duration', default: '0s', owner: 'proxy', implemented: true,
     help: 'IPVS TCP idle timeout; 0 keeps the kernel value.' },
-  { name: 'service-tcpfin-timeout', group: SP, type: 'duration', default: '0s', owner: 'proxy', implemented: PROXY_TODO,
+  { name: 'service-tcpfin-timeout', group: SP, type: 'duration', default: '0s', owner: 'proxy', implemented: true,
     help: 'IPVS timeout after a TCP FIN; 0 keeps the kernel value.' },
-  { name: 'service-udp-timeout', group: SP, type: 'duration', default: '0s', owner: 'proxy', implemented: PROXY_TODO,
+  { name: 'service-udp-timeout', group: SP, type: 'duration', default: '0s', owner: 'proxy', implemented: true,
     help: 'IPVS UDP timeout; 0 keeps the kernel value.' },
-  { name: 'strict-external-ip-validation', group: SP, type: 'bool', default: 'true', owner: 'proxy', implemented: PROXY_TODO,
+  { name: 'strict-external-ip-validation', group: SP, type: 'bool', default: 'true', owner: 'proxy', implemented: true,
     help: 'Serve externalIPs and LoadBalancer IPs only inside the configured ranges (none configured: none served).' },
 
   // --- Routing, BGP, CNI and overlay.

@@ -1,0 +1,31 @@
+// kube-dummy-if: the dummy link that makes every service address local to the node (IPVS only sees
+// packets addressed to the node itself). Pure diff to `ip -batch` lines; the applier runs them.
+
+export const DUMMY_IF = 'kube-dummy-if';
+
+const plen = (ip: string) => (ip.includes(':') ? 128 : 32);
+
+/** Lines that add `add` (with a local route whose source is the node IP, not the VIP) and remove `del`. */
+export function vipBatch(add: readonly string[], del: readonly string[], nodeIP: string | undefined): string[] {
+  const out: string[] = [];
+  for (const ip of add) {
+    out.push(`addr add ${ip}/${plen(ip)} dev ${DUMMY_IF}`);
+    // Without a source, the kernel answers a node process's connection to a VIP from the VIP itself, and a
+    // remote endpoint's reply then lands on its own node's copy of that VIP (kube-router #376).
+    if (nodeIP && nodeIP.includes(':') === ip.includes(':')) {
+      out.push(`route replace local ${ip} dev ${DUMMY_IF} table local proto kernel scope host src ${nodeIP}`);
+    }
+  }
+  for (const ip of del) out.push(`addr del ${ip}/${plen(ip)} dev ${DUMMY_IF}`);
+  return out;
+}
+
+/** Addresses of `ip -o addr show dev kube-dummy-if` (both families). */
+export function parseAddrShow(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const m = /\binet6? ([0-9a-fA-F:.]+)\/\d+/.exec(line);
+    if (m?.[1]) out.push(m[1]);
+  }
+  return out.sort();
+}

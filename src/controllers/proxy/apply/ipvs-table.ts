@@ -1,0 +1,145 @@
+// The IPVS table as ipvsadm reads and writes it: parse `ipvsadm -S -n`, diff against the plan, render
+// the commands for one `ipvsadm -R` batch. Pure; apply/applier.ts runs the commands.
+import type { IpvsProtocol, RealServer, Scheduler, SchedulerFlag, VirtualServer } from '../compile/plan.js';
+import { virtualServerKey } from '../compile/plan.js';
+
+export interface KernelRealServer extends RealServer {
+  /** m = masquerade (NAT), g = direct routing, i = ipip tunnel. */
+  readonly method: 'm' | 'g' | 'i';
+}
+
+export interface KernelVirtualServer {
+  readonly protocol: IpvsProtocol;
+  readonly address: string;
+  readonly port: number;
+  readonly scheduler: string;
+  readonly flags: readonly string[];
+  readonly persistenceSeconds?: number;
+  readonly realServers: readonly KernelRealServer[];
+}
+
+const PROTO_FLAG: Record<IpvsProtocol, string> = { tcp: '-t', udp: '-u', sctp: '--sctp-service' };
+const FLAG_PROTO: Record<string, IpvsProtocol> = { '-t': 'tcp', '--tcp-service': 'tcp', '-u': 'udp', '--udp-service': 'udp', '--sctp-service': 'sctp' };
+
+function splitHostPort(s: string): { address: string; port: number } | undefined {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
+  return m ? { address: m[1] as string, port: Number(m[2]) } : undefined;
+}
+
+const hostPort = (address: string, port: number) => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
+
+/** Parses `ipvsadm -S -n`. fwmark services (-f) are not address services and are left out. */
+export function parseIpvsSave(text: string): Map<string, KernelVirtualServer> {
+  const out = new Map<string, { v: Omit<KernelVirtualServer, 'realServers'>; rs: KernelRealServer[] }>();
+  for (const line of text.split('\n')) {
+    const t = line.trim().split(/\s+/);
+    if (t[0] !== '-A' && t[0] !== '-a') continue;
+    const proto = FLAG_PROTO[t[1] ?? ''];
+    const hp = splitHostPort(t[2] ?? '');
+    if (!proto || !hp) continue;
+    const key = virtualServerKey({ protocol: proto, ...hp });
+    const opt = (name: string): string | undefined => {
+      const i = t.indexOf(name, 3);
+      return i > 0 ? t[i + 1] : undefined;
+    };
+    if (t[0] === '-A') {
+      const p = opt('-p');
+      out.set(key, {
+        v: { protocol: proto, ...hp, scheduler: opt('-s') ?? 'wlc', flags: (opt('-b') ?? '').split(',').filter(Boolean).sort(), ...(p !== undefined ? { persistenceSeconds: Number(p) } : {}) },
+        rs: [],
+      });
+    } else {
+      const r = splitHostPort(opt('-r') ?? '');
+      const entry = out.get(key);
+      if (!r || !entry) continue;
+      const method = t.includes('-g') ? 'g' : t.includes('-i') ? 'i' : 'm';
+      entry.rs.push({ ...r, weight: Number(opt('-w') ?? 1), method });
+    }
+  }
+  return new Map([...out].map(([k, { v, rs }]) => [k, { ...v, realServers: rs }]));
+}
+
+export const realServerKey = (vsKey: string, r: { address: string; port: number }) => `${vsKey} -> ${hostPort(r.address, r.port)}`;
+
+export interface IpvsDiff {
+  /** ipvsadm -R input lines, in an order the kernel accepts (services before their real servers). */
+  readonly commands: string[];
+  readonly servicesAdded: number;
+  readonly servicesRemoved: number;
+  readonly servicesEdited: number;
+  readonly realServersAdded: number;
+  readonly realServersRemoved: number;
+  /** Real servers set to weight 0 to drain instead of being removed (graceful termination). */
+  readonly drained: readonly string[];
+}
+
+export interface DiffOptions {
+  /** Whether an existing virtual server not in the plan is ours to remove. */
+  readonly owned: (v: KernelVirtualServer) => boolean;
+  /** Remove a real server by draining it first (weight 0) instead of deleting it. */
+  readonly graceful: boolean;
+  /** Draining real servers (realServerKey) to leave as they are for now. */
+  readonly keepDraining: ReadonlySet<string>;
+}
+
+function serviceSpec(v: { protocol: IpvsProtocol; address: string; port: number }): string {
+  return `${PROTO_FLAG[v.protocol]} ${hostPort(v.address, v.port)}`;
+}
+
+function serviceArgs(v: VirtualServer): string {
+  return [
+    serviceSpec(v),
+    `-s ${v.scheduler}`,
+    ...(v.flags.length ? [`-b ${v.flags.join(',')}`] : []),
+    ...(v.persistenceSeconds !== undefined ? [`-p ${v.persistenceSeconds}`] : []),
+  ].join(' ');
+}
+
+const realArgs = (v: VirtualServer | KernelVirtualServer, r: RealServer, weight = r.weight) => `${serviceSpec(v)} -r ${hostPort(r.address, r.port)} -m -w ${weight}`;
+
+function sameService(v: VirtualServer, k: KernelVirtualServer): boolean {
+  return v.scheduler === (k.scheduler as Scheduler) && v.flags.join(',') === [...k.flags].sort().join(',') && v.persistenceSeconds === k.persistenceSeconds;
+}
+
+export function diffIpvs(desired: ReadonlyMap<string, VirtualServer>, current: ReadonlyMap<string, KernelVirtualServer>, o: DiffOptions): IpvsDiff {
+  const cmds: string[] = [];
+  const drained: string[] = [];
+  let servicesAdded = 0, servicesRemoved = 0, servicesEdited = 0, realServersAdded = 0, realServersRemoved = 0;
+  for (const [key, v] of desired) {
+    const k = current.get(key);
+    if (!k) {
+      cmds.push(`-A ${serviceArgs(v)}`);
+      servicesAdded++;
+      for (const r of v.realServers) cmds.push(`-a ${realArgs(v, r)}`), realServersAdded++;
+      continue;
+    }
+    if (!sameService(v, k)) cmds.push(`-E ${serviceArgs(v)}`), servicesEdited++;
+    const want = new Map(v.realServers.map((r) => [realServerKey(key, r), r]));
+    const have = new Map(k.realServers.map((r) => [realServerKey(key, r), r]));
+    for (const [rk, r] of want) {
+      const h = have.get(rk);
+      if (!h) cmds.push(`-a ${realArgs(v, r)}`), realServersAdded++;
+      else if (h.weight !== r.weight || h.method !== 'm') cmds.push(`-e ${realArgs(v, r)}`);
+    }
+    for (const [rk, h] of have) {
+      if (want.has(rk)) continue;
+      if (o.graceful && o.keepDraining.has(rk)) {
+        if (h.weight !== 0) cmds.push(`-e ${realArgs(k, h, 0)}`);
+        drained.push(rk);
+      } else if (o.graceful && h.weight !== 0 && !o.keepDraining.has(rk)) {
+        // Newly removed: drain first; the applier deletes it once idle or after the grace period.
+        cmds.push(`-e ${realArgs(k, h, 0)}`);
+        drained.push(rk);
+      } else {
+        cmds.push(`-d ${serviceSpec(k)} -r ${hostPort(h.address, h.port)}`);
+        realServersRemoved++;
+      }
+    }
+  }
+  for (const [key, k] of current) {
+    if (desired.has(key) || !o.owned(k)) continue;
+    cmds.push(`-D ${serviceSpec(k)}`);
+    servicesRemoved++;
+  }
+  return { commands: cmds, servicesAdded, servicesRemoved, servicesEdited, realServersAdded, realServersRemoved, drained };
+}

@@ -1,0 +1,60 @@
+// The service proxy's desired dataplane as a value: what compile/ produces from the model and apply/
+// turns into kernel state. Typed, never rule text: apply/ renders it for ipvsadm, ip and iptables.
+import type { Protocol } from '../../../model/types.js';
+
+export type IpvsProtocol = 'tcp' | 'udp' | 'sctp';
+export type Scheduler = 'rr' | 'lc' | 'dh' | 'sh' | 'mh';
+/** IPVS scheduler flags (ipvsadm -b), as kube-router's service.schedflags maps them. */
+export type SchedulerFlag = 'sh-fallback' | 'sh-port' | 'mh-fallback' | 'mh-port';
+
+export interface RealServer {
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number;
+}
+
+/** Why an IPVS virtual server exists: the service port it serves and through which address kind. */
+export interface ServiceRef {
+  readonly namespace: string;
+  readonly name: string;
+  readonly port: string;
+  readonly via: 'clusterIP' | 'nodePort' | 'externalIP' | 'loadBalancer';
+}
+
+export interface VirtualServer {
+  readonly protocol: IpvsProtocol;
+  readonly address: string;
+  readonly port: number;
+  readonly scheduler: Scheduler;
+  readonly flags: readonly SchedulerFlag[];
+  /** ClientIP session affinity: IPVS persistence timeout in seconds. */
+  readonly persistenceSeconds?: number;
+  /** Sorted by address, then port. Empty: the service exists but has no usable endpoint here (drop). */
+  readonly realServers: readonly RealServer[];
+  readonly service: ServiceRef;
+}
+
+/** Source NAT the proxy needs, rendered into its own nat chain. */
+export type NatRule =
+  /** Traffic IPVS forwarded in masquerade mode, from outside this node's pods to outside them, leaves with the node's IP. */
+  | { readonly kind: 'masquerade'; readonly exceptCIDRs: readonly string[]; readonly toSource: string }
+  /** A pod reaching itself through a service: its own packets come back from the service address. */
+  | { readonly kind: 'hairpin'; readonly endpoint: string; readonly vip: string; readonly port: number; readonly protocol: IpvsProtocol };
+
+export interface ProxyPlan {
+  /** Keyed by virtualServerKey(). */
+  readonly virtualServers: ReadonlyMap<string, VirtualServer>;
+  /** Addresses held on kube-dummy-if (ClusterIPs, external and LoadBalancer IPs in use), sorted. */
+  readonly vips: readonly string[];
+  readonly nat: readonly NatRule[];
+  /** Services or parts of them left out, with the reason (logged once, counted in a metric). */
+  readonly skipped: readonly string[];
+}
+
+export function virtualServerKey(v: { protocol: IpvsProtocol; address: string; port: number }): string {
+  return `${v.protocol}/${v.address.includes(':') ? `[${v.address}]` : v.address}:${v.port}`;
+}
+
+export function ipvsProtocol(p: Protocol): IpvsProtocol {
+  return p === 'TCP' ? 'tcp' : p === 'UDP' ? 'udp' : 'sctp';
+}

@@ -1,0 +1,167 @@
+// Model -> ProxyPlan: which IPVS virtual servers this node serves, with which real servers, which
+// addresses kube-dummy-if holds and which source NAT is needed. Pure: same snapshot and inputs, same plan.
+import { cidrContainsIP } from '../../../model/normalize/cidr.js';
+import { ipFamily } from '../../../model/normalize/ip.js';
+import type { ClusterSnapshot, EndpointModel, EndpointSliceModel, IPFamily, ServiceModel, ServicePortModel } from '../../../model/types.js';
+import { serviceSettings } from './annotations.js';
+import { ipvsProtocol, virtualServerKey, type NatRule, type ProxyPlan, type RealServer, type ServiceRef, type VirtualServer } from './plan.js';
+
+export interface ProxyInputs {
+  readonly nodeName: string;
+  /** The node's own address: source of masqueraded traffic. */
+  readonly nodeIP?: string;
+  /** Where NodePorts are served: the node's primary IP, or every local address (--nodeport-bindon-all-ip). */
+  readonly nodePortAddresses: readonly string[];
+  /** This node's pod CIDRs: traffic between them and the services is never NATed. */
+  readonly podCIDRs: readonly string[];
+  readonly families: readonly IPFamily[];
+  readonly externalIPRanges: readonly string[];
+  readonly loadBalancerIPRanges: readonly string[];
+  /** --strict-external-ip-validation: external and LoadBalancer IPs only inside the ranges above. */
+  readonly strictExternalIPs: boolean;
+  readonly masqueradeAll: boolean;
+  /** --hairpin-mode: hairpin NAT for every service, not only annotated ones. */
+  readonly hairpinAll: boolean;
+}
+
+/** The label by which a service asks for another proxy (kube-proxy's and kube-router's convention). */
+const PROXY_NAME_LABEL = 'service.kubernetes.io/service-proxy-name';
+const HEADLESS_LABEL = 'service.kubernetes.io/headless';
+const DEFAULT_AFFINITY_SECONDS = 10_800;
+
+/** Why a service is not ours to program, or undefined when it is. */
+export function notServed(svc: ServiceModel): string | undefined {
+  if (svc.type === 'ExternalName') return 'type ExternalName';
+  if (svc.headless || svc.clusterIPs.length === 0) return 'headless';
+  if (svc.labels[HEADLESS_LABEL] !== undefined) return `label ${HEADLESS_LABEL}`;
+  const other = svc.labels[PROXY_NAME_LABEL];
+  if (other !== undefined && other !== 'kube-router') return `label ${PROXY_NAME_LABEL}=${other}`;
+  return undefined;
+}
+
+function slicesByService(s: ClusterSnapshot): Map<string, EndpointSliceModel[]> {
+  const out = new Map<string, EndpointSliceModel[]>();
+  for (const slice of s.endpointSlices.values()) {
+    if (slice.addressType === 'FQDN') continue;
+    const k = `${slice.namespace}/${slice.serviceName}`;
+    const list = out.get(k);
+    if (list) list.push(slice);
+    else out.set(k, [slice]);
+  }
+  return out;
+}
+
+interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+  readonly local: boolean;
+}
+
+/**
+ * The endpoints of one service port in one family: ready ones; when none is ready, the serving ones
+ * that are terminating (kube-proxy's rule, so connections still land while a rollout drains).
+ */
+function endpointsOf(slices: readonly EndpointSliceModel[], sp: ServicePortModel, family: IPFamily, nodeName: string): Endpoint[] {
+  const ready: Endpoint[] = [];
+  const terminating: Endpoint[] = [];
+  for (const slice of slices) {
+    if (slice.addressType !== (family === 4 ? 'IPv4' : 'IPv6')) continue;
+    const port = slice.ports.find((p) => p.name === sp.name && p.protocol === sp.protocol);
+    if (!port) continue;
+    for (const ep of slice.endpoints as readonly EndpointModel[]) {
+      const address = ep.addresses[0];
+      if (!address) continue;
+      const e = { address, port: port.port, local: ep.nodeName === nodeName };
+      if (ep.ready) ready.push(e);
+      else if (ep.serving && ep.terminating) terminating.push(e);
+    }
+  }
+  const chosen = ready.length > 0 ? ready : terminating;
+  const seen = new Set<string>();
+  return chosen
+    .filter((e) => !seen.has(`${e.address}:${e.port}`) && Boolean(seen.add(`${e.address}:${e.port}`)))
+    .sort((a, b) => (a.address === b.address ? a.port - b.port : a.address < b.address ? -1 : 1));
+}
+
+const realServers = (eps: readonly Endpoint[]): RealServer[] => eps.map((e) => ({ address: e.address, port: e.port, weight: 1 }));
+
+export function compileProxyPlan(snapshot: ClusterSnapshot, inp: ProxyInputs): ProxyPlan {
+  const servers = new Map<string, VirtualServer>();
+  const vips = new Set<string>();
+  const nat: NatRule[] = [];
+  const skipped: string[] = [];
+  const slices = slicesByService(snapshot);
+  const inRanges = (ip: string, ranges: readonly string[]) => ranges.some((r) => cidrContainsIP(r, ip));
+
+  const services = [...snapshot.services.values()].sort((a, b) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1));
+  for (const svc of services) {
+    const key = `${svc.namespace}/${svc.name}`;
+    const why = notServed(svc);
+    if (why) continue; // not ours: silently, as kube-router (headless services are normal, not news)
+    const settings = serviceSettings(svc, (m) => skipped.push(m));
+    const extLocal = svc.externalTrafficPolicy === 'Local' || settings.local;
+    const intLocal = svc.internalTrafficPolicy === 'Local';
+    const externalIPs = svc.externalIPs.filter((ip) => {
+      if (!inp.strictExternalIPs || inRanges(ip, inp.externalIPRanges)) return true;
+      skipped.push(`service ${key}: external IP ${ip} is outside --service-external-ip-range (strict external IP validation)`);
+      return false;
+    });
+    const lbIPs = settings.skipLoadBalancerIPs
+      ? []
+      : svc.loadBalancerIPs.filter((ip) => {
+          if (!inp.strictExternalIPs || inRanges(ip, inp.loadBalancerIPRanges)) return true;
+          skipped.push(`service ${key}: LoadBalancer IP ${ip} is outside --loadbalancer-ip-range (strict external IP validation)`);
+          return false;
+        });
+
+    for (const family of inp.families) {
+      const fam = (ip: string) => ipFamily(ip) === family;
+      for (const sp of svc.ports) {
+        const all = endpointsOf(slices.get(key) ?? [], sp, family, inp.nodeName);
+        const local = all.filter((e) => e.local);
+        const protocol = ipvsProtocol(sp.protocol);
+        const base = {
+          protocol,
+          scheduler: settings.scheduler,
+          flags: settings.flags,
+          ...(svc.sessionAffinity === 'ClientIP' ? { persistenceSeconds: svc.sessionAffinityTimeoutSeconds ?? DEFAULT_AFFINITY_SECONDS } : {}),
+        };
+        const add = (address: string, port: number, via: ServiceRef['via'], eps: readonly Endpoint[]) => {
+          const v: VirtualServer = { ...base, address, port, realServers: realServers(eps), service: { namespace: svc.namespace, name: svc.name, port: sp.name, via } };
+          const k = virtualServerKey(v);
+          if (servers.has(k)) {
+            skipped.push(`service ${key} port ${sp.name || sp.port}: ${k} is already served for ${servers.get(k)!.service.namespace}/${servers.get(k)!.service.name}`);
+            return;
+          }
+          servers.set(k, v);
+        };
+        const hairpin = (vip: string, eps: readonly Endpoint[]) => {
+          for (const e of eps) if (e.local) nat.push({ kind: 'hairpin', endpoint: e.address, vip, port: sp.port, protocol });
+        };
+        for (const ip of svc.clusterIPs.filter(fam)) {
+          vips.add(ip);
+          const eps = intLocal ? local : all;
+          add(ip, sp.port, 'clusterIP', eps);
+          if (settings.hairpin || inp.hairpinAll) hairpin(ip, eps);
+        }
+        const external = extLocal ? local : all;
+        for (const ip of externalIPs.filter(fam)) {
+          vips.add(ip);
+          add(ip, sp.port, 'externalIP', external);
+          if (settings.hairpinExternalIPs) hairpin(ip, external);
+        }
+        for (const ip of lbIPs.filter(fam)) {
+          vips.add(ip);
+          add(ip, sp.port, 'loadBalancer', external);
+        }
+        if ((svc.type === 'NodePort' || svc.type === 'LoadBalancer') && sp.nodePort) {
+          for (const ip of inp.nodePortAddresses.filter(fam)) add(ip, sp.nodePort, 'nodePort', external);
+        }
+      }
+    }
+  }
+  if (inp.nodeIP) {
+    nat.unshift({ kind: 'masquerade', exceptCIDRs: inp.masqueradeAll ? [] : [...inp.podCIDRs], toSource: inp.nodeIP });
+  }
+  return { virtualServers: servers, vips: [...vips].sort(), nat, skipped };
+}

@@ -1,0 +1,220 @@
+// The service proxy (--run-service-proxy): Services on IPVS in masquerade mode. Watches services,
+// endpoint slices and its own node; compiles a ProxyPlan (compile/, pure) and applies the differences
+// (apply/). Each node runs its own, in the agent's network namespace.
+import { writeFile } from 'node:fs/promises';
+import { execHost, type Exec } from '../../dataplane/exec.js';
+import { detectBackend, type BackendName } from '../../dataplane/iptables/backend.js';
+import type { IPFamily, ModelChange } from '../../model/types.js';
+import { counter, gauge, histogram } from '../../observe/metrics.js';
+import { SyncRunner, type SyncReason } from '../../watch/sync-runner.js';
+import type { Controller, ControllerContext } from '../controller.js';
+import { ProxyApplier } from './apply/applier.js';
+import { DUMMY_IF, parseAddrShow } from './apply/dummy-link.js';
+import { compileProxyPlan, type ProxyInputs } from './compile/services.js';
+import type { ProxyOptions } from './options.js';
+
+export interface ProxyDeps {
+  readonly exec?: Exec;
+  readonly backend?: BackendName;
+}
+
+export type ProxyController = Controller & { cleanup(): Promise<void>; readonly syncs: number };
+
+const WATCHED = ['Service', 'EndpointSlice', 'Node'] as const;
+
+/**
+ * IPVS and the kernel settings it needs (kube-router's): conntrack for IPVS so iptables can SNAT its
+ * traffic; expire connections to removed or quiescent servers; no connection reuse (a reused port to a
+ * removed server would stall); ARP only for addresses of the asking interface (the VIPs live on every
+ * node's dummy link and must not be answered for on the wire).
+ */
+const SYSCTLS: readonly [string, string][] = [
+  ['net/ipv4/vs/conntrack', '1'],
+  ['net/ipv4/vs/expire_nodest_conn', '1'],
+  ['net/ipv4/vs/expire_quiescent_template', '1'],
+  ['net/ipv4/vs/conn_reuse_mode', '0'],
+  ['net/ipv4/conf/all/arp_ignore', '1'],
+  ['net/ipv4/conf/all/arp_announce', '2'],
+  ['net/ipv4/ip_forward', '1'],
+];
+
+export function createProxyController(ctx: ControllerContext, opts: ProxyOptions, deps: ProxyDeps = {}): ProxyController {
+  const log = ctx.log;
+  const exec = deps.exec ?? execHost;
+  const families: IPFamily[] = [...(opts.enableIPv4 ? [4 as const] : []), ...(opts.enableIPv6 ? [6 as const] : [])];
+  const m = {
+    sync: histogram(ctx.metrics, 'controller_ipvs_services_sync_time', 'Time it took for the service proxy to sync IPVS'),
+    services: gauge(ctx.metrics, 'controller_ipvs_services', 'IPVS virtual servers programmed by the service proxy'),
+    failures: counter(ctx.metrics, 'controller_ipvs_sync_failures', 'Failed service proxy syncs (retried with backoff)'),
+    skipped: counter(ctx.metrics, 'controller_ipvs_services_skipped', 'Service parts left out (invalid annotation, external IP outside the allowed ranges, address conflict)'),
+  };
+  let applier: ProxyApplier | undefined;
+  let runner: SyncRunner | undefined;
+  let unsubscribe: (() => void) | undefined;
+  let inflight: Promise<void> | undefined;
+  let drainTimer: NodeJS.Timeout | undefined;
+  let syncs = 0;
+  let said = new Set<string>();
+  let localAddresses: string[] = [];
+
+  /** The node's own addresses (NodePorts with --nodeport-bindon-all-ip), read from the kernel. */
+  async function readLocalAddresses(): Promise<string[]> {
+    const { stdout } = await exec('ip', ['-o', 'addr', 'show']);
+    const out: string[] = [];
+    for (const line of stdout.split('\n')) {
+      const dev = line.split(/\s+/)[1];
+      if (!dev || dev === 'lo' || dev === DUMMY_IF) continue;
+      out.push(...parseAddrShow(line).filter((ip) => !ip.startsWith('fe80:')));
+    }
+    return [...new Set(out)].sort();
+  }
+
+  function inputs(): ProxyInputs {
+    const node = ctx.cluster.snapshot().nodes.get(opts.nodeName);
+    const nodeIP = node?.primaryIP;
+    const nodePortAddresses = opts.nodePortBindOnAllIPs ? localAddresses : [...(node?.internalIPs ?? []), ...(node?.externalIPs ?? [])].slice(0, 1);
+    return {
+      nodeName: opts.nodeName,
+      ...(nodeIP ? { nodeIP } : {}),
+      nodePortAddresses,
+      podCIDRs: node?.podCIDRs ?? [],
+      families,
+      externalIPRanges: opts.externalIPRanges,
+      loadBalancerIPRanges: opts.loadBalancerIPRanges,
+      strictExternalIPs: opts.strictExternalIPs,
+      masqueradeAll: opts.masqueradeAll,
+      hairpinAll: opts.hairpinMode,
+    };
+  }
+
+  async function sync(reason: SyncReason): Promise<void> {
+    const t0 = performance.now();
+    if (reason.full && opts.nodePortBindOnAllIPs) localAddresses = await readLocalAddresses();
+    const inp = inputs();
+    const plan = compileProxyPlan(ctx.cluster.snapshot(), inp);
+    const compileMs = performance.now() - t0;
+    const now = new Set(plan.skipped);
+    for (const s of now) {
+      if (said.has(s)) continue;
+      log.warn({ reason: s }, 'service proxy: part of a service left out');
+      m.skipped.inc();
+    }
+    said = now;
+    let report;
+    try {
+      report = await applier!.apply(plan, { full: reason.full, nodePortAddresses: inp.nodePortAddresses, ...(inp.nodeIP ? { nodeIP: inp.nodeIP } : {}) });
+    } catch (err) {
+      m.failures.inc();
+      ctx.health.problem('proxy', `apply failed: ${err instanceof Error ? err.message : String(err)}`);
+      throw err;
+    }
+    const totalMs = performance.now() - t0;
+    m.sync.observe(totalMs / 1000);
+    m.services.set(plan.virtualServers.size);
+    syncs++;
+    ctx.health.beat('proxy');
+    (report.changed ? log.info.bind(log) : log.debug.bind(log))(
+      {
+        cause: reason.cause,
+        ...(report.changed && reason.hints.length ? { triggeredBy: reason.hints.slice(0, 5) } : {}),
+        ms: Math.round(totalMs),
+        compileMs: Math.round(compileMs),
+        applyMs: Object.fromEntries(Object.entries(report.ms).map(([k, v]) => [k, Math.round(v)])),
+        virtualServers: plan.virtualServers.size,
+        ipvsCommands: report.ipvsCommands,
+        servicesAdded: report.servicesAdded,
+        servicesRemoved: report.servicesRemoved,
+        realServersAdded: report.realServersAdded,
+        realServersRemoved: report.realServersRemoved,
+        draining: report.draining,
+        vipsAdded: report.vipsAdded,
+        vipsRemoved: report.vipsRemoved,
+        natChanged: report.natChanged,
+      },
+      report.changed ? 'service proxy synced' : 'service proxy in sync',
+    );
+    scheduleDrain();
+  }
+
+  /** A draining real server goes at its deadline, not at the next unrelated sync. */
+  function scheduleDrain(): void {
+    if (drainTimer) clearTimeout(drainTimer);
+    drainTimer = undefined;
+    const at = applier?.nextDrainDeadline();
+    if (at === undefined) return;
+    drainTimer = setTimeout(() => runner?.request('graceful period ended'), Math.max(0, at - Date.now()) + 50);
+    drainTimer.unref();
+  }
+
+  async function setSysctls(): Promise<void> {
+    const timeouts = opts.timeoutsMs;
+    for (const [key, value] of SYSCTLS) {
+      await writeFile(`/proc/sys/${key}`, value).catch((e: Error) => log.warn({ sysctl: key, err: e.message }, 'service proxy: cannot set a kernel setting'));
+    }
+    if (timeouts.tcp || timeouts.tcpFin || timeouts.udp) {
+      // ipvsadm --set takes all three; 0 keeps the kernel's value for that one.
+      const s = (ms: number) => String(Math.round(ms / 1000));
+      await exec('ipvsadm', ['--set', s(timeouts.tcp), s(timeouts.tcpFin), s(timeouts.udp)]);
+    }
+  }
+
+  const onChanges = (changes: readonly ModelChange[]): void => {
+    for (const c of changes) {
+      if (c.kind === 'Node' && c.key !== opts.nodeName) continue;
+      runner?.request(`${c.kind} ${c.key}`);
+    }
+  };
+
+  return {
+    name: 'proxy',
+    get syncs() {
+      return syncs;
+    },
+    async start() {
+      if (!opts.enableIPv4) throw new Error('service proxy: only IPv4 is supported so far; run with --enable-ipv4');
+      // ipvsadm loads ip_vs where modules can load; its failure says clearly that this kernel has no IPVS.
+      await exec('ipvsadm', ['-S', '-n']).catch((e: Error) => {
+        throw new Error(`service proxy: IPVS is not available on this node (${e.message}); the proxy needs the ip_vs kernel module`);
+      });
+      await setSysctls();
+      const backend = deps.backend ?? (await detectBackend(exec)).backend;
+      applier = new ProxyApplier({
+        exec,
+        backend,
+        nodePortRange: opts.nodePortRange,
+        excludedCIDRs: opts.excludedCIDRs,
+        gracefulPeriodMs: opts.gracefulTermination ? opts.gracefulPeriodMs : 0,
+      });
+      ctx.health.register('proxy', opts.syncPeriodMs);
+      await ctx.cluster.whenSynced();
+      runner = new SyncRunner({
+        name: 'proxy',
+        run: (reason) => {
+          const p = sync(reason);
+          inflight = p.catch(() => undefined);
+          return p;
+        },
+        minIntervalMs: 0,
+        periodMs: opts.syncPeriodMs,
+        backoff: { initialMs: 250, maxMs: 30_000 },
+        log,
+      });
+      unsubscribe = ctx.cluster.subscribe(WATCHED, onChanges);
+      await runner.start();
+    },
+    async stop() {
+      unsubscribe?.();
+      unsubscribe = undefined;
+      if (drainTimer) clearTimeout(drainTimer);
+      runner?.stop();
+      runner = undefined;
+      await inflight;
+    },
+    async cleanup() {
+      const backend = deps.backend ?? (await detectBackend(exec)).backend;
+      const a = new ProxyApplier({ exec, backend, nodePortRange: opts.nodePortRange, excludedCIDRs: opts.excludedCIDRs, gracefulPeriodMs: 0 });
+      await a.cleanup(await readLocalAddresses().catch(() => []));
+      log.info('service proxy: removed its IPVS services, kube-dummy-if and its NAT chain');
+    },
+  };
+}
