@@ -4,9 +4,10 @@ import { defineConfig } from 'vitest/config';
 // - unit     `src/**/x.test.ts`: no root, no kernel, no daemons; `npm test` runs only these.
 // - kernel   `src/**/x.kernel.test.ts` and `test/**`: real network namespaces, iptables/ipset, BGP daemons,
 //            labs on the host kernel, real kubectl. Two files at a time (the core count).
-// - uml      `test/**/x.uml.test.ts`: boots a user-mode Linux kernel. Every syscall there costs ~100x and
-//            its processes compete for the same 2 cores, so these run after everything else, one file at
-//            a time, never beside each other or the kernel tests.
+// - uml      `test/**/x.uml.test.ts`: boots a user-mode Linux kernel (one core's worth of work, ~100x per
+//            syscall). One file at a time, never two kernels beside each other; beside the kernel tests,
+//            whose time is mostly waiting (BGP timers, probes), so the suite's wall time is the longer of
+//            the two rather than their sum. `./scripts/test.sh --full` adds the long UML cases.
 export default defineConfig({
   test: {
     pool: 'forks',
@@ -36,7 +37,6 @@ export default defineConfig({
         test: {
           name: 'uml',
           include: ['test/**/*.uml.test.ts'],
-          sequence: { groupOrder: 1 },
           poolOptions: { forks: { singleFork: true } },
           testTimeout: 120_000,
           hookTimeout: 300_000,

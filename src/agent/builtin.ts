@@ -41,7 +41,9 @@ export function routerOptionsFrom(c: AgentConfig, env: NodeJS.ProcessEnv = proce
       enablePodEgress: c.enablePodEgress,
       autoMtu: c.autoMtu,
       enableCni: c.enableCni,
-      hairpinMode: c.hairpinMode,
+      // Bridge hairpin on every pod port whenever services are proxied here: a pod reaching itself through
+      // a service gets its reply back through the port it came from (kube-router's manifests ship it on).
+      hairpinMode: c.hairpinMode || c.runServiceProxy,
       enableIpv4: c.enableIpv4,
       enableIpv6: c.enableIpv6,
       serviceClusterIpRange: c.serviceClusterIpRange,

@@ -1,0 +1,177 @@
+// The service proxy's end-to-end cases, on real IPVS in a user-mode Linux lab (test/lab-proxy.uml.test.ts
+// brings the lab; this host kernel has no IPVS): pods that answer with their name, and real connections
+// through ClusterIP, NodePort and an external IP. The pure compile and the IPVS diff are unit-tested beside
+// their code (src/controllers/proxy).
+//
+// Pods: web-1, web-3 and c1 on lab-node-1, web-2 and c2 on lab-node-2.
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Lab } from '../../src/lab/index.js';
+import { R, type KObj } from '../../src/lab/kube.js';
+import { labSh, until } from '../../src/controllers/routing/testing/lab-helpers.js';
+
+const pod = (name: string, node: string, labels: Record<string, string>) => ({
+  apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', labels },
+  spec: { nodeName: node, containers: [{ name: 'c', image: 'x', ports: [{ containerPort: 80 }, { containerPort: 80, protocol: 'UDP' }] }] },
+});
+
+const service = (name: string, spec: KObj, annotations: Record<string, string> = {}) => ({
+  apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default', annotations },
+  spec: { ports: [{ name: 'http', port: 80, targetPort: 80, protocol: 'TCP' }], ...spec },
+});
+
+/** The agent flags these cases need from the shared cluster. */
+export const PROXY_AGENT_FLAGS = ['--ipvs-graceful-termination=true', '--ipvs-graceful-period=6s', '--service-external-ip-range=192.0.2.0/24'];
+
+export interface ProxyCaseOptions {
+  /** The two nodes' underlay addresses. */
+  readonly n1: string;
+  readonly n2: string;
+  /**
+   * Also the cases beyond the core (sh, affinity, Local traffic policy, hairpin, draining, NetworkPolicy
+   * after DNAT): ~3 more minutes in UML on 2 cores, so the default suite runs them only with
+   * KRT_UML_FULL=1 (scripts/test.sh --full).
+   */
+  readonly full: boolean;
+}
+
+export function proxyCases(getLab: () => Lab, o: ProxyCaseOptions): void {
+  const { n1: N1, n2: N2 } = o;
+  const more = o.full ? it : it.skip;
+  describe('service proxy on IPVS', () => {
+    let lab: Lab;
+    let ips: Record<string, string> = {};
+    const vip = async (name: string) => (await lab.client.get(R.services, 'default', name))['spec']['clusterIP'] as string;
+
+    /** `n` TCP connections, one after the other, from a lab target; the names that answered, in order. */
+    async function ask(from: string, ip: string, port: number, n: number): Promise<string[]> {
+      const out = await labSh(lab, from, `for i in $(seq 1 ${n}); do socat -T2 - TCP:${ip}:${port},connect-timeout=2 </dev/null 2>/dev/null || echo none; done`);
+      return out.split('\n').filter(Boolean);
+    }
+    const counts = (names: string[]) => names.reduce<Record<string, number>>((m, n) => ({ ...m, [n]: (m[n] ?? 0) + 1 }), {});
+    /** Polls until a connection gets an answer matching `ok` (agents program changes asynchronously). */
+    const answers = (from: string, ip: string, port: number, ok: (names: string[]) => boolean, what: string) =>
+      until(what, async () => {
+        const names = await ask(from, ip, port, 6);
+        return ok(names) && names;
+      }, 60_000, 500);
+
+    beforeAll(async () => {
+      lab = getLab();
+      const pods: [string, string, Record<string, string>][] = [
+        ['web-1', 'lab-node-1', { app: 'web', solo: 'yes' }], ['web-2', 'lab-node-2', { app: 'web' }], ['web-3', 'lab-node-1', { app: 'web' }],
+        ['c1', 'lab-node-1', { role: 'client' }], ['c2', 'lab-node-2', { role: 'other' }],
+      ];
+      for (const [n, node, labels] of pods) await lab.client.create(R.pods, 'default', pod(n, node, labels));
+      await lab.client.create(R.services, 'default', service('web', {
+        type: 'NodePort', selector: { app: 'web' }, externalIPs: ['192.0.2.10'],
+        ports: [{ name: 'http', port: 80, targetPort: 80, nodePort: 30080, protocol: 'TCP' }],
+      }));
+      ips = await lab.waitForPods(pods.map(([n]) => `default/${n}`), 180_000);
+    }, 240_000);
+
+    it('holds the ClusterIP and external IP on kube-dummy-if and serves them from IPVS in NAT mode', async () => {
+      const ip = await vip('web');
+      const table = await until('IPVS service with 3 real servers on node 1', async () => {
+        const t = await labSh(lab, 'lab-node-1', 'ipvsadm -Ln');
+        return (t.match(/-> 10\.244\.\d+\.\d+:80\s+Masq\s+1/g) ?? []).length >= 3 * 3 && t;
+      }, 90_000);
+      expect(table).toContain(`TCP  ${ip}:80 rr`);
+      expect(table).toContain(`TCP  ${N1}:30080 rr`);
+      expect(table).toContain('TCP  192.0.2.10:80 rr');
+      for (const node of ['lab-node-1', 'lab-node-2']) {
+        const addrs = await labSh(lab, node, 'ip -4 -o addr show dev kube-dummy-if');
+        expect(addrs).toContain(`${ip}/32`);
+        expect(addrs).toContain('192.0.2.10/32');
+      }
+    }, 120_000);
+
+    it('spreads ClusterIP connections evenly (round robin) from a pod on the same node and on another node, without NAT of the pod', async () => {
+      const ip = await vip('web');
+      await answers('default/c1', ip, 80, (n) => !n.includes('none'), 'ClusterIP answers from c1');
+      for (const from of ['default/c1', 'default/c2']) {
+        const c = counts(await ask(from, ip, 80, 12));
+        expect(Object.keys(c).sort()).toEqual(['web-1', 'web-2', 'web-3']);
+        expect(Math.max(...Object.values(c)) - Math.min(...Object.values(c))).toBeLessThanOrEqual(1);
+      }
+    }, 120_000);
+
+    it('serves the NodePort to a client outside the pod network and the external IP to pods', async () => {
+      const fromNode2 = await answers('lab-node-2', N1, 30080, (n) => n.every((x) => x.startsWith('web-')), 'NodePort answers from node 2');
+      expect(fromNode2.length).toBe(6);
+      const ext = await ask('default/c2', '192.0.2.10', 80, 6);
+      expect(ext.every((x) => x.startsWith('web-'))).toBe(true);
+    }, 120_000);
+
+    more('sh keeps a client on one backend; ClientIP affinity keeps it for its timeout', async () => {
+      await lab.client.create(R.services, 'default', service('sticky-sh', { selector: { app: 'web' } }, { 'kube-router.io/service.scheduler': 'sh' }));
+      await lab.client.create(R.services, 'default', service('sticky-aff', { selector: { app: 'web' }, sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 30 } } }));
+      const sh = await vip('sticky-sh'), aff = await vip('sticky-aff');
+      await answers('default/c1', sh, 80, (n) => !n.includes('none'), 'sh service answers');
+      expect(Object.keys(counts(await ask('default/c1', sh, 80, 12)))).toHaveLength(1);
+      expect(await labSh(lab, 'lab-node-1', 'ipvsadm -Ln')).toMatch(new RegExp(`TCP  ${aff.replace(/\./g, '\\.')}:80 rr persistent 30`));
+      await answers('default/c2', aff, 80, (n) => !n.includes('none'), 'affinity service answers');
+      expect(Object.keys(counts(await ask('default/c2', aff, 80, 12)))).toHaveLength(1);
+    }, 120_000);
+
+    more('externalTrafficPolicy Local answers only from local endpoints, and drops when a node has none', async () => {
+      await lab.client.create(R.services, 'default', service('local', {
+        type: 'NodePort', selector: { app: 'web' }, externalTrafficPolicy: 'Local',
+        ports: [{ name: 'http', port: 80, targetPort: 80, nodePort: 30081, protocol: 'TCP' }],
+      }));
+      await lab.client.create(R.services, 'default', service('remote-only', {
+        type: 'NodePort', selector: { app: 'web', solo: 'no' }, externalTrafficPolicy: 'Local',
+        ports: [{ name: 'http', port: 80, targetPort: 80, nodePort: 30082, protocol: 'TCP' }],
+      }));
+      const names = await answers('lab-node-2', N1, 30081, (n) => n.every((x) => x === 'web-1' || x === 'web-3'), 'Local NodePort on node 1');
+      expect(new Set(names)).toEqual(new Set(['web-1', 'web-3']));
+      // web-2 lives on node 2: node 1 has no local endpoint for it and must not forward elsewhere.
+      await lab.client.modify(R.pods, 'default', 'web-2', (p) => void (p['metadata']['labels']['solo'] = 'no'));
+      await until('remote-only on node 2 has its endpoint', async () => (await ask('lab-node-1', N2, 30082, 1))[0] === 'web-2', 60_000, 500);
+      expect(await ask('lab-node-2', N1, 30082, 3)).toEqual(['none', 'none', 'none']);
+    }, 150_000);
+
+    more('hairpin: a pod reaches itself through its service when the service asks for it', async () => {
+      await lab.client.create(R.services, 'default', service('solo', { selector: { solo: 'yes' } }, { 'kube-router.io/service.hairpin': '' }));
+      const ip = await vip('solo');
+      const names = await answers('default/web-1', ip, 80, (n) => n.every((x) => x === 'web-1'), 'web-1 through its own service');
+      expect(names).toEqual(Array(6).fill('web-1'));
+      expect(await labSh(lab, 'lab-node-1', 'iptables-save -t nat')).toContain(`-j SNAT --to-source ${ip}`);
+    }, 120_000);
+
+    more('a scaled-down service drains its removed endpoint (weight 0, no new connections), then removes it', async () => {
+      const ip = await vip('web');
+      await lab.client.delete(R.pods, 'default', 'web-3', 0);
+      const w0 = await until('web-3 at weight 0', async () => {
+        const t = await labSh(lab, 'lab-node-1', `ipvsadm -Ln -t ${ip}:80`);
+        return t.includes(`${ips['default/web-3']}:80`) && /Masq\s+0/.test(t) && t;
+      }, 60_000, 300);
+      expect(w0).toMatch(new RegExp(`${ips['default/web-3']!.replace(/\./g, '\\.')}:80\\s+Masq\\s+0`));
+      expect(counts(await ask('default/c1', ip, 80, 8))['web-3']).toBeUndefined();
+      await until('web-3 removed after the graceful period', async () => !(await labSh(lab, 'lab-node-1', `ipvsadm -Ln -t ${ip}:80`)).includes(`${ips['default/web-3']}:80`), 60_000, 500);
+    }, 150_000);
+
+    more('NetworkPolicy still applies after DNAT: a denied client is blocked through the ClusterIP too', async () => {
+      const ip = await vip('web');
+      await lab.client.create(R.networkpolicies, 'default', {
+        apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'web-from-clients', namespace: 'default' },
+        spec: { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ podSelector: { matchLabels: { role: 'client' } } }] }] },
+      });
+      await until('c2 denied through the ClusterIP', async () => (await ask('default/c2', ip, 80, 3)).every((x) => x === 'none'), 60_000, 500);
+      // The allowed client keeps reaching both endpoints (the local one too, whose rules were just rewritten).
+      const names = await answers('default/c1', ip, 80, (n) => n.every((x) => x.startsWith('web-')), 'c1 allowed through the ClusterIP');
+      expect(new Set(names)).toEqual(new Set(['web-1', 'web-2']));
+      await lab.client.delete(R.networkpolicies, 'default', 'web-from-clients');
+    }, 120_000);
+
+    it('a deleted service leaves no VIP, IPVS service or NAT rule behind', async () => {
+      const ip = await vip('web');
+      await lab.client.delete(R.services, 'default', 'web');
+      for (const node of ['lab-node-1', 'lab-node-2']) {
+        await until(`${node} forgets ${ip}, 192.0.2.10 and :30080`, async () => {
+          const s = await labSh(lab, node, 'ip -o addr show dev kube-dummy-if; ipvsadm -Ln; iptables-save -t nat');
+          return !s.includes(`${ip} `) && !s.includes(`${ip}/`) && !s.includes(`${ip}:`) && !s.includes('192.0.2.10') && !s.includes(':30080') && s;
+        }, 60_000, 500);
+      }
+    }, 150_000);
+  });
+}
