@@ -5,9 +5,11 @@ import { defineConfig } from 'vitest/config';
 // - kernel   `src/**/x.kernel.test.ts` and `test/**`: real network namespaces, iptables/ipset, BGP daemons,
 //            labs on the host kernel, real kubectl. Two files at a time (the core count).
 // - uml      `test/**/x.uml.test.ts`: boots a user-mode Linux kernel (one core's worth of work, ~100x per
-//            syscall). One file at a time, never two kernels beside each other; beside the kernel tests,
-//            whose time is mostly waiting (BGP timers, probes), so the suite's wall time is the longer of
-//            the two rather than their sum. `./scripts/test.sh --full` adds the long UML cases.
+//            syscall). One file at a time, never two kernels beside each other. A plain `vitest run` runs
+//            them after the other projects; scripts/test.sh runs them in a second vitest process beside the
+//            unit and kernel projects, whose time is mostly waiting (BGP timers, probes), so the suite
+//            takes the longer of the two rather than their sum. `./scripts/test.sh --full` adds the long
+//            UML cases.
 export default defineConfig({
   test: {
     pool: 'forks',
@@ -37,6 +39,7 @@ export default defineConfig({
         test: {
           name: 'uml',
           include: ['test/**/*.uml.test.ts'],
+          sequence: { groupOrder: 1 },
           poolOptions: { forks: { singleFork: true } },
           testTimeout: 120_000,
           hookTimeout: 300_000,

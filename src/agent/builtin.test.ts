@@ -4,8 +4,11 @@ import { defaultConfig, parseAgentArgs } from '../cli/parse.js';
 import { routerOptionsFrom } from './builtin.js';
 
 describe('flags -> router options', () => {
-  it('kube-router defaults give the router its own defaults', () => {
-    expect(routerOptionsFrom(defaultConfig(), {})).toEqual(routerDefaults({}, {}));
+  it('kube-router defaults give the router its own defaults, with bridge hairpin on because the proxy runs', () => {
+    expect(routerOptionsFrom(defaultConfig(), {})).toEqual({ ...routerDefaults({}, {}), hairpinMode: true });
+    const noProxy = parseAgentArgs(['--run-service-proxy=false']);
+    if (noProxy.kind !== 'run') throw new Error('no config');
+    expect(routerOptionsFrom(noProxy.config, {})).toEqual(routerDefaults({}, {}));
   });
 
   it('carries typed flag values through', () => {

@@ -81,7 +81,7 @@ export const FLAGS = [
     help: 'Serve NodePorts on every address of the node, not only the primary IP.' },
   { name: 'excluded-cidrs', group: SP, type: 'cidr-list', default: '', owner: 'proxy', implemented: true,
     help: 'IPVS services inside these ranges belong to someone else and are never removed.' },
-  { name: 'runtime-endpoint', group: SP, type: 'string', default: '', owner: 'proxy', implemented: 'not yet: direct server return (DSR) is not built',
+  { name: 'runtime-endpoint', group: SP, type: 'string', default: '', owner: 'proxy', implemented: false,
     help: 'CRI socket used to enter pod namespaces for direct server return (DSR).' },
   { name: 'service-tcp-timeout', group: SP, type: 'duration', default: '0s', owner: 'proxy', implemented: true,
     help: 'IPVS TCP idle timeout; 0 keeps the kernel value.' },

@@ -49,7 +49,8 @@ describe('--help', () => {
     expect(line('health-port')).toContain('(default 20244)');
     expect(line('service-cluster-ip-range')).toContain('(default 10.96.0.0/12)');
     expect(line('enable-bfd')).toContain('(not implemented yet)');
-    expect(line('ipvs-sync-period')).toContain('(not implemented yet)');
+    expect(line('runtime-endpoint')).toContain('(not implemented yet)');
+    expect(line('ipvs-sync-period')).not.toContain('implemented');
     expect(line('iptables-sync-period')).not.toContain('not implemented');
     expect(help).toContain('-v, --v int');
     expect(help).toContain('-V, --version');

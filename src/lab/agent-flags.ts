@@ -42,7 +42,7 @@ export function agentFeatures(flags: readonly string[]): AgentFeatures {
   };
 }
 
-/** The service proxy needs IPVS only once this build ships it; until then the agent runs a placeholder. */
+/** Whether this build ships the service proxy (it does; a build without it would run a placeholder and need no IPVS). */
 export const PROXY_IMPLEMENTED = 'proxy' in BUILTIN_FACTORIES;
 
 /**
