@@ -1,6 +1,7 @@
 // Files under deploy/ that are derived, not written by hand, so they cannot drift from their sources:
 //  - the variant manifests (firewall-only, proxy-only, advertise-routes), from deploy/all.yaml
 //  - the Helm chart's values.yaml `flags:` block and files/flag-defaults.yaml, from the CLI's flag table
+//  - the Grafana dashboard JSON, from the panel list in src/deploy/dashboard.ts
 // `npm run deploy:generate` rewrites them; src/deploy/generate.test.ts fails when one is stale.
 // The chart's templates are hand-written Go templates; they read flags generically (every key of .Values.flags
 // whose value differs from flag-defaults.yaml becomes --name=value), so they need no list of flags.
@@ -11,6 +12,7 @@ import { isMap, isSeq, parseAllDocuments, stringify, type Document, type YAMLMap
 import { FLAGS } from '../cli/flags.js';
 import type { FlagSpec } from '../cli/flag-spec.js';
 import { splitList } from '../cli/values.js';
+import { renderDashboard } from './dashboard.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const CHART_DIR = 'deploy/chart/kube-router-ts';
@@ -172,6 +174,7 @@ export function generatedFiles(root = ROOT): Map<string, string> {
   const files = new Map<string, string>();
   for (const v of VARIANTS) files.set(v.file, renderVariant(all, v));
   files.set(`${CHART_DIR}/files/flag-defaults.yaml`, renderFlagDefaults());
+  files.set('deploy/grafana/kube-router-ts.json', renderDashboard());
   files.set(`${CHART_DIR}/values.yaml`, renderValues(readFileSync(join(root, `${CHART_DIR}/values.yaml`), 'utf8')));
   return files;
 }
