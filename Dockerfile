@@ -1,6 +1,21 @@
 # The kube-router-ts agent image: Debian bookworm, Node 20, and the kernel tools the agent drives.
-# Build from a checkout with dist/ built (./scripts/setup.sh or `npm ci && npm run build`):
 #   docker build -t <registry>/kube-router-ts:<tag> .
+# Checked without a Docker engine by src/deploy/image.test.ts (paths, packages, the manifests' commands).
+
+# --- build: TypeScript to dist/, the production node_modules, and the BGP TCP-MD5 addon (needs a C compiler,
+#     which the full node image has and the runtime image does not).
+FROM node:20-bookworm AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build \
+    && cc -shared -fPIC -O2 -Wall -I/usr/local/include/node -DNODE_GYP_MODULE_NAME=bgp_sockopt \
+          src/bgp/native/bgp_sockopt.c -o /src/bgp_sockopt.node \
+    && npm prune --omit=dev --no-audit --no-fund --ignore-scripts
+
+# --- runtime
 FROM node:20-bookworm-slim
 
 # iptables ships both backends (iptables-nft and iptables-legacy); the entrypoint picks the host's.
@@ -11,9 +26,11 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/kube-router-ts
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
-COPY dist ./dist
+COPY --from=build /src/package.json ./
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY --from=build /src/bgp_sockopt.node ./lib/bgp_sockopt.node
+ENV KRT_BGP_ADDON=/opt/kube-router-ts/lib/bgp_sockopt.node
 COPY deploy/image/entrypoint.sh /usr/local/bin/kube-router-entrypoint
 COPY deploy/image/install-cni.sh /usr/local/bin/kube-router-install-cni
 RUN chmod 0755 /usr/local/bin/kube-router-entrypoint /usr/local/bin/kube-router-install-cni \
