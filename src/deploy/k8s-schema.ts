@@ -19,7 +19,8 @@ async function modelFor(apiVersion: string, kind: string): Promise<ModelClass> {
   if (!/^[a-z0-9.]+(\/v[0-9a-z]+)?$/.test(apiVersion) || !/^[A-Z][A-Za-z0-9]+$/.test(kind)) {
     throw new Error(`not a Kubernetes apiVersion/kind: ${apiVersion} ${kind}`);
   }
-  const mod = (await import(`kubernetes-models/${apiVersion}/${kind}`)) as Record<string, ModelClass>;
+  const specifier = `kubernetes-models/${apiVersion}/${kind}`;
+  const mod = (await import(/* @vite-ignore */ specifier)) as Record<string, ModelClass>;
   const cls = mod[kind];
   if (!cls) throw new Error(`kubernetes-models has no ${apiVersion} ${kind}`);
   return cls;
