@@ -142,6 +142,20 @@ describe('helm chart', () => {
     expect(args(docs)).toContain('--run-router=false');
   });
 
+  it('mounts a Secret for the BGP passwords file instead of putting passwords in the pod spec', async () => {
+    const { text, docs } = render({
+      flags: { 'peer-router-ips': ['192.0.2.1'], 'peer-router-asns': [64513], 'peer-router-passwords-file': '/etc/kube-router/bgp/passwords' },
+      extraVolumes: [{ name: 'bgp', secret: { secretName: 'kube-router-bgp' } }],
+      extraVolumeMounts: [{ name: 'bgp', mountPath: '/etc/kube-router/bgp', readOnly: true }],
+    });
+    expect((await validateManifests(text)).problems).toEqual([]);
+    const pod = find(docs, 'DaemonSet')!.spec.template.spec;
+    expect(pod.volumes).toContainEqual({ name: 'bgp', secret: { secretName: 'kube-router-bgp' } });
+    expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'bgp', mountPath: '/etc/kube-router/bgp', readOnly: true });
+    const out = parseAgentArgs(args(docs));
+    expect(out.kind === 'run' && out.config.peerRouterPasswordsFile).toBe('/etc/kube-router/bgp/passwords');
+  });
+
   describe('against the API server', () => {
     let srv: ApiServerHandle;
     let kubeconfig: string;
