@@ -1,6 +1,7 @@
 // `kube-router --cleanup-config` undoes exactly what the agent did on a node: a lab node (network
 // namespace) with foreign state in it (an iptables chain and jump, an ipset, a route, a policy rule, a
-// link) is snapshotted, the real agent runs there with router + firewall until both synced, stops
+// link) is snapshotted, the real agent runs there as deploy/all.yaml's pod spec starts it (router +
+// firewall, its args and env) until both synced, stops
 // (SIGTERM leaves everything in place, as on an upgrade), then --cleanup-config runs; the node must be as
 // before: iptables-save, ipset list, ip route/link/rule (IPv4 and IPv6) and the CNI directory.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../src/lab/index.js';
 import { downLab } from '../src/lab/down.js';
 import type { NodeState } from '../src/lab/state.js';
+import { agentPodSpec, labAgentEnv, labAgentFlags } from '../src/lab/pod-spec.js';
 
 const NAME = 'ltcl';
 const STATE = `/run/kube-router-lab-${NAME}`;
@@ -95,11 +97,12 @@ describe.skipIf(!existsSync(AGENT))('--cleanup-config on a lab node', () => {
     const before = await snapshot();
     expect(before.iptables).toContain('-A FORWARD -j FOREIGN-FWD');
 
-    agent = spawn(
-      'ip',
-      ['netns', 'exec', node.netns, process.execPath, AGENT, `--kubeconfig=${node.kubeconfig}`, `--hostname-override=${node.name}`, '--run-service-proxy=false', '--health-port=20244'],
-      { env: { ...process.env, PATH: `${STATE}/bin:${process.env.PATH}`, KUBE_ROUTER_CNI_CONF_FILE: node.cniConf, NODE_NAME: node.name }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const pod = agentPodSpec(readFileSync(join(__dirname, '..', 'deploy', 'all.yaml'), 'utf8'));
+    const env = labAgentEnv(pod, node);
+    agent = spawn('ip', ['netns', 'exec', node.netns, process.execPath, AGENT, `--kubeconfig=${node.kubeconfig}`, ...labAgentFlags(pod)], {
+      env: { ...process.env, PATH: `${STATE}/bin:${process.env.PATH}`, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     agent.stdout!.on('data', (d: Buffer) => (agentLog += d.toString()));
     agent.stderr!.on('data', (d: Buffer) => (agentLog += d.toString()));
     // Until router and firewall have each completed a sync.
@@ -128,7 +131,7 @@ describe.skipIf(!existsSync(AGENT))('--cleanup-config on a lab node', () => {
     await new Promise((r) => (agent!.exitCode !== null ? r(null) : agent!.once('exit', r)));
     expect(await snapshot()).toEqual(during); // stopping leaves the dataplane alone
 
-    const cleanup = await lab.exec(node.name, ['env', `KUBE_ROUTER_CNI_CONF_FILE=${node.cniConf}`, process.execPath, AGENT, '--cleanup-config']);
+    const cleanup = await lab.exec(node.name, ['env', `KUBE_ROUTER_CNI_CONF_FILE=${env.KUBE_ROUTER_CNI_CONF_FILE}`, process.execPath, AGENT, '--cleanup-config']);
     expect(cleanup.code, cleanup.stderr).toBe(0);
     const after = await snapshot();
     for (const k of Object.keys(before) as (keyof Snapshot)[]) expect(after[k], k).toBe(before[k]);
