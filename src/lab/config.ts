@@ -18,6 +18,11 @@ export interface LabSpec extends LabLocation {
   readonly agentFlags: readonly string[];
   /** Run agents at all (tests of the lab machinery can run without them). */
   readonly agents: boolean;
+  /**
+   * A manifest whose DaemonSet pod spec starts the agents (pod-spec.ts): its args (then agentFlags, which
+   * already hold them, see specFrom) and its env with the downward API resolved per node.
+   */
+  readonly agentManifest?: string;
   /** Command that starts an agent: argv prefix, e.g. [node, dist/cli/main.js]. */
   readonly agentCommand: readonly string[];
   readonly clusterCIDR: string;

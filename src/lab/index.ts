@@ -45,6 +45,7 @@ export function labCommand(): Command {
     .addOption(new Option('--kernel <kernel>', 'kernel to run on').choices(['auto', 'host', 'uml']).default('auto'))
     .addOption(new Option('--iptables <backend>', "iptables backend of the nodes (default: the host's, as `iptables -V` reports)").choices(['nft', 'legacy']))
     .option('--no-agents', 'do not start agents (the lab machinery alone)')
+    .option('--agent-manifest <file>', "start the agents from this manifest's DaemonSet pod spec (args, env), e.g. deploy/all.yaml")
     .option('--cluster-cidr <cidr>', 'pod CIDR range, one /24 per node', '10.244.0.0/16')
     .option('--api-port <port>', 'host port of the API server (0 = any free)', (v) => Number(v), 0)
     .option('--foreground', 'run the supervisor in this process until interrupted', false)
@@ -62,6 +63,7 @@ export function labCommand(): Command {
         clusterCIDR: o['clusterCidr'] as string,
         apiPort: o['apiPort'] as number,
         agentFlags,
+        ...(o['agentManifest'] ? { agentManifest: o['agentManifest'] as string } : {}),
         detach: !o['foreground'],
         log: (m: string) => process.stderr.write(`lab: ${m}\n`),
       };

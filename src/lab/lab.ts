@@ -3,7 +3,7 @@
 // running one from its state dir.
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { locate, paths, type LabLocation, type LabSpec } from './config.js';
 import { control, type LabStatus } from './control.js';
@@ -16,6 +16,7 @@ import { alive, run, StopWaiting, waitFor, type RunResult } from './sh.js';
 import { readState, resolveTarget, type LabState } from './state.js';
 import { defaultAgentCommand, prepareStateDir, REPO_ROOT, Supervisor } from './supervisor.js';
 import { agentFeatures, neededKernelFeatures } from './agent-flags.js';
+import { agentPodSpec, labAgentFlags } from './pod-spec.js';
 import { chooseKernel } from './kernel.js';
 import { bootUml, umlAvailable } from './uml.js';
 import { chooseIptables, labPath, makeIptablesBin } from './iptables.js';
@@ -30,6 +31,8 @@ export interface UpOptions {
   readonly agentFlags?: readonly string[];
   readonly agents?: boolean;
   readonly agentCommand?: readonly string[];
+  /** Start the agents from this manifest's DaemonSet pod spec (e.g. deploy/all.yaml); agentFlags follow its args. */
+  readonly agentManifest?: string;
   readonly kernel?: 'host' | 'uml' | 'auto';
   /** iptables backend of the nodes (default: the host's, as `iptables -V` reports it). */
   readonly iptables?: 'nft' | 'legacy' | 'host';
@@ -48,7 +51,8 @@ export function specFrom(o: UpOptions): LabSpec {
     nodes: o.nodes ?? 3,
     segments: o.segments ?? 1,
     tor: o.tor ?? false,
-    agentFlags: [...(o.agentFlags ?? [])],
+    agentFlags: [...(o.agentManifest ? labAgentFlags(agentPodSpec(readFileSync(o.agentManifest, 'utf8'))) : []), ...(o.agentFlags ?? [])],
+    ...(o.agentManifest ? { agentManifest: resolve(o.agentManifest) } : {}),
     agents: o.agents ?? true,
     agentCommand: [...(o.agentCommand ?? defaultAgentCommand())],
     clusterCIDR: o.clusterCIDR ?? '10.244.0.0/16',

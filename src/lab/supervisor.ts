@@ -2,7 +2,7 @@
 // namespaces' forwarders, the lab kubelet and controllers, and one agent per node. It restarts nothing
 // silently: an agent that exits is logged and shown by `status`. `down` (down.ts) removes what it made.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,7 @@ import { chooseKernel } from './kernel.js';
 import { KubeClient, R } from './kube.js';
 import { LabKubelet } from './kubelet.js';
 import { podAgentScript } from './pod-process.js';
+import { agentPodSpec, labAgentEnv } from './pod-spec.js';
 import { alive, killTree, procStartTime, sleep } from './sh.js';
 import { agentHealth, type AgentHealth } from './health.js';
 import { journal, writeState, type LabState, type NodeState } from './state.js';
@@ -187,13 +188,18 @@ export class Supervisor {
     await Promise.all([this.controllers.whenSynced(), this.kubelet.whenSynced()]);
 
     if (spec.agents) {
+      // From a manifest: its args (already at the head of agentFlags) and its env; the node name comes from
+      // the downward API there, as on a real node, not from --hostname-override.
+      const podSpec = spec.agentManifest ? agentPodSpec(readFileSync(spec.agentManifest, 'utf8')) : undefined;
       for (const n of nodes) {
         this.spawnIn(
           n.netns,
-          [...spec.agentCommand, `--kubeconfig=${n.kubeconfig}`, `--hostname-override=${n.name}`, ...spec.agentFlags],
+          podSpec
+            ? [...spec.agentCommand, `--kubeconfig=${n.kubeconfig}`, ...spec.agentFlags]
+            : [...spec.agentCommand, `--kubeconfig=${n.kubeconfig}`, `--hostname-override=${n.name}`, ...spec.agentFlags],
           n.log,
           `agent ${n.name}`,
-          { KUBE_ROUTER_CNI_CONF_FILE: n.cniConf, NODE_NAME: n.name },
+          podSpec ? labAgentEnv(podSpec, n) : { KUBE_ROUTER_CNI_CONF_FILE: n.cniConf, NODE_NAME: n.name },
         );
       }
     }

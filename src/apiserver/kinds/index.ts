@@ -2,6 +2,7 @@
 import type { ResourceDef } from '../resources.js';
 import { namespaces, nodes, pods } from './core.js';
 import { services } from './service.js';
+import { clusterrolebindings, clusterroles, configmaps, daemonsets, serviceaccounts } from './deploy.js';
 import { endpointslices, events, leases, networkpolicies } from './networking.js';
 
 export const namespacesDef = namespaces;
@@ -15,4 +16,9 @@ export const ALL_RESOURCES: readonly ResourceDef[] = [
   endpointslices,
   networkpolicies,
   leases,
+  serviceaccounts,
+  configmaps,
+  daemonsets,
+  clusterroles,
+  clusterrolebindings,
 ];

@@ -12,7 +12,7 @@ import { resolvePodCidrs } from './compile/pod-cidr.js';
 import { compilePeers } from './compile/peers.js';
 import { compileRoutes } from './compile/routes.js';
 import { ensureBridge, ensureSysctls, findNodeInterfaces, type NodeInterface } from './apply/bridge.js';
-import { syncCniFile } from './apply/cni-file.js';
+import { removeCniFile, syncCniFile } from './apply/cni-file.js';
 import { createExec, type Exec } from './apply/exec.js';
 import { cleanupFirewall, syncFirewall } from './apply/firewall.js';
 import { detectBackend, type BackendName } from '../../dataplane/iptables/backend.js';
@@ -379,6 +379,7 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
       await step('cleanup-policy-rules', () => syncPolicyRules(exec, families, [], false), errs);
       await step('cleanup-iptables', async () => cleanupFirewall(exec, await iptablesBackend(), families), errs);
       await step('cleanup-bridge', () => exec.run('ip', ['link', 'del', BRIDGE_NAME], { allowFail: true }), errs);
+      if (opts.enableCni) await step('cleanup-cni-config', () => removeCniFile(opts.cniConfFile), errs);
       if (errs.length > 0) log.warn({ errors: errs }, 'router cleanup incomplete');
     },
     status: () => ({

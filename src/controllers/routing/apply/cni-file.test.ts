@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { syncCniFile } from './cni-file.js';
+import { removeCniFile, syncCniFile } from './cni-file.js';
 
 let dir = '';
 beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'krt-rt-cnifile-')); });
@@ -44,5 +44,21 @@ describe('syncCniFile', () => {
     writeFileSync(join(bin, 'portmap'), ''); // present but not executable: still missing
     const res = await syncCniFile(file, params, [join(dir, 'nope'), bin]);
     expect(res.missingPlugins).toEqual(['host-local', 'portmap']);
+  });
+});
+
+describe('removeCniFile (--cleanup-config)', () => {
+  it('removes the config it writes, and keeps one that is not on kube-bridge', async () => {
+    const ours = join(dir, '10-kuberouter.conflist');
+    await syncCniFile(ours, params, []);
+    expect(await removeCniFile(ours)).toBe(true);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(await removeCniFile(ours)).toBe(false);
+    const foreign = join(dir, '10-other.conflist');
+    writeFileSync(foreign, JSON.stringify({ cniVersion: '0.3.1', name: 'x', plugins: [{ type: 'bridge', bridge: 'cni0' }] }));
+    expect(await removeCniFile(foreign)).toBe(false);
+    writeFileSync(join(dir, 'broken.conf'), '{');
+    expect(await removeCniFile(join(dir, 'broken.conf'))).toBe(false);
+    expect(readdirSync(dir).sort()).toEqual(['10-other.conflist', 'broken.conf']);
   });
 });

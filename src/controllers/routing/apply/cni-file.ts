@@ -2,7 +2,7 @@
 // a half-written file, and only when the content changes. Checks that the plugin binaries it names exist.
 import { access, constants, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { buildCniConfig, renderCniConfig, requiredCniPlugins, type CniParams } from '../compile/cni.js';
+import { BRIDGE_NAME, buildCniConfig, renderCniConfig, requiredCniPlugins, type CniParams } from '../compile/cni.js';
 
 export interface CniWriteResult {
   readonly written: boolean;
@@ -75,4 +75,30 @@ export async function syncCniFile(path: string, params: Omit<CniParams, 'listFor
   if (written) await writeFileAtomic(path, text);
   const missingPlugins = await findMissingPlugins(requiredCniPlugins(config), binDirs);
   return { written, path, missingPlugins, ...(replacedInvalid ? { replacedInvalid } : {}) };
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * --cleanup-config: removes the CNI config when it is ours (a bridge plugin on kube-bridge, as the install
+ * and the router write it); anything else at that path is an operator's and stays. Returns whether it removed.
+ */
+export async function removeCniFile(path: string): Promise<boolean> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+  let conf: unknown;
+  try {
+    conf = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  const plugins: unknown[] = isObj(conf) && Array.isArray(conf.plugins) ? conf.plugins : [conf];
+  if (!plugins.some((p) => isObj(p) && p.type === 'bridge' && p.bridge === BRIDGE_NAME)) return false;
+  await unlink(path);
+  return true;
 }
