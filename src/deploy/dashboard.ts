@@ -77,6 +77,27 @@ export const ROWS: readonly RowSpec[] = [
     ],
   },
   {
+    title: 'Service proxy (IPVS)',
+    panels: [
+      syncTime('IPVS sync time', 'kube_router_controller_ipvs_services_sync_time', 'A whole service proxy sync: compile, read IPVS, apply the differences.'),
+      {
+        title: 'IPVS virtual servers',
+        type: 'timeseries',
+        exprs: [q('kube_router_controller_ipvs_services{$SEL}', 'virtual servers {{instance}}')],
+      },
+      {
+        title: 'Proxy sync failures / services left out',
+        type: 'timeseries',
+        unit: 'ops',
+        description: 'Failed syncs are retried with backoff; left out: bad annotations, external IPs outside the allowed ranges, address conflicts.',
+        exprs: [
+          q('rate(kube_router_controller_ipvs_sync_failures{$SEL}[5m])', 'failures {{instance}}'),
+          q('rate(kube_router_controller_ipvs_services_skipped{$SEL}[5m])', 'left out {{instance}}'),
+        ],
+      },
+    ],
+  },
+  {
     title: 'Routing and BGP',
     panels: [
       { title: 'BGP peers', type: 'table', description: 'One row per peer: address, type, ASN and session state.', exprs: [q('kube_router_bgp_peer_info{$SEL}')] },
