@@ -13,7 +13,7 @@ import { binaries, type BackendName } from '../src/dataplane/iptables/backend.js
 import type { ClusterSnapshot, NetworkPolicyModel, PodModel } from '../src/model/types.js';
 import { FirewallApplier } from '../src/controllers/netpol/apply/applier.js';
 import { FirewallCompiler, type CompileOptions } from '../src/controllers/netpol/compile/compiler.js';
-import { namespace, pod, policy, snapshot } from '../src/controllers/netpol/testing/fixtures.js';
+import { namespace, pod, policy, snapshot } from '../src/testing/firewall/fixtures.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);

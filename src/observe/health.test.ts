@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { HealthMonitor, startHealthServer, type HealthStatus } from './health.js';
 import type { HttpEndpoint } from './http.js';
 import { createLogger } from './logger.js';
-import { freePort, MemoryLog, sleep } from './testing.js';
+import { freePort, MemoryLog, sleep } from '../testing/observe.js';
 
 let endpoint: HttpEndpoint | undefined;
 let monitor: HealthMonitor | undefined;

@@ -9,10 +9,11 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeconfigText, startApiServer, type ApiServerHandle } from '../../apiserver/index.js';
-import { request } from '../../apiserver/test-helpers.js';
+import { request } from '../../testing/apiserver.js';
 import { execInNetns } from '../../dataplane/exec.js';
-import { kernelSets, Netns } from './testing/netns.js';
-import { buildTopology, connectLoop, eventually, tcpProbe, type Topology } from './testing/topology.js';
+import { kernelSets, Netns } from '../../testing/firewall/netns.js';
+import { buildTopology, connectLoop, tcpProbe, type Topology } from '../../testing/firewall/topology.js';
+import { holds } from '../../testing/wait.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../../..');
 const netns = new Netns('krt-np2-ag-');
@@ -123,8 +124,8 @@ describe('the agent process: SIGKILL and restart under traffic', () => {
       const set = (await kernelSets(execInNetns(nodeNs))).get('kube-router-local-pods') ?? [];
       return PODS.every((p) => set.includes(p.ip));
     };
-    expect(await eventually(programmed, 60_000), JSON.stringify(first.lines.slice(-5))).toBe(true);
-    expect(await eventually(() => tcpProbe(client, '10.244.1.3', 82))).toBe(true);
+    expect(await holds(programmed, 60_000), JSON.stringify(first.lines.slice(-5))).toBe(true);
+    expect(await holds(() => tcpProbe(client, '10.244.1.3', 82))).toBe(true);
     expect(await tcpProbe(intruder, '10.244.1.3', 80)).toBe(false);
     expect(first.lines.some((l) => String(l.msg).includes('failing closed'))).toBe(true);
 
@@ -138,7 +139,7 @@ describe('the agent process: SIGKILL and restart under traffic', () => {
     const ticker = setInterval(() => echo.stdin!.write(`tick${sent++}\n`), 50);
     const loops = [connectLoop(intruder, '10.244.1.3', 80), connectLoop(intruder, '10.244.1.3', 82)];
     try {
-      expect(await eventually(async () => echoed.includes('tick3'), 5000)).toBe(true);
+      expect(await holds(async () => echoed.includes('tick3'), 5000)).toBe(true);
       const handlesBefore = await ruleHandles();
       const setsBefore = await kernelSets(execInNetns(nodeNs));
 
@@ -147,12 +148,12 @@ describe('the agent process: SIGKILL and restart under traffic', () => {
       const atKill = sent;
       await new Promise((r) => setTimeout(r, 1000));
       // Down: the kernel keeps enforcing; the connection keeps flowing.
-      expect(await eventually(async () => echoed.includes(`tick${atKill + 5}`), 5000)).toBe(true);
+      expect(await holds(async () => echoed.includes(`tick${atKill + 5}`), 5000)).toBe(true);
 
       const second = startAgent();
-      expect(await eventually(async () => firewallSynced(second), 60_000), JSON.stringify(second.lines.slice(-5))).toBe(true);
+      expect(await holds(async () => firewallSynced(second), 60_000), JSON.stringify(second.lines.slice(-5))).toBe(true);
       const atSync = sent;
-      expect(await eventually(async () => echoed.includes(`tick${atSync + 5}`), 5000)).toBe(true);
+      expect(await holds(async () => echoed.includes(`tick${atSync + 5}`), 5000)).toBe(true);
       // In place: the restarted agent found the kernel as it wants it and wrote nothing.
       const syncLine = second.lines.find((l) => /^firewall (synced|in sync)$/.test(String(l.msg)))!;
       expect(syncLine.msg).toBe('firewall in sync');

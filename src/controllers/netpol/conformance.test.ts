@@ -4,7 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadCase, runCase } from './testing/conformance.js';
+import { loadCase, runCase } from '../../testing/firewall/conformance.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const dirs = [resolve(root, '../shared/conformance/netpol'), resolve(root, 'test/conformance/netpol')].filter(existsSync);

@@ -9,10 +9,11 @@ import { binaries } from '../../dataplane/iptables/backend.js';
 import type { NodeModel, PodModel } from '../../model/types.js';
 import { createMemoryClusterView, type MemoryClusterView } from '../../watch/memory-view.js';
 import { createFirewallController, type FirewallController } from './controller.js';
-import { firewallOptions, testContext } from './testing/context.js';
-import { namespace, pod, policy } from './testing/fixtures.js';
-import { kernelSets, Netns } from './testing/netns.js';
-import { attachPod, buildTopology, connectLoop, eventually, tcpProbe, type Topology } from './testing/topology.js';
+import { firewallOptions, testContext } from '../../testing/firewall/context.js';
+import { namespace, pod, policy } from '../../testing/firewall/fixtures.js';
+import { kernelSets, Netns } from '../../testing/firewall/netns.js';
+import { attachPod, buildTopology, connectLoop, tcpProbe, type Topology } from '../../testing/firewall/topology.js';
+import { holds } from '../../testing/wait.js';
 
 const netns = new Netns('krt-np2-fc-');
 afterAll(() => netns.destroyAll());
@@ -107,7 +108,7 @@ describe.each(['nft', 'legacy'] as const)('fail-closed on %s', (backend) => {
 
     // Once the pod is in the model (no policy selects it) it is open both ways.
     view.set('Pod', pod({ ns: 'x', name: 'n', ip: '10.244.1.10', labels: { pod: 'n' } }));
-    expect(await eventually(() => tcpProbe(topo.podNs.get('x/a')!, '10.244.1.10', 80))).toBe(true);
+    expect(await holds(() => tcpProbe(topo.podNs.get('x/a')!, '10.244.1.10', 80))).toBe(true);
     expect(await tcpProbe(n, A.podIPs[0]!, 80)).toBe(true);
     expect(await ping(n, A.podIPs[0]!)).toBe(true);
     expect(await fromNode('10.244.1.10', 80)).toBe(true);
@@ -120,7 +121,7 @@ describe.each(['nft', 'legacy'] as const)('fail-closed on %s', (backend) => {
     expect(await tcpProbe(a, '10.244.1.11', 80)).toBe(false);
     expect(await tcpProbe(w, A.podIPs[0]!, 80)).toBe(false);
     view.set('Pod', pod({ ns: 'x', name: 'w', ip: '10.244.1.11', labels: { app: 'web' } }));
-    expect(await eventually(() => tcpProbe(a, '10.244.1.11', 80))).toBe(true);
+    expect(await holds(() => tcpProbe(a, '10.244.1.11', 80))).toBe(true);
     // x/n is programmed but not a peer of the policy; the node still reaches w; w's egress is open.
     expect(await tcpProbe(netns.prefix + `${tag}-n`, '10.244.1.11', 80)).toBe(false);
     expect(await fromNode('10.244.1.11', 80)).toBe(true);
@@ -137,11 +138,11 @@ describe.each(['nft', 'legacy'] as const)('fail-closed on %s', (backend) => {
     let results: Array<{ attempts: number; connected: number }> = [];
     try {
       // Probing before the model knows the pod: every loop has to be running first.
-      expect(await eventually(async () => loops.every((l) => l.attempts() > 10))).toBe(true);
+      expect(await holds(async () => loops.every((l) => l.attempts() > 10))).toBe(true);
       const D: PodModel = pod({ ns: 'x', name: 'd', ip: dIP, labels: { role: 'locked' } });
       view.set('Pod', D);
       const programmed = async (): Promise<boolean> => (await kernelSets(execInNetns(nodeNs))).get('kube-router-local-pods')?.includes(dIP) ?? false;
-      expect(await eventually(programmed)).toBe(true);
+      expect(await holds(programmed)).toBe(true);
       // More syncs while probing: relabels that touch the same sets and chains.
       for (let i = 0; i < 4; i++) {
         view.set('Pod', { ...D, labels: { role: 'locked', round: String(i) } });
@@ -165,7 +166,7 @@ describe.each(['nft', 'legacy'] as const)('fail-closed on %s', (backend) => {
     const a = topo.podNs.get('x/a')!;
     expect(await tcpProbe(a, '10.244.1.10', 80)).toBe(true);
     view.delete('Pod', 'x/n');
-    expect(await eventually(async () => !(await tcpProbe(a, '10.244.1.10', 80)))).toBe(true);
+    expect(await holds(async () => !(await tcpProbe(a, '10.244.1.10', 80)))).toBe(true);
     expect(await fromNode('10.244.1.10', 80)).toBe(false);
   });
 });
@@ -183,13 +184,13 @@ describe('fail-closed needs a pod CIDR', () => {
     await c.start();
     try {
       view.set('Pod', A);
-      await eventually(async () => c.syncs >= 2);
+      await holds(async () => c.syncs >= 2);
       const warn = t.logs.lines.filter((l) => String(l.msg).includes('fail-closed for new pods needs it'));
       expect(warn).toHaveLength(1);
       expect(warn[0]!.level).toBe(40);
       view.set('Node', { ...node1, annotations: { 'kube-router.io/pod-cidr': '10.244.9.0/24' } });
-      expect(await eventually(async () => t.logs.lines.some((l) => String(l.msg).includes('failing closed') && String(l.source) === 'annotation'))).toBe(true);
-      expect(await eventually(async () => (await kernelSets(execInNetns(ns))).has('kube-router-local-pods'))).toBe(true);
+      expect(await holds(async () => t.logs.lines.some((l) => String(l.msg).includes('failing closed') && String(l.source) === 'annotation'))).toBe(true);
+      expect(await holds(async () => (await kernelSets(execInNetns(ns))).has('kube-router-local-pods'))).toBe(true);
     } finally {
       await c.stop();
     }

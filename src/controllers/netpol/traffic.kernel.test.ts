@@ -9,10 +9,11 @@ import type { NetworkPolicyModel, PodModel } from '../../model/types.js';
 import type { MemoryClusterView } from '../../watch/memory-view.js';
 import { createMemoryClusterView } from '../../watch/memory-view.js';
 import { createFirewallController, type FirewallController } from './controller.js';
-import { firewallOptions, testContext } from './testing/context.js';
-import { namespace, pod, policy } from './testing/fixtures.js';
-import { failingWrapper, kernelChains, Netns } from './testing/netns.js';
-import { buildTopology, eventually, tcpProbe, udpProbe, type Topology } from './testing/topology.js';
+import { firewallOptions, testContext } from '../../testing/firewall/context.js';
+import { namespace, pod, policy } from '../../testing/firewall/fixtures.js';
+import { failingWrapper, kernelChains, Netns } from '../../testing/firewall/netns.js';
+import { buildTopology, tcpProbe, udpProbe, type Topology } from '../../testing/firewall/topology.js';
+import { holds } from '../../testing/wait.js';
 
 // Datagrams can be lost on a loaded machine: positive UDP checks retry (a denied one never succeeds).
 const netns = new Netns('krt-np-tr-');
@@ -72,7 +73,7 @@ describe.each(['nft', 'legacy'] as const)('firewall traffic on %s', (backend) =>
     for (const [src, dst] of [['x/b', 'x/a'], ['y/b', 'x/a'], ['x/a', 'y/b']] as const) {
       expect(await tcpProbe(from(src), IP[dst]!, 80), `${src}->${dst}`).toBe(true);
       // The first datagram may race ARP/socat start-up; a few tries are fine.
-      expect(await eventually(() => udpProbe(from(src), IP[dst]!, 80), 3000), `${src}->${dst} udp`).toBe(true);
+      expect(await holds(() => udpProbe(from(src), IP[dst]!, 80), 3000), `${src}->${dst} udp`).toBe(true);
     }
   });
 
@@ -80,7 +81,7 @@ describe.each(['nft', 'legacy'] as const)('firewall traffic on %s', (backend) =>
     setPolicy(policy('x', 'a-from-b', { podSelector: { matchLabels: { pod: 'a' } }, ingress: [{ from: [{ podSelector: { matchLabels: { pod: 'b' } } }], ports: [{ port: 'serve-80-tcp' }] }] }));
     // Narrowing lands before the new rules (briefly denying x/b too), so wait for the final state.
     const settled = async (): Promise<boolean> => !(await tcpProbe(from('y/a'), IP['x/a']!, 80)) && (await tcpProbe(from('x/b'), IP['x/a']!, 80));
-    expect(await eventually(settled)).toBe(true);
+    expect(await holds(settled)).toBe(true);
     expect(await tcpProbe(from('x/b'), IP['x/a']!, 81)).toBe(false);
     expect(await udpProbe(from('x/b'), IP['x/a']!, 80)).toBe(false);
     expect(await tcpProbe(from('y/b'), IP['x/a']!, 80)).toBe(false);
@@ -90,27 +91,27 @@ describe.each(['nft', 'legacy'] as const)('firewall traffic on %s', (backend) =>
 
   it('a label change on a remote pod lets it in (an ipset change only)', async () => {
     setPolicy(policy('x', 'a-from-clients', { podSelector: { matchLabels: { pod: 'a' } }, ingress: [{ from: [{ namespaceSelector: {}, podSelector: { matchLabels: { role: 'client' } } }] }] }));
-    await eventually(async () => (agents.get('node1')!.syncs ?? 0) > 0);
+    await holds(async () => (agents.get('node1')!.syncs ?? 0) > 0);
     expect(await tcpProbe(from('y/b'), IP['x/a']!, 81)).toBe(false);
     const yb = PODS[3]!;
     view.set('Pod', { ...yb, labels: { ...yb.labels, role: 'client' } });
-    expect(await eventually(() => tcpProbe(from('y/b'), IP['x/a']!, 81))).toBe(true);
+    expect(await holds(() => tcpProbe(from('y/b'), IP['x/a']!, 81))).toBe(true);
     view.set('Pod', yb);
-    expect(await eventually(async () => !(await tcpProbe(from('y/b'), IP['x/a']!, 81)))).toBe(true);
+    expect(await holds(async () => !(await tcpProbe(from('y/b'), IP['x/a']!, 81)))).toBe(true);
   });
 
   it('egress allowing only UDP: TCP out is rejected at the source node, UDP passes', async () => {
     setPolicy(policy('y', 'a-udp-only', { podSelector: { matchLabels: { pod: 'a' } }, policyTypes: ['Egress'], egress: [{ ports: [{ protocol: 'UDP' }] }] }));
-    expect(await eventually(async () => !(await tcpProbe(from('y/a'), IP['y/b']!, 80)))).toBe(true);
-    expect(await eventually(() => udpProbe(from('y/a'), IP['y/b']!, 80), 3000)).toBe(true);
+    expect(await holds(async () => !(await tcpProbe(from('y/a'), IP['y/b']!, 80)))).toBe(true);
+    expect(await holds(() => udpProbe(from('y/a'), IP['y/b']!, 80), 3000)).toBe(true);
     expect(await tcpProbe(from('y/a'), IP['x/b']!, 80)).toBe(false);
-    expect(await eventually(() => udpProbe(from('y/a'), IP['x/b']!, 80), 3000)).toBe(true);
+    expect(await holds(() => udpProbe(from('y/a'), IP['x/b']!, 80), 3000)).toBe(true);
   });
 
   it('an agent restart keeps established connections and never lets a denied one through', async () => {
     // x/b -> x/a:82 is allowed (a-from-b allows only 80; add a rule for 82), y/a -> x/a:80 is denied.
     setPolicy(policy('x', 'a-echo', { podSelector: { matchLabels: { pod: 'a' } }, ingress: [{ from: [{ podSelector: { matchLabels: { pod: 'b' } } }], ports: [{ port: 82 }] }] }));
-    expect(await eventually(() => tcpProbe(from('x/b'), IP['x/a']!, 82))).toBe(true);
+    expect(await holds(() => tcpProbe(from('x/b'), IP['x/a']!, 82))).toBe(true);
     const client = spawn('ip', ['netns', 'exec', from('x/b'), 'socat', '-', `TCP4:${IP['x/a']}:82`], { stdio: ['pipe', 'pipe', 'pipe'] });
     let echoed = '';
     let exited = false;
@@ -118,7 +119,7 @@ describe.each(['nft', 'legacy'] as const)('firewall traffic on %s', (backend) =>
     client.on('exit', () => (exited = true));
     try {
       client.stdin.write('before\n');
-      expect(await eventually(async () => echoed.includes('before'), 3000)).toBe(true);
+      expect(await holds(async () => echoed.includes('before'), 3000)).toBe(true);
       let leaked = 0;
       let probing = true;
       const prober = (async () => {
@@ -130,7 +131,7 @@ describe.each(['nft', 'legacy'] as const)('firewall traffic on %s', (backend) =>
       const restarted = await startAgent('node1');
       expect(restarted.syncs).toBe(1);
       client.stdin.write('after\n');
-      expect(await eventually(async () => echoed.includes('during') && echoed.includes('after'), 3000)).toBe(true);
+      expect(await holds(async () => echoed.includes('during') && echoed.includes('after'), 3000)).toBe(true);
       probing = false;
       await prober;
       expect(leaked).toBe(0);
@@ -142,7 +143,7 @@ describe.each(['nft', 'legacy'] as const)('firewall traffic on %s', (backend) =>
 
   it('a failing iptables-restore keeps the old rules and opens nothing; the retry applies the change', async () => {
     setPolicy(policy('y', 'b-deny', { podSelector: { matchLabels: { pod: 'b' } }, ingress: [] }));
-    expect(await eventually(async () => !(await tcpProbe(from('x/b'), IP['y/b']!, 80)))).toBe(true);
+    expect(await holds(async () => !(await tcpProbe(from('x/b'), IP['y/b']!, 80)))).toBe(true);
     const wrap = failingWrapper(binaries(backend, 4).restore);
     try {
       await agents.get('node2')!.stop();
@@ -163,7 +164,7 @@ describe.each(['nft', 'legacy'] as const)('firewall traffic on %s', (backend) =>
       expect(await tcpProbe(from('x/b'), IP['y/b']!, 80)).toBe(false);
       rmSync(wrap.flag);
       await started;
-      expect(await eventually(() => tcpProbe(from('x/b'), IP['y/b']!, 81))).toBe(true);
+      expect(await holds(() => tcpProbe(from('x/b'), IP['y/b']!, 81))).toBe(true);
       expect(await tcpProbe(from('x/b'), IP['y/b']!, 80)).toBe(false);
       expect(await tcpProbe(from('x/a'), IP['y/b']!, 81)).toBe(false);
       // Back to a controller with the real binaries for the rest of the suite.
@@ -176,7 +177,7 @@ describe.each(['nft', 'legacy'] as const)('firewall traffic on %s', (backend) =>
 
   it('policy deletion restores reachability; cleanup removes every chain', async () => {
     for (const k of ['x/a-from-b', 'x/a-from-clients', 'y/a-udp-only', 'x/a-echo', 'y/b-deny']) view.delete('NetworkPolicy', k);
-    expect(await eventually(() => tcpProbe(from('y/a'), IP['y/b']!, 80))).toBe(true);
+    expect(await holds(() => tcpProbe(from('y/a'), IP['y/b']!, 80))).toBe(true);
     expect(await tcpProbe(from('y/b'), IP['x/a']!, 81)).toBe(true);
     for (const a of agents.values()) await a.stop();
     for (const a of agents.values()) await a.cleanup();

@@ -5,10 +5,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryBgpNetwork } from './testing/memory-bgp.js';
-import { TestClusterView, testNode } from './testing/memory-cluster.js';
-import { startNodeAgent, type NodeAgent } from './testing/harness.js';
-import { addPod, createUnderlay, deleteNetnsWithPrefix, nsRun, nsTry, routesProto17, spawnIn, waitFor } from './testing/netns.js';
+import { MemoryBgpNetwork } from '../../testing/router/memory-bgp.js';
+import { TestClusterView, testNode } from '../../testing/router/memory-cluster.js';
+import { startNodeAgent, type NodeAgent } from '../../testing/router/harness.js';
+import { addPod, createUnderlay, deleteNetnsWithPrefix, nsRun, nsTry, routesProto17, spawnIn } from '../../testing/router/netns.js';
+import { waitFor } from '../../testing/wait.js';
 
 const P = 'krt-rt-a-';
 const IP = { n1: '172.31.0.11', n2: '172.31.0.12', n3: '172.31.0.13', outside: '172.31.0.100' };

@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryBgpNetwork } from './testing/memory-bgp.js';
-import { TestClusterView, testNode } from './testing/memory-cluster.js';
-import { startNodeAgent, type NodeAgent } from './testing/harness.js';
-import { addPod, createUnderlay, deleteNetnsWithPrefix, nsTry, routesProto17, spawnIn, waitFor } from './testing/netns.js';
+import { MemoryBgpNetwork } from '../../testing/router/memory-bgp.js';
+import { TestClusterView, testNode } from '../../testing/router/memory-cluster.js';
+import { startNodeAgent, type NodeAgent } from '../../testing/router/harness.js';
+import { addPod, createUnderlay, deleteNetnsWithPrefix, nsTry, routesProto17, spawnIn } from '../../testing/router/netns.js';
+import { waitFor } from '../../testing/wait.js';
 
 const P = 'krt-rt-g-';
 const cluster = new TestClusterView();

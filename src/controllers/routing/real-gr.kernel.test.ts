@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { realSpeakerAvailable, spawnAgent, type AgentProcess } from './testing/agents.js';
-import { writeClusterFile } from './testing/file-cluster.js';
-import { testNode } from './testing/memory-cluster.js';
-import { addPod, createUnderlay, deleteNetnsWithPrefix, nsTry, routesProto17, spawnIn, waitFor } from './testing/netns.js';
+import { realSpeakerAvailable, spawnAgent, type AgentProcess } from '../../testing/router/agents.js';
+import { writeClusterFile } from '../../testing/router/file-cluster.js';
+import { testNode } from '../../testing/router/memory-cluster.js';
+import { addPod, createUnderlay, deleteNetnsWithPrefix, nsTry, routesProto17, spawnIn } from '../../testing/router/netns.js';
+import { waitFor } from '../../testing/wait.js';
 
 const P = 'krt-rt-s-';
 const available = await realSpeakerAvailable();

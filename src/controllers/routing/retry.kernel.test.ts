@@ -6,11 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryBgpNetwork } from './testing/memory-bgp.js';
-import { TestClusterView, testNode } from './testing/memory-cluster.js';
-import { startNodeAgent, type NodeAgent } from './testing/harness.js';
-import { failingExec, type FaultyExec } from './testing/faults.js';
-import { createUnderlay, deleteNetnsWithPrefix, nsRun, nsTry, routesProto17, waitFor } from './testing/netns.js';
+import { MemoryBgpNetwork } from '../../testing/router/memory-bgp.js';
+import { TestClusterView, testNode } from '../../testing/router/memory-cluster.js';
+import { startNodeAgent, type NodeAgent } from '../../testing/router/harness.js';
+import { failingExec, type FaultyExec } from '../../testing/router/faults.js';
+import { createUnderlay, deleteNetnsWithPrefix, nsRun, nsTry, routesProto17 } from '../../testing/router/netns.js';
+import { waitFor } from '../../testing/wait.js';
 
 const P = 'krt-rt2-r-';
 const IP = { n1: '172.31.7.11', n2: '172.31.7.12', n3: '172.31.7.13' };

@@ -5,9 +5,9 @@ import type { Exec } from '../../../dataplane/exec.js';
 import type { ClusterSnapshot } from '../../../model/types.js';
 import { FirewallCompiler } from '../compile/compiler.js';
 import type { FirewallPlan } from '../compile/plan.js';
-import { namespace, pod, policy, snapshot } from '../testing/fixtures.js';
-import { failingWrapper, kernelChains, kernelSets, Netns } from '../testing/netns.js';
-import { nodeOptions } from '../testing/reach.js';
+import { namespace, pod, policy, snapshot } from '../../../testing/firewall/fixtures.js';
+import { failingWrapper, kernelChains, kernelSets, Netns } from '../../../testing/firewall/netns.js';
+import { nodeOptions } from '../../../testing/firewall/reach.js';
 import { FirewallApplier } from './applier.js';
 
 const netns = new Netns('krt-np-ap-');

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { NetworkPolicyModel, PodModel } from '../../../model/types.js';
-import { namespace, pod, policy, snapshot } from '../testing/fixtures.js';
-import { Cluster, nodeOptions, reach } from '../testing/reach.js';
-import { tracePacket } from '../testing/trace.js';
+import { namespace, pod, policy, snapshot } from '../../../testing/firewall/fixtures.js';
+import { Cluster, nodeOptions, reach } from '../../../testing/firewall/reach.js';
+import { tracePacket } from '../../../testing/firewall/trace.js';
 import { FirewallCompiler, compileFirewall } from './compiler.js';
 import { isOurChain, isOurSet } from './names.js';
 

@@ -1,7 +1,7 @@
 // Real kernel, own netns: the router's iptables/ipset state is idempotent, tracks the cluster, leaves
 // other rules alone, and --cleanup-config removes all of it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteNetnsWithPrefix, nsRun, sh } from '../testing/netns.js';
+import { deleteNetnsWithPrefix, nsRun, sh } from '../../../testing/router/netns.js';
 import { createExec } from './exec.js';
 import { cleanupFirewall, syncFirewall } from './firewall.js';
 

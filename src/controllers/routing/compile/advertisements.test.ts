@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EndpointSliceModel } from '../../../model/types.js';
-import { testNode, testService } from '../testing/memory-cluster.js';
+import { testNode, testService } from '../../../testing/router/memory-cluster.js';
 import { routerDefaults } from '../options.js';
 import { compileAdvertisements, vipImportRejects } from './advertisements.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { testNode } from '../testing/memory-cluster.js';
+import { testNode } from '../../../testing/router/memory-cluster.js';
 import { routerDefaults } from '../options.js';
 import { compilePeers } from './peers.js';
 import { parsePeersAnnotation } from './annotations.js';

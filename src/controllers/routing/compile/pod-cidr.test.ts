@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { testNode } from '../testing/memory-cluster.js';
+import { testNode } from '../../../testing/router/memory-cluster.js';
 import { resolvePodCidrs } from './pod-cidr.js';
 import { canonicalCIDR, cidrContainsIP, firstHost } from '../../../model/normalize/cidr.js';
 import { GO_ADDRESSES } from '../../../model/normalize/ip.js';

@@ -1,8 +1,8 @@
 // A minimal MRT TABLE_DUMP_V2 writer (RFC 6396), so `gobgp mrt inject global` can load 100k routes into a
 // gobgpd for the benchmark (its CLI adds routes one process at a time otherwise).
-import { encodePathAttrs } from '../wire/attrs/path-attrs.js';
-import type { PathAttrs } from '../wire/attrs/types.js';
-import { parseV4 } from '../wire/prefix.js';
+import { encodePathAttrs } from '../../../bgp/wire/attrs/path-attrs.js';
+import type { PathAttrs } from '../../../bgp/wire/attrs/types.js';
+import { parseV4 } from '../../../bgp/wire/prefix.js';
 
 function record(subtype: number, body: Buffer): Buffer {
   const h = Buffer.alloc(12);

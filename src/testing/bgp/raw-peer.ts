@@ -1,8 +1,8 @@
 // A scripted peer over a plain TCP socket: sends exact bytes, collects decoded replies. Used to feed our
 // speaker well-formed and malformed messages no real daemon would send.
 import net from 'node:net';
-import { Framer } from '../wire/header.js';
-import { decodeBody, type Message } from '../wire/message.js';
+import { Framer } from '../../bgp/wire/header.js';
+import { decodeBody, type Message } from '../../bgp/wire/message.js';
 
 export class RawPeer {
   readonly received: Message[] = [];

@@ -1,22 +1,12 @@
 // Helpers for the routing tests that run on the lab (test/lab-routing-*.test.ts): a pod pinned to a node,
 // polling, and a one-shot server that reports the client address it saw (NAT check).
-import type { Lab } from '../../../lab/index.js';
+import type { Lab } from '../src/lab/index.js';
+import { waitFor } from '../src/testing/wait.js';
 
 export const pinnedPod = (name: string, node: string) => ({
   apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' },
   spec: { nodeName: node, containers: [{ name: 'c', image: 'x', ports: [{ containerPort: 80 }] }] },
 });
-
-/** Polls until `fn` is truthy: agents learn routes and program pod firewalls asynchronously (slowly in UML). */
-export async function until<T>(what: string, fn: () => Promise<T | false>, timeoutMs = 30_000, stepMs = 500): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
 
 /** stdout of a shell script on a lab target; throws with stderr on a non-zero exit. */
 export async function labSh(lab: Lab, target: string, script: string): Promise<string> {
@@ -39,5 +29,5 @@ export async function peerSeen(lab: Lab, server: string, client: string, ip: str
 
 /** A new pod's traffic is rejected until its node's firewall has programmed it: retry the probe. */
 export async function reaches(lab: Lab, from: string, ip: string, timeoutMs = 30_000): Promise<boolean> {
-  return until(`${from} -> ${ip}:80`, () => lab.probe(from, ip, 80, 'TCP', 3000), timeoutMs).then(() => true, () => false);
+  return waitFor(`${from} -> ${ip}:80`, () => lab.probe(from, ip, 80, 'TCP', 3000), timeoutMs, 500).then(() => true, () => false);
 }

@@ -6,9 +6,9 @@
 import { EventEmitter } from 'node:events';
 import type {
   Advertisement, BestPathChange, BgpSpeaker, PeerConfig, PeerStatus, Route, SessionState, SpeakerEvents, SpeakerOptions,
-} from '../../../bgp/api.js';
-import { cidrContains, parseCIDROrIP } from '../../../model/normalize/cidr.js';
-import { GO_ADDRESSES } from '../../../model/normalize/ip.js';
+} from '../../bgp/api.js';
+import { cidrContains, parseCIDROrIP } from '../../model/normalize/cidr.js';
+import { GO_ADDRESSES } from '../../model/normalize/ip.js';
 
 interface Node {
   readonly opts: SpeakerOptions;

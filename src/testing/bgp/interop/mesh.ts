@@ -1,6 +1,6 @@
 // The 30-speaker iBGP full-mesh measurement, run inside one process (speaker-host) so the timing is
 // event-driven rather than polled: N speakers on loopback addresses, every pair peered.
-import { Speaker } from '../speaker.js';
+import { Speaker } from '../../../bgp/speaker.js';
 
 export interface MeshResult {
   speakers: number;

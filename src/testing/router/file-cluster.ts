@@ -1,8 +1,8 @@
 // A ClusterView read from a JSON file and re-read when it changes: lets per-namespace agent processes
 // (which need their own process to bind BGP sockets in their netns) share one test-controlled cluster.
 import { readFileSync, unwatchFile, watchFile, writeFileSync, renameSync } from 'node:fs';
-import type { ClusterView } from '../../../watch/cluster-view.js';
-import type { ClusterSnapshot, ModelChange, NodeModel, ResourceKind, ServiceModel, EndpointSliceModel } from '../../../model/types.js';
+import type { ClusterView } from '../../watch/cluster-view.js';
+import type { ClusterSnapshot, ModelChange, NodeModel, ResourceKind, ServiceModel, EndpointSliceModel } from '../../model/types.js';
 
 export interface ClusterFile {
   readonly nodes: readonly NodeModel[];

@@ -1,5 +1,6 @@
 // Helpers for tests that run speakers on loopback addresses (127.0.0.0/8 needs no interface changes).
-import type { BgpSpeaker, PeerStatus, Route } from '../api.js';
+import type { BgpSpeaker, PeerStatus, Route } from '../../bgp/api.js';
+import { waitFor } from '../wait.js';
 
 let nextPort = 20000 + (process.pid % 20000);
 export function freePort(): number {
@@ -7,22 +8,12 @@ export function freePort(): number {
   return nextPort;
 }
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 10_000, stepMs = 20): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
-
 export function peerState(s: BgpSpeaker, addr: string): PeerStatus | undefined {
   return s.peers().find((p) => p.address === addr);
 }
 
 export async function established(s: BgpSpeaker, addr: string, timeoutMs = 10_000): Promise<PeerStatus> {
-  return waitFor(`session to ${addr}`, () => { const p = peerState(s, addr); return p?.state === 'Established' && p; }, timeoutMs);
+  return waitFor(`session to ${addr}`, () => { const p = peerState(s, addr); return p?.state === 'Established' && p; }, timeoutMs, 20);
 }
 
 export function route(s: BgpSpeaker, prefix: string): Route | undefined {

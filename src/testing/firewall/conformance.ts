@@ -3,9 +3,9 @@
 // two nodes. The lab runs the same cases with real packets; this catches semantic slips in milliseconds.
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import type { ClusterSnapshot, NamespaceModel, NetworkPolicyModel, PodModel } from '../../../model/types.js';
-import { canonicalCIDR } from '../../../model/normalize/cidr.js';
-import type { CompileOptions } from '../compile/compiler.js';
+import type { ClusterSnapshot, NamespaceModel, NetworkPolicyModel, PodModel } from '../../model/types.js';
+import { canonicalCIDR } from '../../model/normalize/cidr.js';
+import type { CompileOptions } from '../../controllers/netpol/compile/compiler.js';
 import { namespace, pod, policy } from './fixtures.js';
 import { Cluster, reach } from './reach.js';
 

@@ -14,8 +14,8 @@ import type {
   PolicyRule,
   PolicyType,
   Protocol,
-} from '../../../model/types.js';
-import { parseCIDROrIP } from '../../../model/normalize/cidr.js';
+} from '../../model/types.js';
+import { parseCIDROrIP } from '../../model/normalize/cidr.js';
 
 export interface PodFixture {
   ns: string;

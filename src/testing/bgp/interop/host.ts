@@ -2,10 +2,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Advertisement, PeerConfig, PeerStatus, Route, SpeakerOptions } from '../api.js';
+import type { Advertisement, PeerConfig, PeerStatus, Route, SpeakerOptions } from '../../../bgp/api.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../../..');
+const root = resolve(here, '../../../..');
 
 export class SpeakerHost {
   private next = 1;

@@ -3,30 +3,18 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PeerStatus, Route, SpeakerOptions } from '../api.js';
-import { Framer } from '../wire/header.js';
-import { decodeNotification } from '../wire/notification.js';
-import { encodeOpen } from '../wire/open.js';
+import type { PeerStatus, Route, SpeakerOptions } from '../../../bgp/api.js';
+import { Framer } from '../../../bgp/wire/header.js';
+import { decodeNotification } from '../../../bgp/wire/notification.js';
+import { encodeOpen } from '../../../bgp/wire/open.js';
 import { SpeakerHost } from './host.js';
 import { buildTopology, destroyTopology, type Topology } from './topology.js';
 import type { Daemon, DaemonAdapter, DaemonRoute, DaemonSpec } from './daemons/types.js';
+import { waitFor } from '../../wait.js';
 
 const OUR_AS = 65000, THEIR_AS = 65001;
 const GR_SEC = 4, HOLD_SEC = 6;
 const MD5 = 'krt-md5-secret';
-
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, extra?: () => string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) { last = e; }
-    if (Date.now() > end) throw new Error(`timed out: ${what}${last ? ` (last error: ${String(last)})` : ''}${extra ? `\n--- log tail ---\n${extra().slice(-3000)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 export function defineInteropSuite(adapter: DaemonAdapter, tag: string): void {
   const skip = process.getuid?.() !== 0 ? 'needs root for network namespaces' : adapter.skipReason();
@@ -65,7 +53,7 @@ export function defineInteropSuite(adapter: DaemonAdapter, tag: string): void {
     const theirs = async (d: Daemon, prefix: string): Promise<DaemonRoute | undefined> => (await d.rib()).find((r) => r.prefix === prefix);
     const logs = () => `${daemon?.log() ?? ''}`;
     const up = (name: string, addr: string, ms = 30_000) =>
-      eventually(`${name} established with ${addr}`, async () => { const s = await status(name, addr); return s?.state === 'Established' && s; }, ms, logs);
+      waitFor(`${name} established with ${addr}`, async () => { const s = await status(name, addr); return s?.state === 'Established' && s; }, ms, 100, logs);
 
     beforeAll(async () => {
       t = await buildTopology(tag);
@@ -101,43 +89,43 @@ export function defineInteropSuite(adapter: DaemonAdapter, tag: string): void {
     });
 
     it('our IPv4 and IPv6 prefixes reach their RIB with communities, MED and the prepended AS path', async () => {
-      const r = await eventually('10.200.0.0/24 in their RIB', () => theirs(daemon, '10.200.0.0/24'), 20_000, logs);
+      const r = await waitFor('10.200.0.0/24 in their RIB', () => theirs(daemon, '10.200.0.0/24'), 20_000, 100, logs);
       expect(r.nextHop).toBe(t.l1.v4A);
       expect(r.asPath).toEqual([OUR_AS, OUR_AS, OUR_AS]);
       expect([...r.communities].sort()).toEqual(['65000:1', '65000:100']);
       expect(r.largeCommunities).toEqual(['65000:1:1']);
       expect(r.med).toBe(10);
-      const r6 = await eventually('fd00:200::/64 in their RIB', () => theirs(daemon, 'fd00:200::/64'), 20_000, logs);
+      const r6 = await waitFor('fd00:200::/64 in their RIB', () => theirs(daemon, 'fd00:200::/64'), 20_000, 100, logs);
       expect(r6.nextHop).toBe(t.l1.v6A);
       expect(r6.asPath).toEqual([OUR_AS, OUR_AS, OUR_AS]);
     });
 
     it('their prefixes reach our RIB', async () => {
-      const r = await eventually('10.201.0.0/24 in our RIB', () => ours('10.201.0.0/24'));
+      const r = await waitFor('10.201.0.0/24 in our RIB', () => ours('10.201.0.0/24'));
       expect(r).toMatchObject({ nextHop: t.l1.v4B, peer: t.l1.v4B, asPath: [THEIR_AS], communities: ['65001:7'], stale: false });
-      const r6 = await eventually('fd00:201::/64 in our RIB', () => ours('fd00:201::/64'));
+      const r6 = await waitFor('fd00:201::/64 in our RIB', () => ours('fd00:201::/64'));
       expect(r6.family).toBe('ipv6-unicast');
       expect(r6.nextHop).toBe(t.l1.v6B);
     });
 
     it('withdrawals both ways', async () => {
       await host.setAdvertisements('main', ourAds().filter((a) => a.prefix !== '10.200.1.0/24'));
-      await eventually('10.200.1.0/24 gone from their RIB', async () => !(await theirs(daemon, '10.200.1.0/24')), 20_000, logs);
+      await waitFor('10.200.1.0/24 gone from their RIB', async () => !(await theirs(daemon, '10.200.1.0/24')), 20_000, 100, logs);
       expect(await theirs(daemon, '10.200.0.0/24')).toBeDefined();
       await daemon.withdraw('10.201.0.0/24');
-      await eventually('10.201.0.0/24 gone from our RIB', async () => !(await ours('10.201.0.0/24')));
+      await waitFor('10.201.0.0/24 gone from our RIB', async () => !(await ours('10.201.0.0/24')));
       await host.setAdvertisements('main', ourAds());
       await daemon.announce(theirRoutes()[0]!);
-      await eventually('both back', async () => !!(await ours('10.201.0.0/24')) && !!(await theirs(daemon, '10.200.1.0/24')), 20_000, logs);
+      await waitFor('both back', async () => !!(await ours('10.201.0.0/24')) && !!(await theirs(daemon, '10.200.1.0/24')), 20_000, 100, logs);
     });
 
     it('route refresh both ways', async () => {
       const before = (await status('main', t.l1.v4B))!.counters!;
       expect(await host.refresh('main', t.l1.v4B)).toBe(true);
-      await eventually('UPDATEs resent after our ROUTE-REFRESH', async () => (await status('main', t.l1.v4B))!.counters!.updatesIn > before.updatesIn, 10_000, logs);
+      await waitFor('UPDATEs resent after our ROUTE-REFRESH', async () => (await status('main', t.l1.v4B))!.counters!.updatesIn > before.updatesIn, 10_000, 100, logs);
       if (!daemon.requestRefresh) return;
       await daemon.requestRefresh(t.l1.v4A);
-      await eventually('their ROUTE-REFRESH received', async () => (await status('main', t.l1.v4B))!.counters!.routeRefreshIn > before.routeRefreshIn, 10_000, logs);
+      await waitFor('their ROUTE-REFRESH received', async () => (await status('main', t.l1.v4B))!.counters!.routeRefreshIn > before.routeRefreshIn, 10_000, 100, logs);
       expect(await theirs(daemon, '10.200.0.0/24')).toBeDefined();
     });
 
@@ -145,12 +133,12 @@ export function defineInteropSuite(adapter: DaemonAdapter, tag: string): void {
       await host.create('wrongas', { asn: OUR_AS, routerId: t.wrongAsAddr, listenPort: 0, holdTimeSec: HOLD_SEC, connectRetrySec: 1 });
       await host.setPeers('wrongas', [{ address: t.l1.v4B, asn: THEIR_AS, localAddress: t.wrongAsAddr }]);
       await host.start('wrongas');
-      await eventually('their 2/2 Bad Peer AS', async () => (await status('wrongas', t.l1.v4B))?.lastError?.includes('received 2/2'), 20_000, logs);
+      await waitFor('their 2/2 Bad Peer AS', async () => (await status('wrongas', t.l1.v4B))?.lastError?.includes('received 2/2'), 20_000, 100, logs);
       await host.stop('wrongas');
       await host.create('reject', { asn: OUR_AS, routerId: t.weRejectAddr, listenPort: 0, holdTimeSec: HOLD_SEC, connectRetrySec: 1 });
       await host.setPeers('reject', [{ address: t.l1.v4B, asn: 65002, localAddress: t.weRejectAddr }]);
       await host.start('reject');
-      await eventually('our 2/2 Bad Peer AS', async () => (await status('reject', t.l1.v4B))?.lastError?.includes('sent 2/2'), 20_000, logs);
+      await waitFor('our 2/2 Bad Peer AS', async () => (await status('reject', t.l1.v4B))?.lastError?.includes('sent 2/2'), 20_000, 100, logs);
       await host.stop('reject');
     });
 
@@ -164,11 +152,11 @@ export function defineInteropSuite(adapter: DaemonAdapter, tag: string): void {
       for (const [mutate, code, subcode] of cases) {
         const open = Buffer.from(encodeOpen(65099, 90, t.wrongAsAddr, [{ kind: 'as4', asn: 65099 }, { kind: 'multiprotocol', afi: 1, safi: 1 }]));
         mutate(open);
-        const got = await eventually('a NOTIFICATION', async () => {
+        const got = await waitFor('a NOTIFICATION', async () => {
           const hex = await host.rawExchange(t.l1.v4B, 179, open.toString('hex'), 3000, t.wrongAsAddr);
           const frames = new Framer().push(Buffer.from(hex, 'hex')).frames.filter((f) => f.type === 3);
           return frames[0] ? decodeNotification(frames[0].body) : undefined;
-        }, 20_000, logs);
+        }, 20_000, 100, logs);
         expect([got.code, got.subcode]).toEqual([code, subcode]);
       }
     });
@@ -176,40 +164,40 @@ export function defineInteropSuite(adapter: DaemonAdapter, tag: string): void {
     it('hold timer expiry when the peer is frozen, then recovery', async () => {
       daemon.signal('SIGSTOP');
       try {
-        await eventually('our 4/0 Hold Timer Expired', async () => (await status('main', t.l1.v4B))?.lastError?.includes('sent 4/0'), HOLD_SEC * 1000 + 8000, logs);
+        await waitFor('our 4/0 Hold Timer Expired', async () => (await status('main', t.l1.v4B))?.lastError?.includes('sent 4/0'), HOLD_SEC * 1000 + 8000, 100, logs);
         expect(await ours('10.201.0.0/24')).toBeUndefined(); // hold expiry is not a graceful restart
       } finally {
         daemon.signal('SIGCONT');
       }
       await up('main', t.l1.v4B, 40_000);
-      await eventually('their routes back', () => ours('10.201.0.0/24'));
+      await waitFor('their routes back', () => ours('10.201.0.0/24'));
     });
 
     it('graceful restart of the peer: stale routes kept, refreshed after End-of-RIB, dropped at the restart time', async () => {
       daemon.signal('SIGKILL');
-      await eventually('route kept as stale', async () => (await ours('10.201.0.0/24'))?.stale === true, 10_000);
+      await waitFor('route kept as stale', async () => (await ours('10.201.0.0/24'))?.stale === true, 10_000);
       await daemon.start();
       await up('main', t.l1.v4B);
-      await eventually('route fresh again', async () => (await ours('10.201.0.0/24'))?.stale === false, 20_000, logs);
+      await waitFor('route fresh again', async () => (await ours('10.201.0.0/24'))?.stale === false, 20_000, 100, logs);
       daemon.signal('SIGKILL');
-      await eventually('route stale', async () => (await ours('10.201.0.0/24'))?.stale === true, 10_000);
+      await waitFor('route stale', async () => (await ours('10.201.0.0/24'))?.stale === true, 10_000);
       const t0 = Date.now();
-      await eventually('stale route dropped', async () => !(await ours('10.201.0.0/24')), (GR_SEC + 6) * 1000);
+      await waitFor('stale route dropped', async () => !(await ours('10.201.0.0/24')), (GR_SEC + 6) * 1000);
       expect(Date.now() - t0).toBeGreaterThan((GR_SEC - 2) * 1000);
       await daemon.start();
       await up('main', t.l1.v4B);
     });
 
     it.skipIf(!adapter.grHelper)(`graceful restart of our speaker: the peer keeps our routes until we are back or the restart time ends${adapter.grHelper ? '' : ` (skipped: ${adapter.name} does not keep a RIB of received routes, so it cannot act as GR helper)`}`, async () => {
-      await eventually('our route present', () => theirs(daemon, '10.200.0.0/24'), 20_000, logs);
+      await waitFor('our route present', () => theirs(daemon, '10.200.0.0/24'), 20_000, 100, logs);
       await host.stop('main', true);
       await new Promise((r) => setTimeout(r, 1500));
       expect(await theirs(daemon, '10.200.0.0/24')).toBeDefined();
       await startMain(true);
       await up('main', t.l1.v4B);
-      await eventually('our route fresh at the peer', async () => { const r = await theirs(daemon, '10.200.0.0/24'); return r && r.stale !== true; }, 20_000, logs);
+      await waitFor('our route fresh at the peer', async () => { const r = await theirs(daemon, '10.200.0.0/24'); return r && r.stale !== true; }, 20_000, 100, logs);
       await host.stop('main', true);
-      await eventually('our route dropped after the restart time', async () => !(await theirs(daemon, '10.200.0.0/24')), (GR_SEC + 8) * 1000, logs);
+      await waitFor('our route dropped after the restart time', async () => !(await theirs(daemon, '10.200.0.0/24')), (GR_SEC + 8) * 1000, 100, logs);
       await startMain();
       await up('main', t.l1.v4B);
     });
@@ -250,11 +238,11 @@ export function defineInteropSuite(adapter: DaemonAdapter, tag: string): void {
       ]);
       await host.start('rr');
       const both = () => `${c1.log()}\n${c2.log()}`;
-      const at2 = await eventually('client 1 route at client 2', () => theirs(c2, '10.211.0.0/24'), 30_000, both);
+      const at2 = await waitFor('client 1 route at client 2', () => theirs(c2, '10.211.0.0/24'), 30_000, 100, both);
       expect(at2.originatorId).toBe(t.l1.v4B);
       expect(at2.clusterList).toEqual(['10.99.0.99']);
       expect(at2.nextHop).toBe(t.l1.v4B);
-      const at1 = await eventually('client 2 route at client 1', () => theirs(c1, '10.212.0.0/24'), 30_000, both);
+      const at1 = await waitFor('client 2 route at client 1', () => theirs(c1, '10.212.0.0/24'), 30_000, 100, both);
       expect(at1.originatorId).toBe(t.l2.v4B);
       expect(at1.clusterList).toEqual(['10.99.0.99']);
     });

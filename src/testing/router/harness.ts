@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import type { HealthReporter } from '../../controller.js';
-import type { ClusterView } from '../../../watch/cluster-view.js';
-import { createExec, type Exec } from '../apply/exec.js';
-import { createRouterController, type RouterController } from '../controller.js';
-import { routerDefaults, type RouterOptions } from '../options.js';
-import type { SpeakerFactory } from '../speaker.js';
+import type { HealthReporter } from '../../controllers/controller.js';
+import type { ClusterView } from '../../watch/cluster-view.js';
+import { createExec, type Exec } from '../../controllers/routing/apply/exec.js';
+import { createRouterController, type RouterController } from '../../controllers/routing/controller.js';
+import { routerDefaults, type RouterOptions } from '../../controllers/routing/options.js';
+import type { SpeakerFactory } from '../../controllers/routing/speaker.js';
 
 export class RecordingHealth implements HealthReporter {
   beats = 0;

@@ -1,8 +1,8 @@
 // The shared in-memory ClusterView (src/watch/memory-view.ts) with node/service shorthands for the
 // routing tests and the bench, plus model builders.
-import { createMemoryClusterView, type MemoryClusterView } from '../../../watch/memory-view.js';
-import type { ClusterView } from '../../../watch/cluster-view.js';
-import type { EndpointSliceModel, NodeModel, ServiceModel } from '../../../model/types.js';
+import { createMemoryClusterView, type MemoryClusterView } from '../../watch/memory-view.js';
+import type { ClusterView } from '../../watch/cluster-view.js';
+import type { EndpointSliceModel, NodeModel, ServiceModel } from '../../model/types.js';
 
 export class TestClusterView implements ClusterView {
   private readonly view: MemoryClusterView = createMemoryClusterView();

@@ -1,11 +1,11 @@
 // Records what each real daemon sends on a fresh session (OPEN, UPDATEs, End-of-RIB) into
 // src/bgp/testdata/captures/<daemon>.hex, one message per line. Run as root when daemons change:
-//   npx tsx src/bgp/interop/capture.ts
+//   npx tsx src/testing/bgp/interop/capture.ts
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Framer } from '../wire/header.js';
-import { encodeOpen } from '../wire/open.js';
+import { Framer } from '../../../bgp/wire/header.js';
+import { encodeOpen } from '../../../bgp/wire/open.js';
 import { SpeakerHost } from './host.js';
 import { buildTopology, destroyTopology } from './topology.js';
 import { gobgpAdapter } from './daemons/gobgp.js';
@@ -13,7 +13,7 @@ import { birdAdapter } from './daemons/bird.js';
 import { frrAdapter } from './daemons/frr.js';
 import { exabgpAdapter } from './daemons/exabgp.js';
 
-const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'testdata', 'captures');
+const out = join(dirname(fileURLToPath(import.meta.url)), '../../../bgp/testdata/captures');
 
 async function main() {
   mkdirSync(out, { recursive: true });

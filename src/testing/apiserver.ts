@@ -117,13 +117,3 @@ export function pod(name: string, labels: Record<string, string> = {}, extra: Re
     spec: { containers: [{ name: 'c', image: 'busybox:1.36', ports: [{ containerPort: 8080 }] }], ...extra },
   };
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}

@@ -79,21 +79,6 @@ export function spawnIn(ns: string, cmd: string, args: readonly string[]): Child
   return spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15000, stepMs = 100): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
-
 export function routesProto17(ns: string): { dst: string; gateway?: string; dev?: string }[] {
   return JSON.parse(nsRun(ns, 'ip', ['-j', 'route', 'show', 'proto', '17']) || '[]');
 }

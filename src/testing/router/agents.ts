@@ -3,17 +3,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RouterStatus } from '../controller.js';
-import type { RouterOptions } from '../options.js';
+import type { RouterStatus } from '../../controllers/routing/controller.js';
+import type { RouterOptions } from '../../controllers/routing/options.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repo = join(here, '../../../..');
+const repo = join(here, '../../..');
 
 /** True once src/bgp/index.ts exports createSpeaker (the speaker library is developed alongside). */
 export async function realSpeakerAvailable(): Promise<boolean> {
   if (!existsSync(join(repo, 'src/bgp/index.ts'))) return false;
   try {
-    const spec = '../../../bgp/index.js';
+    const spec = '../../bgp/index.js';
     const mod = (await import(spec)) as { createSpeaker?: unknown };
     return typeof mod.createSpeaker === 'function';
   } catch {

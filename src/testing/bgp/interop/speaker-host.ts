@@ -1,10 +1,10 @@
 // Child process that hosts speakers inside a network namespace and serves the parent over IPC. Started by
 // SpeakerHost (host.ts) as `ip netns exec NS node --import tsx speaker-host.ts`.
 import net from 'node:net';
-import { Speaker } from '../speaker.js';
-import { Framer } from '../wire/header.js';
+import { Speaker } from '../../../bgp/speaker.js';
+import { Framer } from '../../../bgp/wire/header.js';
 import { runMesh } from './mesh.js';
-import type { SpeakerOptions } from '../api.js';
+import type { SpeakerOptions } from '../../../bgp/api.js';
 
 interface Req { id: number; method: string; args: unknown[] }
 

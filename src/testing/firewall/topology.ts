@@ -2,7 +2,7 @@
 // on veths (as the CNI bridge plugin wires them), nodes are joined by an underlay veth and route each
 // other's pod CIDR. Pods run socat servers on 80/TCP, 81/TCP, 80/UDP (reply "ok") and 82/TCP (echo).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { execHost } from '../../../dataplane/exec.js';
+import { execHost } from '../../dataplane/exec.js';
 import type { Netns } from './netns.js';
 
 export interface TopoPod {
@@ -120,16 +120,6 @@ export async function tcpProbe(fromNs: string, ip: string, port: number): Promis
 export async function udpProbe(fromNs: string, ip: string, port: number): Promise<boolean> {
   const r = await execHost('ip', ['netns', 'exec', fromNs, 'socat', '-T1', '-', `UDP4:${ip}:${port}`], { input: 'x\n', okCodes: [1] });
   return r.stdout.includes('ok');
-}
-
-/** Polls `check` until it returns true (policy changes apply asynchronously). */
-export async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 // Writes one character per attempt: 1 connected, 0 refused or timed out.

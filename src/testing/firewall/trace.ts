@@ -1,8 +1,8 @@
 // A packet tracer over a FirewallPlan (like kube-proxy's tracePacket): walks the built-in chain, our
 // top-level jumps, our chains and sets, and returns the verdict. Any rule token it does not understand
 // throws, so the rule generator and this interpreter cannot silently drift apart.
-import { cidrContains, parseCIDROrIP } from '../../../model/normalize/cidr.js';
-import type { FirewallPlan, SetSpec } from '../compile/plan.js';
+import { cidrContains, parseCIDROrIP } from '../../model/normalize/cidr.js';
+import type { FirewallPlan, SetSpec } from '../../controllers/netpol/compile/plan.js';
 
 export interface Packet {
   readonly hook: 'INPUT' | 'FORWARD' | 'OUTPUT';

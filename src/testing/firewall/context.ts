@@ -1,11 +1,11 @@
 // A ControllerContext for tests: the in-memory cluster view, a quiet (or captured) logger, a registry.
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { HealthMonitor } from '../../../observe/health.js';
-import { MemoryLog } from '../../../observe/testing.js';
-import { createMemoryClusterView, type MemoryClusterView } from '../../../watch/memory-view.js';
-import type { ControllerContext } from '../../controller.js';
-import type { FirewallOptions } from '../controller.js';
+import { HealthMonitor } from '../../observe/health.js';
+import { MemoryLog } from '../observe.js';
+import { createMemoryClusterView, type MemoryClusterView } from '../../watch/memory-view.js';
+import type { ControllerContext } from '../../controllers/controller.js';
+import type { FirewallOptions } from '../../controllers/netpol/controller.js';
 
 export interface TestContext {
   readonly ctx: ControllerContext;
