@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../src/lab/index.js';
 import { downLab } from '../src/lab/down.js';
 import { R } from '../src/lab/kube.js';
-import { tunnelName } from '../src/controllers/routing/compile/routes.js';
+import { tunnelName } from '../src/controllers/router/compile/routes.js';
 import { labSh, peerSeen, pinnedPod, reaches } from './lab-helpers.js';
 import { waitFor } from '../src/testing/wait.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { routerDefaults } from '../controllers/routing/options.js';
+import { routerDefaults } from '../controllers/router/options.js';
 import { defaultConfig, parseAgentArgs } from '../cli/parse.js';
 import { routerOptionsFrom } from './builtin.js';
 

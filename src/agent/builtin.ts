@@ -1,9 +1,9 @@
 // The controllers this build ships, and how flags become each controller's options. A controller
 // missing here runs as a placeholder (controllers.ts).
 
-import { createFirewallController, type FirewallOptions } from '../controllers/netpol/controller.js';
-import { createRouterController } from '../controllers/routing/controller.js';
-import { routerDefaults, type RouterOptions } from '../controllers/routing/options.js';
+import { createFirewallController, type FirewallOptions } from '../controllers/firewall/controller.js';
+import { createRouterController } from '../controllers/router/controller.js';
+import { routerDefaults, type RouterOptions } from '../controllers/router/options.js';
 import type { AgentConfig } from '../cli/flags.js';
 import type { FactoryTable } from './controllers.js';
 

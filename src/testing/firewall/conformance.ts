@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { ClusterSnapshot, NamespaceModel, NetworkPolicyModel, PodModel } from '../../model/types.js';
 import { canonicalCIDR } from '../../model/normalize/cidr.js';
-import type { CompileOptions } from '../../controllers/netpol/compile/compiler.js';
+import type { CompileOptions } from '../../controllers/firewall/compile/compiler.js';
 import { namespace, pod, policy } from './fixtures.js';
 import { Cluster, reach } from './reach.js';
 

@@ -5,7 +5,7 @@ import { HealthMonitor } from '../../observe/health.js';
 import { MemoryLog } from '../observe.js';
 import { createMemoryClusterView, type MemoryClusterView } from '../../watch/memory-view.js';
 import type { ControllerContext } from '../../controllers/controller.js';
-import type { FirewallOptions } from '../../controllers/netpol/controller.js';
+import type { FirewallOptions } from '../../controllers/firewall/controller.js';
 
 export interface TestContext {
   readonly ctx: ControllerContext;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { execHost, execInNetns, type Exec } from '../../dataplane/exec.js';
 import { parseSave } from '../../dataplane/iptables/save.js';
 import { parseIpsetSave } from '../../dataplane/ipset/ipset.js';
-import { isOurChain, isOurSet } from '../../controllers/netpol/compile/names.js';
+import { isOurChain, isOurSet } from '../../controllers/firewall/compile/names.js';
 
 export async function sh(cmd: string): Promise<string> {
   return (await execHost('sh', ['-c', cmd])).stdout;

@@ -2,8 +2,8 @@
 // bridged FORWARD pass; across nodes the packet is routed out of the source node (FORWARD) and into
 // the destination node (FORWARD). Used by compiler tests and the offline conformance check.
 import type { ClusterSnapshot, IPFamily, PodModel } from '../../model/types.js';
-import { FirewallCompiler, type CompileOptions } from '../../controllers/netpol/compile/compiler.js';
-import type { FirewallPlan } from '../../controllers/netpol/compile/plan.js';
+import { FirewallCompiler, type CompileOptions } from '../../controllers/firewall/compile/compiler.js';
+import type { FirewallPlan } from '../../controllers/firewall/compile/plan.js';
 import { tracePacket, type Verdict } from './trace.js';
 
 export const TEST_RANGES = {

@@ -2,7 +2,7 @@
 // top-level jumps, our chains and sets, and returns the verdict. Any rule token it does not understand
 // throws, so the rule generator and this interpreter cannot silently drift apart.
 import { cidrContains, parseCIDROrIP } from '../../model/normalize/cidr.js';
-import type { FirewallPlan, SetSpec } from '../../controllers/netpol/compile/plan.js';
+import type { FirewallPlan, SetSpec } from '../../controllers/firewall/compile/plan.js';
 
 export interface Packet {
   readonly hook: 'INPUT' | 'FORWARD' | 'OUTPUT';

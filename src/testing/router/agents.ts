@@ -3,8 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RouterStatus } from '../../controllers/routing/controller.js';
-import type { RouterOptions } from '../../controllers/routing/options.js';
+import type { RouterStatus } from '../../controllers/router/controller.js';
+import type { RouterOptions } from '../../controllers/router/options.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '../../..');

@@ -2,7 +2,7 @@
 // times (as a command that exited 1 would: a rejection, or a result with code 1 when the caller allows
 // failure), then run for real. What the test asserts is still the kernel state that follows.
 import { ExecError } from '../../dataplane/exec.js';
-import type { Exec } from '../../controllers/routing/apply/exec.js';
+import type { Exec } from '../../controllers/router/apply/exec.js';
 
 export interface FaultyExec extends Exec {
   /** Failures injected so far. */

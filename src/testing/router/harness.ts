@@ -7,10 +7,10 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { HealthReporter } from '../../controllers/controller.js';
 import type { ClusterView } from '../../watch/cluster-view.js';
-import { createExec, type Exec } from '../../controllers/routing/apply/exec.js';
-import { createRouterController, type RouterController } from '../../controllers/routing/controller.js';
-import { routerDefaults, type RouterOptions } from '../../controllers/routing/options.js';
-import type { SpeakerFactory } from '../../controllers/routing/speaker.js';
+import { createExec, type Exec } from '../../controllers/router/apply/exec.js';
+import { createRouterController, type RouterController } from '../../controllers/router/controller.js';
+import { routerDefaults, type RouterOptions } from '../../controllers/router/options.js';
+import type { SpeakerFactory } from '../../controllers/router/speaker.js';
 
 export class RecordingHealth implements HealthReporter {
   beats = 0;

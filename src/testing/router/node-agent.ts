@@ -6,8 +6,8 @@
 import { writeFileSync, renameSync } from 'node:fs';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { createRouterController } from '../../controllers/routing/controller.js';
-import { routerDefaults } from '../../controllers/routing/options.js';
+import { createRouterController } from '../../controllers/router/controller.js';
+import { routerDefaults } from '../../controllers/router/options.js';
 import { fileClusterView } from './file-cluster.js';
 import { RecordingHealth } from './harness.js';
 

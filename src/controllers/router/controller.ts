@@ -14,7 +14,7 @@ import { compileRoutes } from './compile/routes.js';
 import { ensureBridge, ensureSysctls, findNodeInterfaces, type NodeInterface } from './apply/bridge.js';
 import { syncCniFile } from './apply/cni-file.js';
 import { createExec, type Exec } from './apply/exec.js';
-import { cleanupFirewall, syncFirewall } from './apply/firewall.js';
+import { cleanupForwardEgress, syncForwardEgress } from './apply/forward-egress.js';
 import { detectBackend, type BackendName } from '../../dataplane/iptables/backend.js';
 import { applyRoutes, cleanupRoutes, readKernelRoutes } from './apply/routes.js';
 import { watchKernel, type KernelWatch } from './apply/monitor.js';
@@ -277,7 +277,7 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     }
     const allNodeIPs = [...snap.nodes.values()].flatMap((n) => [...n.internalIPs, ...n.externalIPs]);
     const fw = { families, clusterPodCidrs: allPodCidrs.sort(), clusterNodeIPs: allNodeIPs.sort(), enablePodEgress: opts.enablePodEgress };
-    await stepIfChanged('iptables', fw, forced, async () => syncFirewall(exec, await iptablesBackend(), fw), errors);
+    await stepIfChanged('iptables', fw, forced, async () => syncForwardEgress(exec, await iptablesBackend(), fw), errors);
 
     void requestRoutes();
     metrics.routesSyncTime.observe((performance.now() - t0) / 1000);
@@ -377,7 +377,7 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
       const errs: string[] = [];
       await step('cleanup-routes', () => cleanupRoutes(exec, families), errs);
       await step('cleanup-policy-rules', () => syncPolicyRules(exec, families, [], false), errs);
-      await step('cleanup-iptables', async () => cleanupFirewall(exec, await iptablesBackend(), families), errs);
+      await step('cleanup-iptables', async () => cleanupForwardEgress(exec, await iptablesBackend(), families), errs);
       await step('cleanup-bridge', () => exec.run('ip', ['link', 'del', BRIDGE_NAME], { allowFail: true }), errs);
       if (errs.length > 0) log.warn({ errors: errs }, 'router cleanup incomplete');
     },

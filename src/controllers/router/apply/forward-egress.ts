@@ -16,7 +16,7 @@ export const EGRESS_CHAIN = 'KUBE-ROUTER-POD-EGRESS';
 export const POD_SUBNETS_SET = 'kube-router-pod-subnets';
 export const NODE_IPS_SET = 'kube-router-node-ips';
 
-export interface FirewallInputs {
+export interface ForwardEgressInputs {
   readonly families: readonly Family[];
   /** Every node's pod CIDRs (the cluster's pod address space). */
   readonly clusterPodCidrs: readonly string[];
@@ -31,7 +31,7 @@ const comment = (text: string) => `-m comment --comment ${quoteComment(text)}`;
 const OUR_SETS = new Set([4, 6].flatMap((f) => [setName(POD_SUBNETS_SET, f as Family), setName(NODE_IPS_SET, f as Family)]));
 
 /** The `ipset restore` batch turning the current sets (from `ipset save`) into the desired ones; '' = nothing to do. */
-export function renderIpsetRestore(inp: FirewallInputs, saved: string): string {
+export function renderIpsetRestore(inp: ForwardEgressInputs, saved: string): string {
   const current = parseIpsetSave(saved, (n) => OUR_SETS.has(n));
   const lines: string[] = [];
   const stats: SetDiffStats = { created: 0, swapped: 0, added: 0, deleted: 0 };
@@ -60,7 +60,7 @@ export function forwardInsertPosition(forwardRules: readonly string[]): number {
 
 export function renderIptablesRestore(
   f: Family,
-  inp: FirewallInputs,
+  inp: ForwardEgressInputs,
   jumps: { fwd: boolean; egress: boolean; fwdPosition?: number },
 ): string {
   const pods = setName(POD_SUBNETS_SET, f), nodes = setName(NODE_IPS_SET, f);
@@ -88,7 +88,7 @@ async function listRules(exec: Exec, bin: string, table: string, chain: string):
 
 const jumpsTo = (rules: readonly string[], target: string) => rules.some((l) => new RegExp(`-j ${target}( |$)`).test(l));
 
-export async function syncFirewall(exec: Exec, backend: BackendName, inp: FirewallInputs): Promise<void> {
+export async function syncForwardEgress(exec: Exec, backend: BackendName, inp: ForwardEgressInputs): Promise<void> {
   const saved = await exec.run('ipset', ['save'], { allowFail: true });
   const batch = renderIpsetRestore(inp, saved.stdout);
   if (batch) await exec.run('ipset', ['restore', '-exist'], { input: batch });
@@ -105,7 +105,7 @@ export async function syncFirewall(exec: Exec, backend: BackendName, inp: Firewa
 }
 
 /** --cleanup-config: remove our jumps, chains and sets (sets last: rules reference them). */
-export async function cleanupFirewall(exec: Exec, backend: BackendName, families: readonly Family[]): Promise<void> {
+export async function cleanupForwardEgress(exec: Exec, backend: BackendName, families: readonly Family[]): Promise<void> {
   for (const f of families) {
     const bin = binFor(backend, f).cli;
     for (const [table, parent, chain] of [['filter', 'FORWARD', FWD_CHAIN], ['nat', 'POSTROUTING', EGRESS_CHAIN]] as const) {
