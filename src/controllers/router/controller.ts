@@ -13,11 +13,11 @@ import { compilePeers } from './compile/peers.js';
 import { compileRoutes } from './compile/routes.js';
 import { ensureBridge, ensureSysctls, findNodeInterfaces, type NodeInterface } from './apply/bridge.js';
 import { syncCniFile } from './apply/cni-file.js';
-import { createExec, type Exec } from './apply/exec.js';
+import { execAnyCode, execHost, type Exec } from '../../dataplane/exec.js';
 import { cleanupForwardEgress, syncForwardEgress } from './apply/forward-egress.js';
 import { detectBackend, type BackendName } from '../../dataplane/iptables/backend.js';
 import { applyRoutes, cleanupRoutes, readKernelRoutes } from './apply/routes.js';
-import { watchKernel, type KernelWatch } from './apply/monitor.js';
+import { watchKernel, type KernelWatch } from '../../dataplane/ip/monitor.js';
 import { syncPolicyRules } from './apply/policy-routing.js';
 import { SyncRunner } from '../../watch/sync-runner.js';
 import { createRouterMetrics } from './metrics.js';
@@ -64,11 +64,11 @@ const ROUTES_RETRY_INITIAL_MS = 250;
 const ROUTES_RETRY_MAX_MS = 30_000;
 
 export function createRouterController(ctx: ControllerContext, opts: RouterOptions, deps: RouterDeps = {}): RouterController {
-  const exec = deps.exec ?? createExec();
+  const exec = deps.exec ?? execHost;
   let backend: BackendName | undefined = deps.iptablesBackend;
   const iptablesBackend = async (): Promise<BackendName> => {
     if (!backend) {
-      const choice = await detectBackend((cmd, args, o) => exec.run(cmd, args, o?.input !== undefined ? { input: o.input } : {}));
+      const choice = await detectBackend(exec);
       backend = choice.backend;
       log.info({ backend, reason: choice.reason }, 'iptables backend');
     }
@@ -378,7 +378,7 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
       await step('cleanup-routes', () => cleanupRoutes(exec, families), errs);
       await step('cleanup-policy-rules', () => syncPolicyRules(exec, families, [], false), errs);
       await step('cleanup-iptables', async () => cleanupForwardEgress(exec, await iptablesBackend(), families), errs);
-      await step('cleanup-bridge', () => exec.run('ip', ['link', 'del', BRIDGE_NAME], { allowFail: true }), errs);
+      await step('cleanup-bridge', () => execAnyCode(exec, 'ip', ['link', 'del', BRIDGE_NAME]), errs);
       if (errs.length > 0) log.warn({ errors: errs }, 'router cleanup incomplete');
     },
     status: () => ({

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBgpNetwork } from '../../testing/router/memory-bgp.js';
 import { TestClusterView, testNode } from '../../testing/router/memory-cluster.js';
 import { startNodeAgent, type NodeAgent } from '../../testing/router/harness.js';
-import { failingExec, type FaultyExec } from '../../testing/router/faults.js';
+import { failingExec, type FaultyExec } from '../../testing/exec.js';
 import { createUnderlay, deleteNetnsWithPrefix, nsRun, nsTry, routesProto17 } from '../../testing/router/netns.js';
 import { waitFor } from '../../testing/wait.js';
 

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { HealthReporter } from '../../controllers/controller.js';
 import type { ClusterView } from '../../watch/cluster-view.js';
-import { createExec, type Exec } from '../../controllers/router/apply/exec.js';
+import { execFor, type Exec } from '../../dataplane/exec.js';
 import { createRouterController, type RouterController } from '../../controllers/router/controller.js';
 import { routerDefaults, type RouterOptions } from '../../controllers/router/options.js';
 import type { SpeakerFactory } from '../../controllers/router/speaker.js';
@@ -44,7 +44,7 @@ export function startNodeAgent(p: {
   const controller = createRouterController(
     { nodeName: p.nodeName, cluster: p.cluster, log, metrics, health },
     opts,
-    { exec: (p.wrapExec ?? ((e: Exec) => e))(createExec(p.netns)), speakerFactory: p.speakerFactory, ...(p.watchKernel === false ? { watchKernel: false } : {}) },
+    { exec: (p.wrapExec ?? ((e: Exec) => e))(execFor(p.netns)), speakerFactory: p.speakerFactory, ...(p.watchKernel === false ? { watchKernel: false } : {}) },
   );
   return { controller, health, metrics, cniConfFile, netns: p.netns };
 }

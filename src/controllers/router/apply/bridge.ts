@@ -3,10 +3,8 @@
 import { BRIDGE_NAME } from '../compile/cni.js';
 import { firstHost, formatCIDR, parseCIDR } from '../../../model/normalize/cidr.js';
 import { GO_ADDRESSES } from '../../../model/normalize/ip.js';
-import type { Exec } from './exec.js';
-
-interface IpAddrInfo { family: string; local: string; prefixlen: number; scope?: string }
-interface IpLink { ifname: string; mtu?: number; operstate?: string; flags?: string[]; addr_info?: IpAddrInfo[] }
+import { execAnyCode, setSysctl, type Exec } from '../../../dataplane/exec.js';
+import { ipBatch, showAddresses, type IpLink } from '../../../dataplane/ip/ip.js';
 
 export interface NodeInterface {
   readonly name: string;
@@ -15,9 +13,8 @@ export interface NodeInterface {
   readonly subnets: readonly string[];
 }
 
-export async function listAddresses(exec: Exec): Promise<IpLink[]> {
-  const res = await exec.run('ip', ['-j', 'addr', 'show']);
-  return JSON.parse(res.stdout || '[]') as IpLink[];
+export function listAddresses(exec: Exec): Promise<IpLink[]> {
+  return showAddresses(exec);
 }
 
 /** The interface(s) holding the node's IPs. */
@@ -55,20 +52,20 @@ export async function ensureBridge(exec: Exec, podCidrs: readonly string[], mtu:
   for (const a of have) if (!want.includes(a)) cmds.push(`addr del ${a} dev ${BRIDGE_NAME}`);
   if (mtu > 0 && br?.mtu !== mtu) cmds.push(`link set ${BRIDGE_NAME} mtu ${mtu}`);
   if (!br || !(br.flags ?? []).includes('UP')) cmds.push(`link set ${BRIDGE_NAME} up`);
-  if (cmds.length > 0) await exec.run('ip', ['-batch', '-'], { input: cmds.join('\n') + '\n' });
+  await ipBatch(exec, cmds);
   return { created: !br, commands: cmds.length };
 }
 
 export async function ensureSysctls(exec: Exec, podCidrs: readonly string[]): Promise<string[]> {
   const warnings: string[] = [];
   // br_netfilter may be built in (no modprobe needed) or missing from a container image; the sysctl check below is what counts.
-  await exec.run('modprobe', ['br_netfilter'], { allowFail: true }).catch(() => undefined);
+  await execAnyCode(exec, 'modprobe', ['br_netfilter']).catch(() => undefined);
   const v6 = podCidrs.some((c) => parseCIDR(c, GO_ADDRESSES)?.family === 6);
   const settings: [string, string][] = [['net.ipv4.ip_forward', '1'], ['net.bridge.bridge-nf-call-iptables', '1']];
   if (v6) settings.push(['net.ipv6.conf.all.forwarding', '1'], ['net.bridge.bridge-nf-call-ip6tables', '1']);
   for (const [k, v] of settings) {
     try {
-      await exec.sysctl(k, v);
+      await setSysctl(exec, k, v);
     } catch (e) {
       warnings.push(`sysctl ${k}=${v} failed: ${(e as Error).message}`);
     }

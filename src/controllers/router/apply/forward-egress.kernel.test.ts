@@ -2,11 +2,11 @@
 // other rules alone, and --cleanup-config removes all of it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteNetnsWithPrefix, nsRun, sh } from '../../../testing/router/netns.js';
-import { createExec } from './exec.js';
+import { execInNetns } from '../../../dataplane/exec.js';
 import { cleanupForwardEgress, syncForwardEgress } from './forward-egress.js';
 
 const NS = 'krt-rt-f-n1';
-const exec = createExec(NS);
+const exec = execInNetns(NS);
 const inputs = { families: [4 as const], clusterPodCidrs: ['10.244.1.0/24', '10.244.2.0/24'], clusterNodeIPs: ['172.31.0.11', '172.31.0.12'], enablePodEgress: true };
 
 beforeAll(() => {

@@ -9,7 +9,7 @@ import { parseCIDR } from '../../../model/normalize/cidr.js';
 import { GO_ADDRESSES, ipFamily } from '../../../model/normalize/ip.js';
 import type { IPFamily as Family } from '../../../model/types.js';
 import { BRIDGE_NAME } from '../compile/cni.js';
-import type { Exec } from './exec.js';
+import { execAnyCode, type Exec } from '../../../dataplane/exec.js';
 
 export const FWD_CHAIN = 'KUBE-ROUTER-BRIDGE-FWD';
 export const EGRESS_CHAIN = 'KUBE-ROUTER-POD-EGRESS';
@@ -82,16 +82,16 @@ export function renderIptablesRestore(
 
 /** The rules of a built-in chain as `-A` lines (policy line dropped); empty when the table is absent. */
 async function listRules(exec: Exec, bin: string, table: string, chain: string): Promise<string[]> {
-  const res = await exec.run(bin, ['-w', '-t', table, '-S', chain], { allowFail: true });
+  const res = await execAnyCode(exec, bin, ['-w', '-t', table, '-S', chain]);
   return res.code === 0 ? res.stdout.split('\n').filter((l) => l.startsWith('-A ')) : [];
 }
 
 const jumpsTo = (rules: readonly string[], target: string) => rules.some((l) => new RegExp(`-j ${target}( |$)`).test(l));
 
 export async function syncForwardEgress(exec: Exec, backend: BackendName, inp: ForwardEgressInputs): Promise<void> {
-  const saved = await exec.run('ipset', ['save'], { allowFail: true });
+  const saved = await execAnyCode(exec, 'ipset', ['save']);
   const batch = renderIpsetRestore(inp, saved.stdout);
-  if (batch) await exec.run('ipset', ['restore', '-exist'], { input: batch });
+  if (batch) await exec('ipset', ['restore', '-exist'], { input: batch });
   for (const f of inp.families) {
     const bin = binFor(backend, f);
     const forward = await listRules(exec, bin.cli, 'filter', 'FORWARD');
@@ -100,7 +100,7 @@ export async function syncForwardEgress(exec: Exec, backend: BackendName, inp: F
       fwdPosition: forwardInsertPosition(forward),
       egress: jumpsTo(await listRules(exec, bin.cli, 'nat', 'POSTROUTING'), EGRESS_CHAIN),
     };
-    await exec.run(bin.restore, ['-w', '--noflush'], { input: renderIptablesRestore(f, inp, jumps) });
+    await exec(bin.restore, ['-w', '--noflush'], { input: renderIptablesRestore(f, inp, jumps) });
   }
 }
 
@@ -109,15 +109,15 @@ export async function cleanupForwardEgress(exec: Exec, backend: BackendName, fam
   for (const f of families) {
     const bin = binFor(backend, f).cli;
     for (const [table, parent, chain] of [['filter', 'FORWARD', FWD_CHAIN], ['nat', 'POSTROUTING', EGRESS_CHAIN]] as const) {
-      const res = await exec.run(bin, ['-w', '-t', table, '-S', parent], { allowFail: true });
+      const res = await execAnyCode(exec, bin, ['-w', '-t', table, '-S', parent]);
       for (const line of res.stdout.split('\n')) {
         if (!new RegExp(`-j ${chain}( |$)`).test(line)) continue;
         const args = line.replace(/^-A /, '-D ').match(/"[^"]*"|\S+/g)!.map((a) => a.replace(/^"(.*)"$/, '$1'));
-        await exec.run(bin, ['-w', '-t', table, ...args], { allowFail: true });
+        await execAnyCode(exec, bin, ['-w', '-t', table, ...args]);
       }
-      await exec.run(bin, ['-w', '-t', table, '-F', chain], { allowFail: true });
-      await exec.run(bin, ['-w', '-t', table, '-X', chain], { allowFail: true });
+      await execAnyCode(exec, bin, ['-w', '-t', table, '-F', chain]);
+      await execAnyCode(exec, bin, ['-w', '-t', table, '-X', chain]);
     }
-    for (const s of [POD_SUBNETS_SET, NODE_IPS_SET]) await exec.run('ipset', ['destroy', setName(s, f)], { allowFail: true });
+    for (const s of [POD_SUBNETS_SET, NODE_IPS_SET]) await execAnyCode(exec, 'ipset', ['destroy', setName(s, f)]);
   }
 }

@@ -5,16 +5,14 @@ import { canonicalCIDR, parseCIDR } from '../../../model/normalize/cidr.js';
 import { GO_ADDRESSES } from '../../../model/normalize/ip.js';
 import type { IPFamily as Family } from '../../../model/types.js';
 import { POLICY_TABLE } from '../compile/routes.js';
-import type { Exec } from './exec.js';
-
-interface JsonRule { priority?: number; src?: string; srclen?: number; table?: string }
+import type { Exec } from '../../../dataplane/exec.js';
+import { ipBatch, showRules } from '../../../dataplane/ip/ip.js';
 
 /** kube-router names the table in /etc/iproute2/rt_tables; we do not write that file, so both spellings are ours. */
 const OUR_TABLE_NAMES = new Set([String(POLICY_TABLE), 'kube-router']);
 
 export async function readPolicyRules(exec: Exec, family: Family): Promise<{ src: string; priority?: number }[]> {
-  const res = await exec.run('ip', ['-j', `-${family}`, 'rule', 'show']);
-  return (JSON.parse(res.stdout || '[]') as JsonRule[])
+  return (await showRules(exec, family))
     .filter((r) => r.table !== undefined && OUR_TABLE_NAMES.has(r.table) && r.src !== undefined && r.src !== 'all')
     .map((r) => ({ src: canonicalCIDR(`${r.src}/${r.srclen ?? (family === 4 ? 32 : 128)}`, GO_ADDRESSES) ?? `${r.src}`, ...(r.priority !== undefined ? { priority: r.priority } : {}) }));
 }
@@ -40,7 +38,7 @@ export async function syncPolicyRules(exec: Exec, families: readonly Family[], p
     const want = enabled ? podCidrs.filter((c) => parseCIDR(c, GO_ADDRESSES)?.family === f) : [];
     const cmds = diffPolicyRules(want, await readPolicyRules(exec, f));
     if (cmds.length === 0) continue;
-    await exec.run('ip', [`-${f}`, '-batch', '-'], { input: cmds.join('\n') + '\n' });
+    await ipBatch(exec, cmds, { family: f });
     changes += cmds.length;
   }
   return changes;

@@ -3,7 +3,8 @@
 import { formatCIDR, parseCIDROrIP } from '../../../model/normalize/cidr.js';
 import { GO_ADDRESSES } from '../../../model/normalize/ip.js';
 import { POLICY_TABLE, ROUTE_PROTO, isTunnelName, type DesiredRoute, type DesiredTunnel, type RoutePlan } from '../compile/routes.js';
-import type { Exec } from './exec.js';
+import type { Exec } from '../../../dataplane/exec.js';
+import { ipBatch, showLinksDetailed, showRoutes } from '../../../dataplane/ip/ip.js';
 
 export interface KernelRoute {
   readonly dst: string;
@@ -27,20 +28,11 @@ export interface RouteDiff {
   readonly tunnelsRemoved: number;
 }
 
-interface JsonRoute { dst: string; gateway?: string; dev?: string; prefsrc?: string }
-interface JsonLink { ifname: string; linkinfo?: { info_kind?: string; info_data?: { local?: string; remote?: string } } }
-
 /** Our routes in the main table, or in `table` (POLICY_TABLE). */
 export async function readKernelRoutes(exec: Exec, families: readonly (4 | 6)[], table?: number): Promise<KernelRoute[]> {
   const out: KernelRoute[] = [];
   for (const f of families) {
-    const res = await exec.run('ip', ['-j', `-${f}`, 'route', 'show', ...(table ? ['table', String(table)] : []), 'proto', String(ROUTE_PROTO)], { allowFail: !!table });
-    // A table the kernel has never held a route in "does not exist": that is an empty table.
-    if (res.code !== 0) {
-      if (/table does not exist/i.test(res.stderr)) continue;
-      throw new Error(`ip route show table ${table}: ${res.stderr.trim()}`);
-    }
-    for (const r of JSON.parse(res.stdout || '[]') as JsonRoute[]) {
+    for (const r of await showRoutes(exec, f, ROUTE_PROTO, table)) {
       // ip prints host routes as a bare address; "default" and the like are kept as printed.
       const c = parseCIDROrIP(r.dst, GO_ADDRESSES);
       const dst = c ? formatCIDR(c, GO_ADDRESSES) : r.dst;
@@ -51,8 +43,7 @@ export async function readKernelRoutes(exec: Exec, families: readonly (4 | 6)[],
 }
 
 export async function readKernelTunnels(exec: Exec): Promise<KernelTunnel[]> {
-  const res = await exec.run('ip', ['-j', '-d', 'link', 'show']);
-  return (JSON.parse(res.stdout || '[]') as JsonLink[])
+  return (await showLinksDetailed(exec))
     .filter((l) => isTunnelName(l.ifname))
     .map((l) => ({
       name: l.ifname,
@@ -153,7 +144,7 @@ export async function applyRoutes(exec: Exec, plan: RoutePlan, families: readonl
   const diff = diffRoutes(plan, routes, tunnels, allowDeletes, policy);
   let errors: string[] = [];
   if (diff.commands.length > 0) {
-    const res = await exec.run('ip', ['-force', '-batch', '-'], { input: diff.commands.join('\n') + '\n', allowFail: true });
+    const res = await ipBatch(exec, diff.commands, { force: true });
     if (res.code !== 0) errors = res.stderr.split('\n').filter((l) => l.trim() !== '');
   }
   const synced = plan.routes.length;

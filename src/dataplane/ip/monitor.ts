@@ -1,5 +1,6 @@
-// Notices kernel events that silently take our routes away (a link flap deletes every route through the
-// link) and asks for a route sync right away instead of waiting for the periodic one (kube-router #509/#370).
+// `ip -o monitor link route`: notices kernel events that silently take the router's routes away (a link flap
+// deletes every route through the link) so it can sync at once instead of waiting for the periodic one
+// (kube-router #509/#370). A long-lived child, hence spawn rather than Exec.
 import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface KernelWatch {
