@@ -1,105 +1,51 @@
-// Options of the routing controller: the kube-router routing/BGP/CNI flags in camelCase, durations in ms.
-// The CLI fills these from flags; tests and the bench build them with routerDefaults(...).
+// Options of the routing controller. Every flag the flag table (src/cli/flags.ts) gives to the router
+// (`owner: 'router'`), plus the shared settings listed in ROUTER_SHARED_FLAGS, comes from that table with
+// its name, type and default: a new router flag is one row there. Only what no flag sets is declared here.
+// The agent fills these from the parsed flags (routerOptionsFrom); tests and the bench use routerDefaults(...).
+import { ownedConfig, type AgentConfig, type OwnedConfig } from '../../cli/flags.js';
+import { defaultConfig } from '../../cli/parse.js';
 
-export type OverlayType = 'subnet' | 'full';
-export type OverlayEncap = 'ipip' | 'fou';
+export type OverlayType = AgentConfig['overlayType'];
+export type OverlayEncap = AgentConfig['overlayEncap'];
 
-export interface RouterOptions {
-  /** --cluster-asn; 0 means the default 64512. */
-  readonly clusterAsn: number;
-  readonly nodesFullMesh: boolean;
-  readonly enableIbgp: boolean;
-  readonly enableOverlay: boolean;
-  readonly overlayType: OverlayType;
-  readonly overlayEncap: OverlayEncap;
-  readonly overlayEncapPort: number;
-  readonly advertisePodCidr: boolean;
-  readonly advertiseClusterIp: boolean;
-  readonly advertiseExternalIp: boolean;
-  readonly advertiseLoadbalancerIp: boolean;
-  readonly bgpGracefulRestart: boolean;
-  readonly bgpGracefulRestartTimeMs: number;
-  readonly bgpGracefulRestartDeferralTimeMs: number;
-  readonly bgpHoldtimeMs: number;
-  readonly bgpPort: number;
-  readonly peerRouterIps: readonly string[];
-  readonly peerRouterAsns: readonly number[];
-  readonly peerRouterPorts: readonly number[];
-  /** Base64-encoded, as the flag takes them. */
-  readonly peerRouterPasswords: readonly string[];
-  /** A file with one base64 password per line (same order as peerRouterIps); used when peerRouterPasswords is empty. */
-  readonly peerRouterPasswordsFile: string;
-  readonly peerRouterMultihopTtl: number;
-  /** --router-id; '' = the node's primary IP. */
-  readonly routerId: string;
-  /** --routes-sync-period: full reconcile (peers, advertisements, CNI, bridge, iptables, routes). */
-  readonly routesSyncPeriodMs: number;
-  /** --injected-routes-sync-period: re-check kernel routes against the current best paths. */
-  readonly injectedRoutesSyncPeriodMs: number;
-  readonly enablePodEgress: boolean;
-  readonly autoMtu: boolean;
+/** Agent-owned flags the router reads too: address families and the Service ranges (VIP import reject, ads). */
+export const ROUTER_SHARED_FLAGS = [
+  'enableIpv4', 'enableIpv6', 'serviceClusterIpRange', 'serviceExternalIpRange', 'loadbalancerIpRange',
+] as const satisfies readonly (keyof AgentConfig)[];
+
+export type RouterFlagOptions = OwnedConfig<'router'> & Pick<AgentConfig, (typeof ROUTER_SHARED_FLAGS)[number]>;
+
+/** What no flag sets: environment and build-time choices. */
+export interface RouterExtraOptions {
   /** Used when autoMtu is off (0 = leave the bridge's MTU and omit it from the conflist). */
   readonly mtu: number;
-  readonly enableCni: boolean;
-  readonly hairpinMode: boolean;
   /** KUBE_ROUTER_CNI_CONF_FILE. */
   readonly cniConfFile: string;
   readonly cniBinDirs: readonly string[];
   /** Add the portmap plugin (hostPort support) to the conflist. */
   readonly cniPortmap: boolean;
-  readonly enableIpv4: boolean;
-  readonly enableIpv6: boolean;
-  /** --service-cluster-ip-range: routes inside are rejected on import (kube-router's VIP import reject). */
-  readonly serviceClusterIpRange: readonly string[];
-  readonly serviceExternalIpRange: readonly string[];
-  readonly loadbalancerIpRange: readonly string[];
 }
+
+export type RouterOptions = RouterFlagOptions & RouterExtraOptions;
 
 export const DEFAULT_CLUSTER_ASN = 64512;
 export const DEFAULT_CNI_CONF_FILE = '/etc/cni/net.d/10-kuberouter.conflist';
 
-export function routerDefaults(overrides: Partial<RouterOptions> = {}, env: NodeJS.ProcessEnv = process.env): RouterOptions {
+/** The router's options from the agent's parsed flags; the rest at their defaults. */
+export function routerOptionsFrom(config: AgentConfig, env: NodeJS.ProcessEnv = process.env, overrides: Partial<RouterOptions> = {}): RouterOptions {
   return {
-    clusterAsn: 0,
-    nodesFullMesh: true,
-    enableIbgp: true,
-    enableOverlay: true,
-    overlayType: 'subnet',
-    overlayEncap: 'ipip',
-    overlayEncapPort: 5555,
-    advertisePodCidr: true,
-    advertiseClusterIp: false,
-    advertiseExternalIp: false,
-    advertiseLoadbalancerIp: false,
-    bgpGracefulRestart: false,
-    bgpGracefulRestartTimeMs: 90_000,
-    bgpGracefulRestartDeferralTimeMs: 360_000,
-    bgpHoldtimeMs: 90_000,
-    bgpPort: 179,
-    peerRouterIps: [],
-    peerRouterAsns: [],
-    peerRouterPorts: [],
-    peerRouterPasswords: [],
-    peerRouterPasswordsFile: '',
-    peerRouterMultihopTtl: 0,
-    routerId: '',
-    routesSyncPeriodMs: 300_000,
-    injectedRoutesSyncPeriodMs: 60_000,
-    enablePodEgress: true,
-    autoMtu: true,
+    ...ownedConfig(config, 'router', ROUTER_SHARED_FLAGS),
     mtu: 0,
-    enableCni: true,
-    hairpinMode: false,
     cniConfFile: env.KUBE_ROUTER_CNI_CONF_FILE || DEFAULT_CNI_CONF_FILE,
     cniBinDirs: ['/opt/cni/bin', '/usr/lib/cni'],
     cniPortmap: true,
-    enableIpv4: true,
-    enableIpv6: false,
-    serviceClusterIpRange: ['10.96.0.0/12'],
-    serviceExternalIpRange: [],
-    loadbalancerIpRange: [],
     ...overrides,
   };
+}
+
+/** Every flag at its kube-router default, with `overrides`. */
+export function routerDefaults(overrides: Partial<RouterOptions> = {}, env: NodeJS.ProcessEnv = process.env): RouterOptions {
+  return routerOptionsFrom(defaultConfig(), env, overrides);
 }
 
 export function effectiveClusterAsn(opts: RouterOptions): number {
