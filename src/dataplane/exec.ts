@@ -3,6 +3,7 @@
 // failures (src/testing/exec.ts); nothing else spawns a kernel tool.
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { KrtError } from '../observe/errors.js';
 
 export interface ExecOptions {
   /** Written to the child's stdin (restore files); stdin is closed either way. */
@@ -37,7 +38,7 @@ export interface Exec {
 }
 
 /** A failed command, with everything an operator needs to see why (the restore line number is in stderr). */
-export class ExecError extends Error {
+export class ExecError extends KrtError {
   override readonly name = 'ExecError';
   constructor(
     readonly command: string,
@@ -52,7 +53,7 @@ export class ExecError extends Error {
   ) {
     const how = timedOut ? 'timed out' : signal ? `killed by ${signal}` : `exited with ${exitCode}`;
     const detail = stderr.trim().split('\n').slice(0, 5).join(' | ');
-    super(`${command} ${args.join(' ')} ${how}${detail ? `: ${detail}` : ''}`);
+    super('KRT_EXEC_FAILED', `${command} ${args.join(' ')} ${how}${detail ? `: ${detail}` : ''}`);
   }
 }
 

@@ -11,6 +11,7 @@ import type { Controller, ControllerContext } from '../controller.js';
 import { FirewallApplier } from './apply/applier.js';
 import { FirewallCompiler, type CompileOptions } from './compile/compiler.js';
 import { nodePodCidrs } from './compile/pod-cidrs.js';
+import { errorCode } from '../../observe/errors.js';
 
 export interface FirewallOptions {
   nodeName: string;
@@ -142,7 +143,7 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
       report = await applier!.apply(plan);
     } catch (err) {
       m.failures.inc();
-      ctx.health.problem('firewall', `apply failed: ${err instanceof Error ? err.message : String(err)}`);
+      ctx.health.problem('firewall', `apply failed: ${err instanceof Error ? err.message : String(err)}`, errorCode(err));
       throw err;
     }
     const totalMs = performance.now() - t0;

@@ -207,7 +207,7 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     metrics.podCidrMissing.set(cidr.ok ? 0 : 1);
     once('pod-cidr', problem, 'error');
     if (cidr.ok) once('pod-cidr-ok', `node ${ctx.nodeName} pod CIDR(s) ${cidr.cidrs.join(',')} (from ${cidr.source})`, 'info');
-    if (!self) { ctx.health.problem(NAME, problem!); return; }
+    if (!self) { ctx.health.problem(NAME, problem!, 'KRT_ROUTER_NO_POD_CIDR'); return; }
 
     nodeIPs = [...self.internalIPs, ...self.externalIPs].filter((ip) => families.includes(ipFamily(ip, GO_ADDRESSES)!));
     clusterNodeIPs = new Set([...snap.nodes.values()].map((n) => n.primaryIP).filter((ip): ip is string => !!ip));
@@ -282,7 +282,7 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     void requestRoutes();
     metrics.routesSyncTime.observe((performance.now() - t0) / 1000);
     once('sync-errors', errors.length > 0 ? `router sync had errors: ${errors.join('; ')}` : undefined, 'error');
-    if (problem) ctx.health.problem(NAME, problem);
+    if (problem) ctx.health.problem(NAME, problem, 'KRT_ROUTER_NO_POD_CIDR');
     else if (errors.length === 0) ctx.health.beat(NAME);
     // The runner retries with backoff; steps that succeeded are not redone on an event-driven retry.
     if (errors.length > 0) throw new Error(errors.join('; '));
