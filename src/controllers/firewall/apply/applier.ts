@@ -6,7 +6,8 @@
 import { binaries, type BackendName, type IptablesBinaries } from '../../../dataplane/iptables/backend.js';
 import { chainEdit, fullCacheWorthIt, isEmptyScript, renderRestore, type ChainEdit, type RestoreScript } from '../../../dataplane/iptables/restore.js';
 import { parseSave } from '../../../dataplane/iptables/save.js';
-import { maxelemFor, parseIpsetSave, setTransition, type SavedSet, type SetDiffStats, type SetSpec } from '../../../dataplane/ipset/ipset.js';
+import { maxelemFor, parseIpsetSave, setTransition, type SavedSet, type SetDiffStats, type SetSpec as DataplaneSetSpec } from '../../../dataplane/ipset/ipset.js';
+import type { SetSpec } from '../compile/plan.js';
 import type { Exec } from '../../../dataplane/exec.js';
 import type { IPFamily } from '../../../model/types.js';
 import { isOurChain, isOurSet, tmpSetName } from '../compile/names.js';
@@ -320,3 +321,8 @@ export class FirewallApplier {
     if (errors.length) throw errors[0];
   }
 }
+
+// The plan's SetSpec (compile/plan.ts) and dataplane/ipset's must stay the same shape: tsc fails otherwise.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+export type PlanSetSpecMatchesDataplane = Assert<Same<SetSpec, DataplaneSetSpec>>;

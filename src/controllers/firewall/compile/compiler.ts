@@ -2,7 +2,6 @@
 // diffs object identities (maps are replaced, objects shared), so a pod event costs one pass over the
 // selections, a policy event one pass over the pods, and chains are re-rendered only for what changed.
 // `compileFirewall` is the pure one-shot form (a fresh compiler, one update).
-import type { SetSpec } from '../../../dataplane/ipset/ipset.js';
 import type { ClusterSnapshot, IPFamily, Labels, NetworkPolicyModel, PodModel } from '../../../model/types.js';
 import { ipFamily } from '../../../model/normalize/ip.js';
 import {
@@ -21,7 +20,7 @@ import {
   policyChainName,
   policySetName,
 } from './names.js';
-import type { CompileStats, FirewallPlan, TablePlan, TopLevelJump } from './plan.js';
+import type { CompileStats, FirewallPlan, SetSpec, TablePlan, TopLevelJump } from './plan.js';
 import { compilePolicy, type CompiledPolicy, type SelectionDef } from './policy.js';
 import {
   commonChain,

@@ -1,9 +1,18 @@
 // The compiled firewall: a plain value the applier diffs against what the kernel holds. Successive plans
 // share unchanged chain arrays and set specs by identity, so a diff of an unchanged object is O(1).
-import type { SetSpec } from '../../../dataplane/ipset/ipset.js';
 import type { IPFamily } from '../../../model/types.js';
 
-export type { SetSpec };
+/**
+ * One ipset of the plan. Declared here, not imported from dataplane/ipset, so compile/ depends only on the
+ * model; the applier hands it to dataplane/ipset, whose SetSpec has the same shape (the compiler checks).
+ */
+export interface SetSpec {
+  readonly name: string;
+  readonly type: 'hash:ip' | 'hash:net' | 'hash:ip,port';
+  readonly family: 'inet' | 'inet6';
+  /** Entries exactly as `ipset save` prints them ("10.0.0.1", "10.0.0.0/8 nomatch", "10.0.0.1,tcp:80"). */
+  readonly entries: readonly string[];
+}
 
 /** One iptables table (filter) of one IP family, as iptables-restore would write it. */
 export interface TablePlan {

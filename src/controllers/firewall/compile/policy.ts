@@ -9,7 +9,7 @@ import type {
   PolicyPort,
   PolicyRule,
 } from '../../../model/types.js';
-import type { SetSpec } from '../../../dataplane/ipset/ipset.js';
+import type { SetSpec } from './plan.js';
 import { cidrContains, parseCIDR, sameCIDR, type ParsedCIDR } from '../../../model/normalize/cidr.js';
 import { ipsetNet, splitZero } from './ipset-net.js';
 import { MARK_POLICY, namedPortSetName, policyChainName, policySetName, type Direction } from './names.js';
