@@ -1,7 +1,8 @@
 // Incremental firewall compiler: ClusterSnapshot -> FirewallPlan. It keeps the previous snapshot and
 // diffs object identities (maps are replaced, objects shared), so a pod event costs one pass over the
 // selections, a policy event one pass over the pods, and chains are re-rendered only for what changed.
-// `compileFirewall` is the pure one-shot form (a fresh compiler, one update).
+// `compileFirewall` is the pure one-shot form (a fresh compiler, one update). What the chains of a namespace
+// and the top-level chains contain is emit.ts; this file decides what changed and when to re-render it.
 import type { ClusterSnapshot, IPFamily, Labels, NetworkPolicyModel, PodModel } from '../../../model/types.js';
 import { ipFamily } from '../../../model/normalize/ip.js';
 import {
@@ -17,22 +18,17 @@ import {
   namedPortSetName,
   namespaceChainName,
   podChainName,
-  policyChainName,
   policySetName,
 } from './names.js';
-import type { CompileStats, FirewallPlan, SetSpec, TablePlan, TopLevelJump } from './plan.js';
+import type { CompileStats, FirewallPlan, SetSpec } from './plan.js';
+import { denySets, namespaceChains, tablePlans, topLevelChains } from './emit.js';
 import { compilePolicy, type CompiledPolicy, type SelectionDef } from './policy.js';
 import {
   commonChain,
   defaultChain,
-  inputHead,
-  matchSet,
   podChain,
   podJumps,
-  rule,
   tailChain,
-  topLevelHead,
-  topLevelTail,
   type PodJumps,
   type ServiceRanges,
 } from './rules.js';
@@ -493,40 +489,21 @@ export class FirewallCompiler {
     if (this.localDirty) {
       this.localDirty = false;
       for (const f of fams) {
-        const head = topLevelHead(this.failClosed.has(f));
-        const input = [...head, ...inputHead(f, this.opts.ranges)];
-        const forward: string[] = [];
-        const output: string[] = [];
+        const jumps: PodJumps[] = [];
         for (const k of localKeys) {
           const j = this.pods.get(k)!.render?.get(f)?.jumps;
-          if (!j) continue;
-          input.push(...j.input);
-          forward.push(...j.forward);
-          output.push(...j.output);
+          if (j) jumps.push(j);
         }
-        const tail = topLevelTail();
+        const top = topLevelChains(f, this.failClosed.has(f), this.opts.ranges, jumps);
         const m = this.chains.get(f)!;
-        m.set(CHAIN_INPUT, [...input, ...tail]);
-        m.set(CHAIN_FORWARD, [...head, ...forward, ...tail]);
-        m.set(CHAIN_OUTPUT, [...head, ...output, ...tail]);
+        m.set(CHAIN_INPUT, top.input);
+        m.set(CHAIN_FORWARD, top.forward);
+        m.set(CHAIN_OUTPUT, top.output);
       }
-    }
-    const tables = new Map<IPFamily, TablePlan>();
-    for (const f of fams) {
-      const jumps: TopLevelJump[] = (['INPUT', 'FORWARD', 'OUTPUT'] as const).map((from) => ({
-        from,
-        rule: rule({ comment: `kube-router netpol - jump to KUBE-ROUTER-${from}`, target: `KUBE-ROUTER-${from}` }),
-      }));
-      tables.set(f, { family: f, chains: new Map(this.chains.get(f)!), jumps });
     }
     const warnings: string[] = [];
     for (const p of this.policies.values()) warnings.push(...p.compiled.warnings);
-    return {
-      tables,
-      sets: new Map(this.sets),
-      denySets: new Set(fams.flatMap((f) => [isolatedSetName(f, 'ingress'), isolatedSetName(f, 'egress')])),
-      warnings,
-    };
+    return { tables: tablePlans(fams, this.chains), sets: new Map(this.sets), denySets: denySets(fams), warnings };
   }
 
   private renderNamespace(ns: string): void {
@@ -540,23 +517,10 @@ export class FirewallCompiler {
         m.delete(egName);
         continue;
       }
-      const ing: string[] = [];
-      const eg: string[] = [];
       const keys = [...(this.policiesByNs.get(ns) ?? [])].sort();
-      for (const k of keys) {
-        const c = this.policies.get(k)!.compiled;
-        const np = c.policy;
-        const target = policySetName(f, 'DST', c.targetKey);
-        const who = `policy name: ${np.name} namespace ${np.namespace}`;
-        if (c.ingress) {
-          ing.push(rule({ comment: `rule to jump to ingress chain of ${who}`, matches: [matchSet(target, 'dst')], target: policyChainName(np.namespace, np.name, 'ingress') }));
-        }
-        if (c.egress) {
-          eg.push(rule({ comment: `rule to jump to egress chain of ${who}`, matches: [matchSet(target, 'src')], target: policyChainName(np.namespace, np.name, 'egress') }));
-        }
-      }
-      m.set(inName, ing);
-      m.set(egName, eg);
+      const chains = namespaceChains(f, keys.map((k) => this.policies.get(k)!.compiled));
+      m.set(inName, chains.ingress);
+      m.set(egName, chains.egress);
     }
   }
 }
