@@ -64,9 +64,9 @@ describe('/healthz over real HTTP', () => {
     expect(verbose.body).toBe('[-]router failed: problem: node lab-node-1 has no pod CIDR\nhealthz check failed\n');
     monitor.beat('router');
     expect((await get('/healthz')).status).toBe(200);
+    expect((await get('/healthz?verbose')).body).toMatch(/^\[\+\]router ok \(last sync 0s ago\)\nhealthz check passed\n$/);
     const ok = JSON.parse((await get('/healthz/json')).body) as { controllers: { name: string; code: string | null }[] };
     expect(ok.controllers.find((c) => c.name === 'router')?.code).toBe(null);
-    expect((await get('/healthz?verbose')).body).toMatch(/^\[\+\]router ok \(last sync 0s ago\)\nhealthz check passed\n$/);
     expect((await get('/nope')).status).toBe(404);
   });
 
