@@ -5,12 +5,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { SpeakerHost } from '../src/bgp/interop/host.js';
-import { buildTopology, destroyTopology, type Topology } from '../src/bgp/interop/topology.js';
-import { addNamespace, removeNamespaces } from '../src/bgp/interop/netns.js';
-import { Gobgpd } from '../src/bgp/interop/daemons/gobgp.js';
-import { Bird } from '../src/bgp/interop/daemons/bird.js';
-import { mrtDump } from '../src/bgp/interop/mrt.js';
+import { SpeakerHost } from '../src/testing/bgp/interop/host.js';
+import { buildTopology, destroyTopology, type Topology } from '../src/testing/bgp/interop/topology.js';
+import { addNamespace, removeNamespaces } from '../src/testing/bgp/interop/netns.js';
+import { Gobgpd } from '../src/testing/bgp/interop/daemons/gobgp.js';
+import { Bird } from '../src/testing/bgp/interop/daemons/bird.js';
+import { mrtDump } from '../src/testing/bgp/interop/mrt.js';
 import { AttrCache, decodeUpdate, encodeAnnouncements, encodePathAttrs, parsePrefix, type UpdateContext } from '../src/bgp/wire/index.js';
 
 const N = 100_000;
@@ -89,7 +89,7 @@ async function gobgpToGobgp(t: Topology) {
   await tx.stop();
 }
 
-/** Compiles src/bgp alone to plain JS (the receiver then runs as it would in production, without tsx). */
+/** Compiles src/bgp and the speaker host (test support) to plain JS (the receiver then runs as it would in production, without tsx). */
 function compileBgp(): string | undefined {
   const out = mkdtempSync(join(tmpdir(), 'krt-bgp-js-'));
   const cfg = join(out, 'tsconfig.json');
@@ -97,11 +97,11 @@ function compileBgp(): string | undefined {
   writeFileSync(cfg, JSON.stringify({
     extends: join(root, 'tsconfig.json'),
     compilerOptions: { rootDir: join(root, 'src'), outDir: join(out, 'js'), sourceMap: false, noEmit: false, typeRoots: [join(root, 'node_modules/@types')] },
-    include: [join(root, 'src/bgp/**/*.ts')], exclude: [join(root, 'src/bgp/**/*.test.ts')],
+    include: [join(root, 'src/bgp/**/*.ts'), join(root, 'src/testing/bgp/interop/speaker-host.ts')], exclude: [join(root, 'src/bgp/**/*.test.ts')],
   }));
   try {
     execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', cfg], { stdio: 'pipe' });
-    return join(out, 'js/bgp/interop/speaker-host.js');
+    return join(out, 'js/testing/bgp/interop/speaker-host.js');
   } catch (e) {
     console.error(`compiling src/bgp failed, measuring under tsx: ${(e as { stdout?: Buffer }).stdout?.toString().slice(0, 500)}`);
     return undefined;

@@ -9,7 +9,7 @@ import { parseAgentArgs } from '../src/cli/parse.js';
 import { runAgent } from '../src/agent/agent.js';
 import { emptySnapshot } from '../src/agent/cluster.js';
 import { createLogger } from '../src/observe/logger.js';
-import { freePort, MemoryLog } from '../src/observe/testing.js';
+import { freePort, MemoryLog } from '../src/testing/observe.js';
 
 const ARGV = [
   '--kubeconfig=/etc/kube/config', '--run-router', '--run-firewall', '--run-service-proxy=false',

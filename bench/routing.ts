@@ -11,13 +11,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryBgpNetwork } from '../src/controllers/routing/testing/memory-bgp.js';
-import { TestClusterView, testNode } from '../src/controllers/routing/testing/memory-cluster.js';
-import { startNodeAgent } from '../src/controllers/routing/testing/harness.js';
-import { spawnAgent } from '../src/controllers/routing/testing/agents.js';
-import { writeClusterFile } from '../src/controllers/routing/testing/file-cluster.js';
+import { MemoryBgpNetwork } from '../src/testing/router/memory-bgp.js';
+import { TestClusterView, testNode } from '../src/testing/router/memory-cluster.js';
+import { startNodeAgent } from '../src/testing/router/harness.js';
+import { spawnAgent } from '../src/testing/router/agents.js';
+import { writeClusterFile } from '../src/testing/router/file-cluster.js';
 import type { NodeModel } from '../src/model/types.js';
-import { createUnderlay, deleteNetnsWithPrefix, routesProto17, sh, waitFor } from '../src/controllers/routing/testing/netns.js';
+import { createUnderlay, deleteNetnsWithPrefix, routesProto17, sh } from '../src/testing/router/netns.js';
+import { waitFor } from '../src/testing/wait.js';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);

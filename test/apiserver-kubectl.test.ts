@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYAML } from 'yaml';
 import { startApiServer, type ApiServerHandle } from '../src/apiserver/index.js';
-import { until } from '../src/apiserver/test-helpers.js';
+import { waitFor } from '../src/testing/wait.js';
 
 let srv: ApiServerHandle;
 let dir: string;
@@ -148,9 +148,9 @@ describe('kubectl against the apiserver', () => {
     try {
       await new Promise((r) => setTimeout(r, 1000));
       await ok('run', 'watched', '-n', 'kc', '--image=busybox:1.36', '--labels=app=w');
-      await until(() => /ADDED\s+watched/.test(out), 10_000, 'kubectl -w output');
+      await waitFor('kubectl -w output', () => /ADDED\s+watched/.test(out), 10_000, 20);
       await ok('label', '-n', 'kc', 'pod', 'watched', 'x=y');
-      await until(() => /MODIFIED\s+watched/.test(out), 10_000, 'kubectl -w MODIFIED');
+      await waitFor('kubectl -w MODIFIED', () => /MODIFIED\s+watched/.test(out), 10_000, 20);
     } finally {
       child.kill('SIGTERM');
     }

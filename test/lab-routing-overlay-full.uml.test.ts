@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../src/lab/index.js';
 import { downLab } from '../src/lab/down.js';
 import { R } from '../src/lab/kube.js';
-import { tunnelName } from '../src/controllers/routing/compile/routes.js';
-import { labSh, peerSeen, pinnedPod, reaches, until } from '../src/controllers/routing/testing/lab-helpers.js';
+import { tunnelName } from '../src/controllers/router/compile/routes.js';
+import { labSh, peerSeen, pinnedPod, reaches } from './lab-helpers.js';
+import { waitFor } from '../src/testing/wait.js';
 
 const NAME = 'lr3';
 const PREFIX = `krt-rt2-${NAME}-`;
@@ -37,16 +38,16 @@ describe.skipIf(!haveUml || !existsSync(AGENT))('--overlay-type=full (user-mode 
 
   it('tunnels between nodes of one subnet and carries pod traffic through it without NAT', async () => {
     const t12 = tunnelName(N2), t21 = tunnelName(N1);
-    const r1 = await until('node 1 route to node 2 pods', async () => {
+    const r1 = await waitFor('node 1 route to node 2 pods', async () => {
       const r = await labSh(lab, 'lab-node-1', 'ip route show proto 17');
       return r.includes('10.244.1.0/24') && r;
-    });
+    }, 30_000, 500);
     expect(r1).toContain(`10.244.1.0/24 dev ${t12} scope link src ${N1}`);
     expect(r1).not.toContain('via');
-    expect(await until('node 2 route to node 1 pods', async () => {
+    expect(await waitFor('node 2 route to node 1 pods', async () => {
       const r = await labSh(lab, 'lab-node-2', 'ip route show proto 17');
       return r.includes('10.244.0.0/24') && r;
-    })).toContain(`10.244.0.0/24 dev ${t21} scope link src ${N2}`);
+    }, 30_000, 500)).toContain(`10.244.0.0/24 dev ${t21} scope link src ${N2}`);
     expect(await labSh(lab, 'lab-node-1', `ip -d link show ${t12}`)).toMatch(/ipip .*remote 172\.20\.0\.12 local 172\.20\.0\.11/);
     const tx = () => labSh(lab, 'lab-node-1', `cat /sys/class/net/${t12}/statistics/tx_packets`).then(Number);
     const before = await tx();

@@ -15,8 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../src/lab/index.js';
 import { downLab } from '../src/lab/down.js';
 import { R } from '../src/lab/kube.js';
-import { tunnelName } from '../src/controllers/routing/compile/routes.js';
-import { labSh, peerSeen as seen, pinnedPod, reaches, until } from '../src/controllers/routing/testing/lab-helpers.js';
+import { tunnelName } from '../src/controllers/router/compile/routes.js';
+import { labSh, peerSeen as seen, pinnedPod, reaches } from './lab-helpers.js';
+import { waitFor } from '../src/testing/wait.js';
 
 const NAME = 'lr1';
 const PREFIX = `krt-rt2-${NAME}-`;
@@ -52,20 +53,20 @@ describe.skipIf(!haveUml || !existsSync(AGENT))('overlay between subnets (user-m
 
   it('routes another subnet\'s pod CIDR through an ipip tunnel and its own subnet\'s directly', async () => {
     const t12 = tunnelName(N.n2), t21 = tunnelName(N.n1), t23 = tunnelName(N.n3);
-    const r1 = await until('node 1 routes', async () => {
+    const r1 = await waitFor('node 1 routes', async () => {
       const r = await out('lab-node-1', 'ip route show proto 17');
       return r.includes(CIDR.n2) && r.includes(CIDR.n3) && r;
-    });
+    }, 30_000, 500);
     expect(r1).toContain(`${CIDR.n2} dev ${t12} scope link src ${N.n1}`);
     expect(r1).toContain(`${CIDR.n3} via ${N.n3} dev eth0`);
     const link = await out('lab-node-1', `ip -d link show ${t12}`);
     expect(link).toMatch(new RegExp(`ipip .*remote ${N.n2.replace(/\./g, '\\.')} local ${N.n1.replace(/\./g, '\\.')}`));
     // Only one tunnel on node 1 (node 3 shares its subnet), two on node 2.
     expect((await out('lab-node-1', 'ip -br link show type ipip')).match(/tun-[0-9a-f]{11}/g)).toEqual([t12]);
-    const r2 = await until('node 2 routes', async () => {
+    const r2 = await waitFor('node 2 routes', async () => {
       const r = await out('lab-node-2', 'ip route show proto 17; ip -br link show type ipip');
       return r.includes(CIDR.n1) && r.includes(CIDR.n3) && r;
-    });
+    }, 30_000, 500);
     expect(r2).toContain(`${CIDR.n1} dev ${t21} scope link src ${N.n2}`);
     expect(r2).toContain(`${CIDR.n3} dev ${t23} scope link src ${N.n2}`);
     // The underlay router knows no pod CIDR: what crosses it must be encapsulated.

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../src/lab/index.js';
 import { downLab } from '../src/lab/down.js';
 import { R } from '../src/lab/kube.js';
+import { waitFor } from '../src/testing/wait.js';
 
 const NAME = 'lr2';
 const PREFIX = `krt-rt2-${NAME}-`;
@@ -31,15 +32,6 @@ describe.skipIf(!existsSync(AGENT))('no overlay between subnets (host kernel lab
     const r = await lab.exec(target, ['sh', '-c', script]);
     if (r.code !== 0) throw new Error(`${target}: ${script}: exit ${r.code}: ${r.stderr}`);
     return r.stdout;
-  };
-  const until = async <T>(what: string, fn: () => Promise<T | false>, timeoutMs = 20_000): Promise<T> => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await fn();
-      if (v) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
   };
 
   beforeAll(async () => {
@@ -60,10 +52,10 @@ describe.skipIf(!existsSync(AGENT))('no overlay between subnets (host kernel lab
   }, 60_000);
 
   it('routes the same subnet directly, makes no tunnel or policy rule, and leaves the other subnet to the underlay', async () => {
-    const r1 = await until('node 1 route to node 3 pods', async () => {
+    const r1 = await waitFor('node 1 route to node 3 pods', async () => {
       const r = await out('lab-node-1', 'ip route show proto 17');
       return r.includes('10.244.2.0/24') && r;
-    });
+    }, 20_000, 200);
     expect(r1).toContain('10.244.2.0/24 via 172.20.0.13 dev eth0');
     // Node 2's pods are known over BGP but not installed: the next hop is on another subnet.
     expect(r1).not.toContain('10.244.1.0/24');
@@ -75,12 +67,12 @@ describe.skipIf(!existsSync(AGENT))('no overlay between subnets (host kernel lab
   }, 60_000);
 
   it('same-subnet pods talk; cross-subnet pods talk only once the underlay routes the pod CIDRs, without NAT', async () => {
-    await until('p1 -> p3', () => lab.probe('default/p1', ips['default/p3']!, 80));
+    await waitFor('p1 -> p3', () => lab.probe('default/p1', ips['default/p3']!, 80), 20_000, 200);
     expect(await lab.probe('default/p1', ips['default/p2']!, 80, 'TCP', 1500)).toBe(false);
     expect(await lab.probe('default/p2', ips['default/p3']!, 80, 'TCP', 1500)).toBe(false);
     // The underlay learns the pod CIDRs (what a ToR peering with the nodes would install).
     await out('tor', 'ip route add 10.244.0.0/24 via 172.20.0.11 && ip route add 10.244.1.0/24 via 172.20.1.12 && ip route add 10.244.2.0/24 via 172.20.0.13');
-    await until('p1 -> p2', () => lab.probe('default/p1', ips['default/p2']!, 80));
+    await waitFor('p1 -> p2', () => lab.probe('default/p1', ips['default/p2']!, 80), 20_000, 200);
     expect(await lab.probe('default/p2', ips['default/p3']!, 80)).toBe(true);
     // The server on the other subnet sees the client pod's own address.
     const srv = lab.exec('default/p2', ['timeout', '10', 'socat', '-T5', 'TCP-LISTEN:9000,reuseaddr', 'SYSTEM:echo $SOCAT_PEERADDR']);
@@ -93,7 +85,7 @@ describe.skipIf(!existsSync(AGENT))('no overlay between subnets (host kernel lab
     const routes = () => out('lab-node-1', 'ip route show proto 17');
     const node = await lab.client.get(R.nodes, undefined, 'lab-node-3');
     await lab.client.delete(R.nodes, undefined, 'lab-node-3');
-    await until('node 1 drops the route to node 3 pods', async () => !(await routes()).includes('10.244.2.0/24'));
+    await waitFor('node 1 drops the route to node 3 pods', async () => !(await routes()).includes('10.244.2.0/24'), 20_000, 200);
     expect(await out('lab-node-1', 'ipset list kube-router-node-ips')).not.toContain('172.20.0.13');
     const meta = node['metadata'] as { name: string; labels?: object; annotations?: object };
     const created = await lab.client.create(R.nodes, undefined, {
@@ -103,9 +95,9 @@ describe.skipIf(!existsSync(AGENT))('no overlay between subnets (host kernel lab
     if (!(created['status']?.['addresses'] as unknown[] | undefined)?.length) {
       await lab.client.update(R.nodes, undefined, { ...created, status: node['status'] }, 'status');
     }
-    expect(await until('node 1 routes to node 3 pods again', async () => {
+    expect(await waitFor('node 1 routes to node 3 pods again', async () => {
       const r = await routes();
       return r.includes('10.244.2.0/24') && r;
-    })).toContain('10.244.2.0/24 via 172.20.0.13 dev eth0');
+    }, 20_000, 200)).toContain('10.244.2.0/24 via 172.20.0.13 dev eth0');
   }, 60_000);
 });

@@ -4,7 +4,7 @@ import { parseAgentArgs } from '../cli/parse.js';
 import type { AgentConfig } from '../cli/flags.js';
 import type { HealthStatus } from '../observe/health.js';
 import { createLogger } from '../observe/logger.js';
-import { freePort, MemoryLog, sleep } from '../observe/testing.js';
+import { freePort, MemoryLog, sleep } from '../testing/observe.js';
 import { resolveNodeName, runAgent } from './agent.js';
 import { runCleanup } from './cleanup.js';
 import { emptySnapshot, type ClusterStore, type ClusterStoreFactory } from './cluster.js';

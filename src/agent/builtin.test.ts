@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { routerDefaults } from '../controllers/routing/options.js';
+import { routerDefaults, routerOptionsFrom } from '../controllers/router/options.js';
 import { defaultConfig, parseAgentArgs } from '../cli/parse.js';
-import { routerOptionsFrom } from './builtin.js';
+import { configKey } from '../cli/flag-spec.js';
+import { FLAGS } from '../cli/flags.js';
 
 describe('flags -> router options', () => {
   it('kube-router defaults give the router its own defaults, with bridge hairpin on because the proxy runs', () => {
@@ -9,6 +10,27 @@ describe('flags -> router options', () => {
     const noProxy = parseAgentArgs(['--run-service-proxy=false']);
     if (noProxy.kind !== 'run') throw new Error('no config');
     expect(routerOptionsFrom(noProxy.config, {})).toEqual(routerDefaults({}, {}));
+  });
+
+  it('takes every default from the flag table (the values kube-router has)', () => {
+    expect(routerDefaults({}, {})).toMatchObject({
+      clusterAsn: 0, nodesFullMesh: true, enableIbgp: true, enableOverlay: true, overlayType: 'subnet',
+      overlayEncap: 'ipip', overlayEncapPort: 5555, advertisePodCidr: true, advertiseClusterIp: false,
+      advertiseExternalIp: false, advertiseLoadbalancerIp: false, bgpGracefulRestart: false,
+      bgpGracefulRestartTimeMs: 90_000, bgpGracefulRestartDeferralTimeMs: 360_000, bgpHoldtimeMs: 90_000,
+      bgpPort: 179, peerRouterIps: [], peerRouterAsns: [], peerRouterPorts: [], peerRouterPasswords: [],
+      peerRouterPasswordsFile: '', peerRouterMultihopTtl: 0, routerId: '', routesSyncPeriodMs: 300_000,
+      injectedRoutesSyncPeriodMs: 60_000, enablePodEgress: true, autoMtu: true, mtu: 0, enableCni: true,
+      hairpinMode: false, cniConfFile: '/etc/cni/net.d/10-kuberouter.conflist', cniBinDirs: ['/opt/cni/bin', '/usr/lib/cni'],
+      cniPortmap: true, enableIpv4: true, enableIpv6: false, serviceClusterIpRange: ['10.96.0.0/12'],
+      serviceExternalIpRange: [], loadbalancerIpRange: [],
+    });
+  });
+
+  it('gives the router every router-owned flag of the table, so a new flag needs no second list', () => {
+    const keys = FLAGS.filter((f) => f.owner === 'router').map((f) => configKey(f));
+    expect(keys.length).toBeGreaterThan(30);
+    for (const k of keys) expect(Object.keys(routerDefaults({}, {}))).toContain(k);
   });
 
   it('carries typed flag values through', () => {

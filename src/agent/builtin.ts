@@ -1,58 +1,13 @@
 // The controllers this build ships, and how flags become each controller's options. A controller
 // missing here runs as a placeholder (controllers.ts).
 
-import { createFirewallController, type FirewallOptions } from '../controllers/netpol/controller.js';
+import { createFirewallController, type FirewallOptions } from '../controllers/firewall/controller.js';
+import { createRouterController } from '../controllers/router/controller.js';
 import { createProxyController } from '../controllers/proxy/controller.js';
 import { proxyOptionsFrom } from '../controllers/proxy/options.js';
-import { createRouterController } from '../controllers/routing/controller.js';
-import { routerDefaults, type RouterOptions } from '../controllers/routing/options.js';
+import { routerOptionsFrom } from '../controllers/router/options.js';
 import type { AgentConfig } from '../cli/flags.js';
 import type { FactoryTable } from './controllers.js';
-
-/** The routing flags, one to one (same camelCase names); CNI paths and the MTU fallback come from the router's defaults. */
-export function routerOptionsFrom(c: AgentConfig, env: NodeJS.ProcessEnv = process.env): RouterOptions {
-  return routerDefaults(
-    {
-      clusterAsn: c.clusterAsn,
-      nodesFullMesh: c.nodesFullMesh,
-      enableIbgp: c.enableIbgp,
-      enableOverlay: c.enableOverlay,
-      overlayType: c.overlayType,
-      overlayEncap: c.overlayEncap,
-      overlayEncapPort: c.overlayEncapPort,
-      advertisePodCidr: c.advertisePodCidr,
-      advertiseClusterIp: c.advertiseClusterIp,
-      advertiseExternalIp: c.advertiseExternalIp,
-      advertiseLoadbalancerIp: c.advertiseLoadbalancerIp,
-      bgpGracefulRestart: c.bgpGracefulRestart,
-      bgpGracefulRestartTimeMs: c.bgpGracefulRestartTimeMs,
-      bgpGracefulRestartDeferralTimeMs: c.bgpGracefulRestartDeferralTimeMs,
-      bgpHoldtimeMs: c.bgpHoldtimeMs,
-      bgpPort: c.bgpPort,
-      peerRouterIps: c.peerRouterIps,
-      peerRouterAsns: c.peerRouterAsns,
-      peerRouterPorts: c.peerRouterPorts,
-      peerRouterPasswords: c.peerRouterPasswords,
-      peerRouterPasswordsFile: c.peerRouterPasswordsFile,
-      peerRouterMultihopTtl: c.peerRouterMultihopTtl,
-      routerId: c.routerId,
-      routesSyncPeriodMs: c.routesSyncPeriodMs,
-      injectedRoutesSyncPeriodMs: c.injectedRoutesSyncPeriodMs,
-      enablePodEgress: c.enablePodEgress,
-      autoMtu: c.autoMtu,
-      enableCni: c.enableCni,
-      // Bridge hairpin on every pod port whenever services are proxied here: a pod reaching itself through
-      // a service gets its reply back through the port it came from (kube-router's manifests ship it on).
-      hairpinMode: c.hairpinMode || c.runServiceProxy,
-      enableIpv4: c.enableIpv4,
-      enableIpv6: c.enableIpv6,
-      serviceClusterIpRange: c.serviceClusterIpRange,
-      serviceExternalIpRange: c.serviceExternalIpRange,
-      loadbalancerIpRange: c.loadbalancerIpRange,
-    },
-    env,
-  );
-}
 
 /** The firewall's flags; the node's own IPs and pod CIDRs come from its Node object. */
 export function firewallOptionsFrom(c: AgentConfig, nodeName: string): FirewallOptions {

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYAML } from 'yaml';
 import { apiserverCommand } from './index.js';
-import { request, until } from './test-helpers.js';
+import { request } from '../testing/apiserver.js';
+import { waitFor } from '../testing/wait.js';
 
 describe('apiserver command', () => {
   it('serves until SIGTERM, writes the kubeconfig and keeps data in the data file', async () => {
@@ -19,7 +20,7 @@ describe('apiserver command', () => {
       const otherListeners = process.listenerCount('SIGTERM');
       expect(cmd.name()).toBe('apiserver');
       const running = cmd.parseAsync(['--port', '0', '--kubeconfig-out', kc, '--data-file', data, '--service-cluster-ip-range', '10.100.0.0/16'], { from: 'user' });
-      await until(() => existsSync(kc), 5000, 'kubeconfig');
+      await waitFor('kubeconfig', () => existsSync(kc), 5000, 20);
       const server = parseYAML(readFileSync(kc, 'utf8')).clusters[0].cluster.server as string;
       expect(out.join('')).toContain(`apiserver listening on ${server}`);
       const svc = await request(server, 'POST', '/api/v1/namespaces/default/services', { metadata: { name: 's' }, spec: { ports: [{ port: 53, protocol: 'UDP' }] } });

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { startApiServer, kubeconfigText, type ApiServerHandle } from './index.js';
-import { pod, request, sleep, until } from './test-helpers.js';
+import { pod, request } from '../testing/apiserver.js';
+import { sleep, waitFor } from '../testing/wait.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -61,7 +62,7 @@ describe('client-node informer', () => {
     await request(s.url, 'POST', '/api/v1/namespaces/inf/pods', pod('after'));
     await request(s.url, 'PATCH', '/api/v1/namespaces/inf/pods/before', { metadata: { labels: { x: 'y' } } }, { 'Content-Type': 'application/merge-patch+json' });
     await request(s.url, 'DELETE', '/api/v1/namespaces/inf/pods/after');
-    await until(() => r.log.length >= 4, 5000, 'informer events');
+    await waitFor('informer events', () => r.log.length >= 4, 5000, 20);
     expect(r.log).toEqual(['add:before', 'add:after', 'update:before', 'delete:after']);
     expect(r.names()).toEqual(['before']);
     expect(r.informer.get('before', 'inf')?.metadata?.labels).toEqual({ x: 'y' });
@@ -81,7 +82,7 @@ describe('client-node informer', () => {
     await request(s.url, 'DELETE', '/api/v1/namespaces/gone/pods/drop');
     for (let i = 0; i < 8; i++) await request(s.url, 'POST', '/api/v1/namespaces/gone/pods', pod(`n-${i}`));
     await r.informer.start();
-    await until(() => r.names().length === 9, 5000, 'relisted cache');
+    await waitFor('relisted cache', () => r.names().length === 9, 5000, 20);
     expect(r.names()).toEqual(['keep', ...Array.from({ length: 8 }, (_, i) => `n-${i}`)]);
     expect(r.log).toContain('delete:drop');
     expect(Number((r.informer as unknown as k8s.ListWatch<k8s.V1Pod>).latestResourceVersion())).toBeGreaterThan(Number(rvBefore));
@@ -101,10 +102,10 @@ describe('client-node informer', () => {
     await sleep(300);
     const second = await server({ port, dataFile });
     await request(second.url, 'POST', '/api/v1/namespaces/rs/pods', pod('new'));
-    await until(() => r.names().includes('new'), 8000, 'pod created after restart');
+    await waitFor('pod created after restart', () => r.names().includes('new'), 8000, 20);
     expect(r.names()).toEqual(['new', 'old']);
     await request(second.url, 'DELETE', '/api/v1/namespaces/rs/pods/old');
-    await until(() => !r.names().includes('old'), 5000, 'delete after restart');
+    await waitFor('delete after restart', () => !r.names().includes('old'), 5000, 20);
   });
 
   it('relists against a restarted server that lost its state', async () => {
@@ -116,7 +117,7 @@ describe('client-node informer', () => {
     await first.close();
     const second = await server({ port });
     await request(second.url, 'POST', '/api/v1/namespaces/default/pods', pod('fresh'));
-    await until(() => r.names().join() === 'fresh', 8000, 'cache to match the new server');
+    await waitFor('cache to match the new server', () => r.names().join() === 'fresh', 8000, 20);
     expect(r.log).toContain('delete:ephemeral');
     expect(r.log).toContain('add:fresh');
   });

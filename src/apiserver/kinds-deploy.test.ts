@@ -2,7 +2,7 @@
 // stored and served like the others, refused where a real API server refuses.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from './index.js';
-import { request } from './test-helpers.js';
+import { request } from '../testing/apiserver.js';
 
 let srv: ApiServerHandle;
 const req = (m: string, p: string, b?: unknown) => request(srv.url, m, p, b);

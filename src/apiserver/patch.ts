@@ -3,8 +3,13 @@
 // Go types declare a patchMergeKey, the $patch / $retainKeys / $setElementOrder / $deleteFromPrimitiveList
 // directives. Every function returns a new value and leaves its inputs alone.
 import type { KubeObject } from './selectors.js';
+import { KrtError } from '../observe/errors.js';
 
-export class PatchError extends Error {}
+export class PatchError extends KrtError {
+  constructor(message: string) {
+    super('KRT_APISERVER_PATCH', message);
+  }
+}
 
 const isObj = (v: unknown): v is KubeObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApiServer, type ApiServerHandle } from './index.js';
-import { openWatch, pod, request } from './test-helpers.js';
+import { openWatch, pod, request } from '../testing/apiserver.js';
 import { parse as parseYAML } from 'yaml';
 
 const dirs: string[] = [];

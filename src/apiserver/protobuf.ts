@@ -3,8 +3,13 @@
 // commands produce: the runtime.Unknown envelope, ObjectMeta, Namespace and Service. Responses stay JSON
 // (every client also accepts it). Unknown fields are skipped; an unknown kind is 415.
 import type { KubeObject } from './selectors.js';
+import { KrtError } from '../observe/errors.js';
 
-export class ProtoError extends Error {}
+export class ProtoError extends KrtError {
+  constructor(message: string) {
+    super('KRT_APISERVER_PROTOBUF', message);
+  }
+}
 
 type Kind = 'string' | 'int' | 'bool' | 'bytes' | Schema | 'map' | 'intOrString' | 'time';
 interface Field {

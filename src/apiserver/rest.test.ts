@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from './index.js';
-import { pod, request } from './test-helpers.js';
+import { pod, request } from '../testing/apiserver.js';
 
 let srv: ApiServerHandle;
 let base: string;

@@ -4,6 +4,7 @@
 // filtered here selects what a NetworkPolicy with the same requirements selects.
 import type { LabelRequirement } from '../model/types.js';
 import { requirementHolds } from '../model/normalize/selector.js';
+import { KrtError } from '../observe/errors.js';
 
 export type Matcher = (obj: KubeObject) => boolean;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -16,7 +17,11 @@ interface LabelReq {
   values: string[];
 }
 
-export class SelectorError extends Error {}
+export class SelectorError extends KrtError {
+  constructor(message: string) {
+    super('KRT_APISERVER_SELECTOR', message);
+  }
+}
 
 const KEY_CHARS = /[A-Za-z0-9_.\-/]/;
 

@@ -181,7 +181,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
       if (res.headersSent) return void res.destroy();
       // Drain an unread body so the connection stays usable for keep-alive.
       req.resume();
-      sendJSON(res, err.code, JSON.stringify(err.toStatus()));
+      sendJSON(res, err.status, JSON.stringify(err.toStatus()));
     });
   };
 

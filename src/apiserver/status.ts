@@ -1,6 +1,7 @@
 // Kubernetes-shaped errors. Every failure the server returns is a meta/v1 Status with the same reason,
 // code and message wording as kube-apiserver, because clients (kubectl, client-node, our own agent)
 // branch on `reason`/`code` and tests compare messages.
+import { KrtError } from '../observe/errors.js';
 
 export interface StatusCause {
   reason: string;
@@ -19,14 +20,15 @@ export interface StatusBody {
   code: number;
 }
 
-export class ApiError extends Error {
+export class ApiError extends KrtError {
   constructor(
-    readonly code: number,
+    /** The HTTP status (the Status object's `code`). */
+    readonly status: number,
     readonly reason: string,
     message: string,
     readonly details?: StatusBody['details'],
   ) {
-    super(message);
+    super('KRT_APISERVER_STATUS', message);
   }
 
   toStatus(): StatusBody {
@@ -37,7 +39,7 @@ export class ApiError extends Error {
       status: 'Failure',
       message: this.message,
       reason: this.reason,
-      code: this.code,
+      code: this.status,
     };
     if (this.details) s.details = this.details;
     return s;

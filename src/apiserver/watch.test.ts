@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerHandle } from './index.js';
-import { openWatch, pod, request } from './test-helpers.js';
+import { openWatch, pod, request } from '../testing/apiserver.js';
 
 let srv: ApiServerHandle;
 const req = (m: string, p: string, b?: unknown, h?: Record<string, string>) => request(srv.url, m, p, b, h);

@@ -2,9 +2,10 @@
 // NOTIFICATION or handled by RFC 7606 treat-as-withdraw / attribute-discard, and never stalls the speaker.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Speaker } from './speaker.js';
-import { RawPeer } from './test/raw-peer.js';
-import { freePort, peerState, route, waitFor } from './test/helpers.js';
+import { RawPeer } from '../testing/bgp/raw-peer.js';
+import { freePort, peerState, route } from '../testing/bgp/helpers.js';
 import { encodeKeepalive, encodeOpen, encodeAnnouncements, encodePathAttrs, parsePrefix, type Capability } from './wire/index.js';
+import { waitFor } from '../testing/wait.js';
 
 const US = '127.0.0.41', THEM = '127.0.0.42';
 const caps: Capability[] = [{ kind: 'multiprotocol', afi: 1, safi: 1 }, { kind: 'as4', asn: 65001 }, { kind: 'route-refresh', code: 2 }];
@@ -35,17 +36,17 @@ describe('speaker against a scripted peer', () => {
   afterAll(() => s.stop());
 
   async function session(): Promise<RawPeer> {
-    await waitFor('speaker back to Active', () => peerState(s, THEM)?.state === 'Active');
+    await waitFor('speaker back to Active', () => peerState(s, THEM)?.state === 'Active', 10_000, 20);
     const p = await RawPeer.connect(US, port, THEM);
     p.send(encodeOpen(65001, 30, THEM, caps));
     p.send(encodeKeepalive());
-    await waitFor('Established', () => peerState(s, THEM)?.state === 'Established');
+    await waitFor('Established', () => peerState(s, THEM)?.state === 'Established', 10_000, 20);
     return p;
   }
 
   it('establishes, sends its routes with End-of-RIB, and learns ours', async () => {
     const p = await session();
-    await waitFor('initial UPDATE and End-of-RIB', () => p.received.filter((m) => m.type === 'update').length >= 2);
+    await waitFor('initial UPDATE and End-of-RIB', () => p.received.filter((m) => m.type === 'update').length >= 2, 10_000, 20);
     const ups = p.received.flatMap((m) => (m.type === 'update' ? [m.update] : []));
     expect(ups[0]!.announced[0]!.keys).toEqual([parsePrefix('10.50.0.0/16')]);
     expect(ups[0]!.announced[0]!.attrs.asPath).toEqual([{ type: 2, asns: [65000] }]);
@@ -53,25 +54,25 @@ describe('speaker against a scripted peer', () => {
     const out: Buffer[] = [];
     encodeAnnouncements('ipv4-unicast', encodePathAttrs({ origin: 0, asPath: [{ type: 2, asns: [65001] }], nextHop: THEM }, { as4: true, withNextHop: true }), THEM, [parsePrefix('10.9.0.0/16')!], out);
     p.send(out[0]!);
-    await waitFor('route learned', () => route(s, '10.9.0.0/16'));
+    await waitFor('route learned', () => route(s, '10.9.0.0/16'), 10_000, 20);
 
     // Treat-as-withdraw: ORIGIN 5 withdraws the route, the session stays up.
     p.send(update(`400101 05 ${ASP} ${NH}`, '10 0a09'));
-    await waitFor('route withdrawn', () => !route(s, '10.9.0.0/16'));
+    await waitFor('route withdrawn', () => !route(s, '10.9.0.0/16'), 10_000, 20);
     // Attribute discard: a bad ATOMIC_AGGREGATE is dropped, the route is kept.
     p.send(update(`${ORIGIN} ${ASP} ${NH} 400601 00`, '10 0a0a'));
-    await waitFor('route with discarded attribute', () => route(s, '10.10.0.0/16'));
+    await waitFor('route with discarded attribute', () => route(s, '10.10.0.0/16'), 10_000, 20);
     // An UPDATE split into single bytes still arrives whole.
     const u = update(`${ORIGIN} ${ASP} ${NH}`, '10 0a0b');
     for (const b of u) p.send(Buffer.from([b]));
-    await waitFor('byte-by-byte UPDATE', () => route(s, '10.11.0.0/16'));
+    await waitFor('byte-by-byte UPDATE', () => route(s, '10.11.0.0/16'), 10_000, 20);
     expect(peerState(s, THEM)).toMatchObject({ state: 'Established', counters: expect.objectContaining({ updateErrors: 2 }) });
     expect(p.notifications()).toEqual([]);
 
     // Session reset: duplicate MP_REACH_NLRI.
     p.send(update(`${ORIGIN} ${ASP} 800e0500020110 00 800e0500020110 00`, ''));
-    await waitFor('NOTIFICATION 3/1', () => p.notifications().includes('3/1'));
-    await waitFor('routes from the peer removed', () => !route(s, '10.10.0.0/16'));
+    await waitFor('NOTIFICATION 3/1', () => p.notifications().includes('3/1'), 10_000, 20);
+    await waitFor('routes from the peer removed', () => !route(s, '10.10.0.0/16'), 10_000, 20);
     p.close();
   });
 
@@ -83,7 +84,7 @@ describe('speaker against a scripted peer', () => {
     ['unknown optional parameter', '2/4', (b: Buffer) => { b[29] = 7; }],
     ['our own BGP identifier (eBGP: allowed)', '0/0', (b: Buffer) => { b.writeUInt32BE(0x7f000029, 24); }],
   ])('answers an OPEN with %s by NOTIFICATION %s', async (_n, expected, mutate) => {
-    await waitFor('speaker back to Active', () => peerState(s, THEM)?.state === 'Active');
+    await waitFor('speaker back to Active', () => peerState(s, THEM)?.state === 'Active', 10_000, 20);
     const p = await RawPeer.connect(US, port, THEM);
     const open = Buffer.from(encodeOpen(65001, 30, THEM, [{ kind: 'as4', asn: 65001 }]));
     mutate(open);
@@ -91,21 +92,21 @@ describe('speaker against a scripted peer', () => {
     if (expected === '0/0') {
       // eBGP peers may share our identifier (RFC 6286): the session proceeds.
       p.send(encodeKeepalive());
-      await waitFor('Established', () => peerState(s, THEM)?.state === 'Established');
+      await waitFor('Established', () => peerState(s, THEM)?.state === 'Established', 10_000, 20);
     } else {
-      await waitFor(`NOTIFICATION ${expected}`, () => p.notifications().includes(expected));
-      await waitFor('closed', () => p.closed);
+      await waitFor(`NOTIFICATION ${expected}`, () => p.notifications().includes(expected), 10_000, 20);
+      await waitFor('closed', () => p.closed, 10_000, 20);
     }
     p.close();
   });
 
   it('an UPDATE before the session is Established is an FSM error (5/x)', async () => {
-    await waitFor('speaker back to Active', () => peerState(s, THEM)?.state === 'Active');
+    await waitFor('speaker back to Active', () => peerState(s, THEM)?.state === 'Active', 10_000, 20);
     const p = await RawPeer.connect(US, port, THEM);
     p.send(encodeOpen(65001, 30, THEM, caps));
-    await waitFor('OPEN back', () => p.received.some((m) => m.type === 'open'));
+    await waitFor('OPEN back', () => p.received.some((m) => m.type === 'open'), 10_000, 20);
     p.send(update(`${ORIGIN} ${ASP} ${NH}`, '10 0a0c'));
-    await waitFor('NOTIFICATION 5/1 or 5/2', () => p.notifications().some((n) => n.startsWith('5/')));
+    await waitFor('NOTIFICATION 5/1 or 5/2', () => p.notifications().some((n) => n.startsWith('5/')), 10_000, 20);
     p.close();
   });
 });

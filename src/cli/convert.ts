@@ -5,14 +5,15 @@ import type { FlagSpec } from './flag-spec.js';
 import { canonicalIP, GO_ADDRESSES, ipFamily } from '../model/normalize/ip.js';
 import { canonicalCIDR } from '../model/normalize/cidr.js';
 import { formatDuration, parseBool, parseDuration, parseInteger, parsePortRange, splitList } from './values.js';
+import { KrtError } from '../observe/errors.js';
 
 /** A rejected value; `expected` completes "invalid value "x" for --flag: expected ...". */
-export class ValueError extends Error {
+export class ValueError extends KrtError {
   constructor(
     readonly value: string,
     readonly expected: string,
   ) {
-    super(`expected ${expected}`);
+    super('KRT_VALUE_INVALID', `expected ${expected}`);
   }
 }
 

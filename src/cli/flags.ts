@@ -3,7 +3,7 @@
 // flags. Help texts are ours. Bounds are kube-router's own checks; the 1s floors of the sync periods are
 // ours (Go's ticker panics on 0, so kube-router never ran with less either).
 
-import type { ConfigOf, FlagSpec } from './flag-spec.js';
+import { configKey, type ConfigOf, type FlagOwner, type FlagSpec } from './flag-spec.js';
 
 const G = 'General' as const;
 const R = 'Service address ranges' as const;
@@ -198,3 +198,24 @@ export const FLAG_BY_NAME: ReadonlyMap<string, FlagSpec> = new Map(FLAGS.map((f)
 export const FLAG_BY_SHORT: ReadonlyMap<string, FlagSpec> = new Map(
   (FLAGS as readonly FlagSpec[]).filter((f) => f.short !== undefined).map((f) => [f.short!, f]),
 );
+
+/** The settings of the flags one controller owns (the table's `owner`), typed from the table. */
+export type OwnedConfig<O extends FlagOwner> = ConfigOf<readonly Extract<(typeof FLAGS)[number], { readonly owner: O }>[]>;
+
+/**
+ * The settings of `config` owned by `owner`, plus the listed shared (agent-owned) keys. Controllers build
+ * their options with this, so a new flag is one row of FLAGS and reaches its controller by its owner.
+ */
+export function ownedConfig<O extends FlagOwner, K extends keyof AgentConfig>(
+  config: AgentConfig,
+  owner: O,
+  shared: readonly K[] = [],
+): OwnedConfig<O> & Pick<AgentConfig, K> {
+  const src = config as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const spec of FLAGS as readonly FlagSpec[]) {
+    if (spec.owner === owner && !spec.action) out[configKey(spec)] = src[configKey(spec)];
+  }
+  for (const k of shared) out[k] = src[k];
+  return out as OwnedConfig<O> & Pick<AgentConfig, K>;
+}

@@ -21,14 +21,14 @@ function kubeRouter(...args: string[]) {
 
 describe('kube-router (spawned)', () => {
   it.each([
-    [['--iptables-sync-period=5x'], 'kube-router: invalid value "5x" for --iptables-sync-period: expected a duration such as 90s, 5m or 1h30m'],
-    [['--service-cluster-ip-range', '10.0.0.0/33'], 'kube-router: invalid value "10.0.0.0/33" for --service-cluster-ip-range: expected a CIDR such as 10.96.0.0/12 or fd00:10:96::/112'],
-    [['--health-port=65536'], 'kube-router: invalid value "65536" for --health-port: expected a port number from 0 to 65535'],
-    [['--metrics-prot=8080'], 'kube-router: unknown flag --metrics-prot (did you mean --metrics-port?)'],
-    [['--master'], 'kube-router: flag --master needs a value: expected a string'],
+    [['--iptables-sync-period=5x'], 'kube-router: invalid value "5x" for --iptables-sync-period: expected a duration such as 90s, 5m or 1h30m [KRT_FLAG_INVALID_VALUE]'],
+    [['--service-cluster-ip-range', '10.0.0.0/33'], 'kube-router: invalid value "10.0.0.0/33" for --service-cluster-ip-range: expected a CIDR such as 10.96.0.0/12 or fd00:10:96::/112 [KRT_FLAG_INVALID_VALUE]'],
+    [['--health-port=65536'], 'kube-router: invalid value "65536" for --health-port: expected a port number from 0 to 65535 [KRT_FLAG_INVALID_VALUE]'],
+    [['--metrics-prot=8080'], 'kube-router: unknown flag --metrics-prot (did you mean --metrics-port?) [KRT_FLAG_UNKNOWN]'],
+    [['--master'], 'kube-router: flag --master needs a value: expected a string [KRT_FLAG_MISSING_VALUE]'],
     [
       ['--peer-router-ips=10.0.0.1', '--peer-router-asns=65000', '--peer-router-passwords=YQ==', '--peer-router-passwords-file=/etc/pw'],
-      'kube-router: conflicting flags: --peer-router-passwords and --peer-router-passwords-file are mutually exclusive',
+      'kube-router: conflicting flags: --peer-router-passwords and --peer-router-passwords-file are mutually exclusive [KRT_FLAG_CONFLICT]',
     ],
   ])('%j exits 2 with one line on stderr', (args, line) => {
     const r = kubeRouter(...args);

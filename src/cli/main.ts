@@ -13,6 +13,7 @@ import { createLogger } from '../observe/logger.js';
 import { renderFlagDocs, renderHelp, renderReadmeFlags } from './help.js';
 import { FlagError, parseAgentArgs } from './parse.js';
 import { versionLine } from './version.js';
+import { errorFields, errorLine } from '../observe/errors.js';
 
 /** Subcommands from other packages, loaded only when asked for so the agent starts without them. */
 const SUBCOMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
@@ -47,7 +48,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     outcome = parseAgentArgs(argv);
   } catch (err) {
-    if (err instanceof FlagError) return fail(err.message, 2);
+    if (err instanceof FlagError) return fail(errorLine(err), 2);
     throw err;
   }
   if (outcome.kind === 'help') {
@@ -72,7 +73,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     await runAgent(config, { log });
     return 0;
   } catch (err) {
-    log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'kube-router-ts failed');
+    log.fatal(errorFields(err), 'kube-router-ts failed');
     return 1;
   }
 }

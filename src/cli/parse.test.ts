@@ -156,7 +156,7 @@ describe('parseAgentArgs: errors (one line each)', () => {
   ];
   it.each(cases)('%j -> %s', (argv, code, text) => {
     const err = parseError(argv);
-    expect(err.code).toBe(code);
+    expect(err.kind).toBe(code);
     expect(err.message).toContain(text);
     expect(err.message).not.toContain('\n');
   });

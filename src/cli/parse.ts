@@ -4,15 +4,24 @@
 import { convertValue, displayValue, expectation, ValueError } from './convert.js';
 import { configKey, type FlagSpec } from './flag-spec.js';
 import { type AgentConfig, FLAG_BY_NAME, FLAG_BY_SHORT, FLAGS } from './flags.js';
+import { KrtError, type ErrorCode } from '../observe/errors.js';
 
 export type FlagErrorCode = 'invalid-value' | 'unknown-flag' | 'missing-value' | 'unexpected-argument' | 'conflict';
 
-export class FlagError extends Error {
+const FLAG_ERROR_CODES: Record<FlagErrorCode, ErrorCode> = {
+  'invalid-value': 'KRT_FLAG_INVALID_VALUE',
+  'unknown-flag': 'KRT_FLAG_UNKNOWN',
+  'missing-value': 'KRT_FLAG_MISSING_VALUE',
+  'unexpected-argument': 'KRT_FLAG_UNEXPECTED_ARGUMENT',
+  conflict: 'KRT_FLAG_CONFLICT',
+};
+
+export class FlagError extends KrtError {
   constructor(
-    readonly code: FlagErrorCode,
+    readonly kind: FlagErrorCode,
     message: string,
   ) {
-    super(message);
+    super(FLAG_ERROR_CODES[kind], message);
     this.name = 'FlagError';
   }
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ClusterView } from '../watch/cluster-view.js';
+import type { ErrorCode } from '../observe/errors.js';
 
 /** The names controllers report under in health, metrics and logs. */
 export type ControllerName = 'firewall' | 'router' | 'proxy';
@@ -10,7 +11,7 @@ export interface HealthReporter {
   register(name: string, periodMs: number): void;
   beat(name: string): void;
   /** A controller that cannot work yet (e.g. no pod CIDR) says why; cleared by the next beat. */
-  problem(name: string, reason: string): void;
+  problem(name: string, reason: string, code?: ErrorCode): void;
 }
 
 /** What every controller gets from the agent. Controller-specific options are passed separately. */

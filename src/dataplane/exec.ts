@@ -1,14 +1,23 @@
-// Thin, typed process runner for the kernel tools (iptables-restore, ipset, ip). Every dataplane module
-// takes an `Exec` so tests can point it into a network namespace or at a failing wrapper binary.
+// The one process runner for the kernel tools (iptables-restore, ipset, ip, sysctl). Every applier and the
+// lab take an `Exec`, so tests can point it into a network namespace (`execInNetns`) or wrap it to inject
+// failures (src/testing/exec.ts); nothing else spawns a kernel tool.
 import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { KrtError } from '../observe/errors.js';
 
 export interface ExecOptions {
   /** Written to the child's stdin (restore files); stdin is closed either way. */
   readonly input?: string;
-  /** Kill the child after this long; the default is generous because a big restore can take seconds. */
+  /**
+   * Kill the child after this long; the default is generous because a big restore can take seconds.
+   * `Infinity` means never (the lab's long-running commands).
+   */
   readonly timeoutMs?: number;
   /** Resolve instead of throwing on these non-zero exit codes (e.g. `ipset list` of a missing set). */
   readonly okCodes?: readonly number[];
+  /** Environment of the child (default: this process's). */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
 }
 
 export interface ExecResult {
@@ -17,10 +26,19 @@ export interface ExecResult {
   readonly code: number;
 }
 
-export type Exec = (cmd: string, args: readonly string[], opts?: ExecOptions) => Promise<ExecResult>;
+/**
+ * Runs `cmd args` to completion; rejects with an `ExecError` on a non-zero exit not in `okCodes`, on a
+ * signal, a timeout, or a binary that cannot start. A plain function satisfies it; `netns` is set by
+ * `execInNetns` so namespace-aware helpers (`setSysctl`) know where the commands land.
+ */
+export interface Exec {
+  (cmd: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** The network namespace the commands run in (undefined: the agent's own). */
+  readonly netns?: string;
+}
 
 /** A failed command, with everything an operator needs to see why (the restore line number is in stderr). */
-export class ExecError extends Error {
+export class ExecError extends KrtError {
   override readonly name = 'ExecError';
   constructor(
     readonly command: string,
@@ -30,10 +48,12 @@ export class ExecError extends Error {
     readonly stderr: string,
     readonly stdout: string,
     readonly timedOut: boolean,
+    /** The binary could not be started at all (not found, not executable). */
+    readonly spawnFailed = false,
   ) {
     const how = timedOut ? 'timed out' : signal ? `killed by ${signal}` : `exited with ${exitCode}`;
     const detail = stderr.trim().split('\n').slice(0, 5).join(' | ');
-    super(`${command} ${args.join(' ')} ${how}${detail ? `: ${detail}` : ''}`);
+    super('KRT_EXEC_FAILED', `${command} ${args.join(' ')} ${how}${detail ? `: ${detail}` : ''}`);
   }
 }
 
@@ -46,24 +66,27 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 /** Runs a command on the host (in the agent's own network namespace). */
 export const execHost: Exec = (cmd, args, opts = {}) =>
   new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env, cwd: opts.cwd });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timer = Number.isFinite(timeoutMs)
+      ? setTimeout(() => {
+          timedOut = true;
+          child.kill('SIGKILL');
+        }, timeoutMs)
+      : undefined;
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     // A child that dies before reading its input gives EPIPE on stdin; the exit code tells the real story.
     child.stdin.on('error', () => undefined);
     child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new ExecError(cmd, args, null, null, String(e.message), '', false));
+      if (timer) clearTimeout(timer);
+      reject(new ExecError(cmd, args, null, null, String(e.message), '', false, true));
     });
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
+      if (timer) clearTimeout(timer);
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
       if (code === 0 || (code !== null && opts.okCodes?.includes(code))) {
@@ -75,7 +98,34 @@ export const execHost: Exec = (cmd, args, opts = {}) =>
     child.stdin.end(opts.input ?? '');
   });
 
-/** Wraps an Exec so every command runs inside the named network namespace (tests, the lab). */
+/** Wraps an Exec so every command runs inside the named network namespace (tests, the lab, bench). */
 export function execInNetns(netns: string, base: Exec = execHost): Exec {
-  return (cmd, args, opts) => base('ip', ['netns', 'exec', netns, cmd, ...args], opts);
+  const ex = (cmd: string, args: readonly string[], opts?: ExecOptions) => base('ip', ['netns', 'exec', netns, cmd, ...args], opts);
+  return Object.assign(ex, { netns });
+}
+
+/** The exec for a namespace, or the host's when there is none. */
+export function execFor(netns: string | undefined, base: Exec = execHost): Exec {
+  return netns ? execInNetns(netns, base) : base;
+}
+
+/**
+ * Runs a command whose failure the caller handles itself: every exit resolves with its code (a signal or a
+ * timeout is 128, a binary that cannot start 127, as a shell reports them).
+ */
+export async function execAnyCode(exec: Exec, cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  try {
+    return await exec(cmd, args, opts);
+  } catch (e) {
+    if (!isExecError(e)) throw e;
+    const code = e.exitCode ?? (e.spawnFailed ? 127 : e.signal || e.timedOut ? 128 : 1);
+    return { code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** Sets a sysctl (dotted key) in the namespace `exec` runs in. */
+export async function setSysctl(exec: Exec, key: string, value: string): Promise<void> {
+  // /proc/sys shows the namespace of the process reading it, so a foreign netns goes through sysctl(8).
+  if (exec.netns) await exec('sysctl', ['-q', '-w', `${key}=${value}`]);
+  else await writeFile(`/proc/sys/${key.replace(/\./g, '/')}`, value);
 }

@@ -8,7 +8,7 @@ import { defaultConfig } from '../cli/parse.js';
 import { VERSION } from '../cli/version.js';
 import { HealthMonitor } from '../observe/health.js';
 import { createLogger } from '../observe/logger.js';
-import { MemoryLog } from '../observe/testing.js';
+import { MemoryLog } from '../testing/observe.js';
 import { createRegistry } from '../observe/metrics.js';
 import { createClusterStore } from '../watch/cluster-store.js';
 import { emptyClusterView } from '../agent/cluster.js';

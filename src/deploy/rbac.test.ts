@@ -13,7 +13,7 @@ import { runAgent } from '../agent/agent.js';
 import { startApiServer, type ApiServerHandle } from '../apiserver/index.js';
 import { parseAgentArgs } from '../cli/parse.js';
 import { createLogger } from '../observe/logger.js';
-import { MemoryLog, sleep } from '../observe/testing.js';
+import { MemoryLog, sleep } from '../testing/observe.js';
 import { ROOT } from './generate.js';
 import { allows, grants, requestAttributes, type PolicyRule, type RequestAttributes } from './rbac.js';
 

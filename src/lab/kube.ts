@@ -2,6 +2,7 @@
 // plain JSON over HTTP (TCP or the API server's unix socket) so the lab depends only on the API's wire
 // form, exactly what kubectl and the agents see.
 import http from 'node:http';
+import { KrtError } from '../observe/errors.js';
 
 export interface KubeTarget {
   /** http://host:port */
@@ -30,12 +31,12 @@ export const R = {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type KObj = Record<string, any>;
 
-export class KubeError extends Error {
+export class KubeError extends KrtError {
   constructor(
     readonly status: number,
     message: string,
   ) {
-    super(message);
+    super('KRT_LAB_API', message);
   }
 }
 

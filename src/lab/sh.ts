@@ -1,13 +1,11 @@
-// Process helpers for the lab: every kernel change the lab makes goes through `ip` and friends, run as
-// child processes, so what the lab does is exactly what a user could type.
-import { spawn, type SpawnOptions } from 'node:child_process';
+// Process helpers for the lab, on the dataplane's Exec (src/dataplane/exec.ts): every kernel change the lab
+// makes goes through `ip` and friends, run as child processes, so what the lab does is exactly what a user
+// could type.
+import { execAnyCode, execHost, isExecError, type Exec, type ExecResult } from '../dataplane/exec.js';
+import { ipBatch as dataplaneIpBatch } from '../dataplane/ip/ip.js';
 import { readFileSync } from 'node:fs';
 
-export interface RunResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type RunResult = ExecResult;
 
 export interface RunOptions {
   readonly input?: string;
@@ -16,33 +14,12 @@ export interface RunOptions {
   readonly cwd?: string;
 }
 
+/** The lab's Exec: the dataplane's, without its default timeout (lab commands may take as long as they take). */
+export const labExec: Exec = (cmd, args, opts = {}) => execHost(cmd, args, { timeoutMs: Infinity, ...opts });
+
 /** Runs a command to completion; never throws (a missing binary is code 127). */
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const so: SpawnOptions = { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env };
-    if (opts.cwd) (so as { cwd?: string }).cwd = opts.cwd;
-    const child = spawn(cmd, args, so);
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timer: NodeJS.Timeout | undefined;
-    if (opts.timeoutMs) timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
-    child.stdout?.on('data', (d: Buffer) => out.push(d));
-    child.stderr?.on('data', (d: Buffer) => err.push(d));
-    child.on('error', (e) => {
-      if (timer) clearTimeout(timer);
-      resolve({ code: 127, stdout: '', stderr: String(e) });
-    });
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      resolve({
-        code: code ?? (signal ? 128 : 1),
-        stdout: Buffer.concat(out).toString(),
-        stderr: Buffer.concat(err).toString(),
-      });
-    });
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(opts.input ?? '');
-  });
+  return execAnyCode(labExec, cmd, args, opts);
 }
 
 /** Runs a command and throws with its stderr when it fails. */
@@ -52,11 +29,15 @@ export async function must(cmd: string, args: readonly string[], opts: RunOption
   return r.stdout;
 }
 
-/** `ip -batch -` with the given lines; one process for many changes keeps `up` fast. */
+/** `ip -n NETNS -batch -` with the given lines; one process for many changes keeps `up` fast. */
 export async function ipBatch(lines: readonly string[], netns?: string): Promise<void> {
-  if (lines.length === 0) return;
-  const args = netns ? ['-n', netns, '-batch', '-'] : ['-batch', '-'];
-  await must('ip', args, { input: lines.join('\n') + '\n' });
+  try {
+    await dataplaneIpBatch(labExec, lines, netns ? { netns } : {});
+  } catch (e) {
+    if (!isExecError(e)) throw e;
+    const code = e.exitCode ?? (e.spawnFailed ? 127 : 128);
+    throw new Error(`ip ${netns ? `-n ${netns} ` : ''}-batch -: exit ${code}: ${e.stderr.trim() || e.stdout.trim()}`);
+  }
 }
 
 export async function netnsList(): Promise<string[]> {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { HealthMonitor, startHealthServer, type HealthStatus } from './health.js';
 import type { HttpEndpoint } from './http.js';
 import { createLogger } from './logger.js';
-import { freePort, MemoryLog, sleep } from './testing.js';
+import { freePort, MemoryLog, sleep } from '../testing/observe.js';
 
 let endpoint: HttpEndpoint | undefined;
 let monitor: HealthMonitor | undefined;
@@ -55,14 +55,18 @@ describe('/healthz over real HTTP', () => {
     monitor = new HealthMonitor();
     endpoint = await startHealthServer({ monitor, addr: '127.0.0.1', port: await freePort() });
     monitor.register('router', 60_000);
-    monitor.problem('router', 'node lab-node-1 has no pod CIDR');
+    monitor.problem('router', 'node lab-node-1 has no pod CIDR', 'KRT_ROUTER_NO_POD_CIDR');
     const bad = await get('/healthz');
+    const json = JSON.parse((await get('/healthz/json')).body) as { controllers: { name: string; code: string | null }[] };
+    expect(json.controllers.find((c) => c.name === 'router')?.code).toBe('KRT_ROUTER_NO_POD_CIDR');
     expect(bad).toEqual({ status: 500, body: 'unhealthy\nrouter: problem: node lab-node-1 has no pod CIDR\n' });
     const verbose = await get('/healthz?verbose');
     expect(verbose.body).toBe('[-]router failed: problem: node lab-node-1 has no pod CIDR\nhealthz check failed\n');
     monitor.beat('router');
     expect((await get('/healthz')).status).toBe(200);
     expect((await get('/healthz?verbose')).body).toMatch(/^\[\+\]router ok \(last sync 0s ago\)\nhealthz check passed\n$/);
+    const ok = JSON.parse((await get('/healthz/json')).body) as { controllers: { name: string; code: string | null }[] };
+    expect(ok.controllers.find((c) => c.name === 'router')?.code).toBe(null);
     expect((await get('/nope')).status).toBe(404);
   });
 

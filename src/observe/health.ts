@@ -11,6 +11,7 @@
 import type { Logger } from 'pino';
 import type { HealthReporter } from '../controllers/controller.js';
 import { requestPath, serve, type HttpEndpoint } from './http.js';
+import type { ErrorCode } from './errors.js';
 
 export interface HealthOptions {
   readonly graceMs?: number;
@@ -34,6 +35,8 @@ export interface ControllerHealth {
   readonly sinceLastSyncMs: number | null;
   readonly beats: number;
   readonly problem: string | null;
+  /** The stable code of what makes it unhealthy (docs/errors.md); null when healthy. */
+  readonly code: ErrorCode | null;
 }
 
 /** The JSON of /healthz/json (also used by `kube-router lab status`). */
@@ -49,6 +52,7 @@ interface Entry {
   lastBeat: number | null;
   beats: number;
   problem: string | null;
+  problemCode: ErrorCode;
   /** Last verdict of the periodic check, to log transitions once rather than every tick. */
   wasHealthy: boolean;
 }
@@ -77,7 +81,7 @@ export class HealthMonitor implements HealthReporter {
   private entry(name: string): Entry {
     let e = this.entries.get(name);
     if (!e) {
-      e = { periodMs: null, registeredAt: this.now(), lastBeat: null, beats: 0, problem: null, wasHealthy: true };
+      e = { periodMs: null, registeredAt: this.now(), lastBeat: null, beats: 0, problem: null, problemCode: 'KRT_INTERNAL', wasHealthy: true };
       this.entries.set(name, e);
     }
     return e;
@@ -101,10 +105,11 @@ export class HealthMonitor implements HealthReporter {
     e.problem = null;
   }
 
-  problem(name: string, reason: string): void {
+  problem(name: string, reason: string, code: ErrorCode = 'KRT_INTERNAL'): void {
     const e = this.entry(name);
-    if (e.problem !== reason) this.log?.warn({ controller: name, problem: reason }, 'controller reported a problem');
+    if (e.problem !== reason) this.log?.warn({ controller: name, problem: reason, code }, 'controller reported a problem');
     e.problem = reason;
+    e.problemCode = code;
   }
 
   allowedSilenceMs(periodMs: number): number {
@@ -117,8 +122,10 @@ export class HealthMonitor implements HealthReporter {
     for (const [name, e] of [...this.entries].sort(([a], [b]) => a.localeCompare(b))) {
       const allowed = e.periodMs === null ? null : this.allowedSilenceMs(e.periodMs);
       let reason: string | undefined;
+      let code: ErrorCode = 'KRT_HEALTH_NO_SYNC';
       if (e.problem !== null) {
         reason = `problem: ${e.problem}`;
+        code = e.problemCode;
       } else if (allowed !== null && e.lastBeat === null && now - e.registeredAt > allowed + this.startupGraceMs) {
         reason =
           `no successful sync since it started ${seconds(now - e.registeredAt)} ago ` +
@@ -138,6 +145,7 @@ export class HealthMonitor implements HealthReporter {
         sinceLastSyncMs: e.lastBeat === null ? null : now - e.lastBeat,
         beats: e.beats,
         problem: e.problem,
+        code: reason === undefined ? null : code,
       });
     }
     return { healthy: controllers.every((c) => c.healthy), checkedAt: new Date(now).toISOString(), controllers };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { controllerLogger, createLogger, levelFor } from './logger.js';
-import { MemoryLog } from './testing.js';
+import { MemoryLog } from '../testing/observe.js';
 
 describe('logger', () => {
   it('maps -v to levels as klog does', () => {

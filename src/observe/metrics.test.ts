@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HttpEndpoint } from './http.js';
 import { counter, createRegistry, gauge, histogram, metricName, startMetricsServer } from './metrics.js';
-import { freePort } from './testing.js';
+import { freePort } from '../testing/observe.js';
 
 let endpoint: HttpEndpoint | undefined;
 afterEach(async () => {

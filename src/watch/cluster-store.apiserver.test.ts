@@ -11,15 +11,9 @@ import { startApiServer } from '../apiserver/index.js';
 import type { ModelChange } from '../model/types.js';
 import { createClusterStore, type ClusterStore } from './cluster-store.js';
 import { loadKubeConfig } from './kubeconfig.js';
+import { waitFor } from '../testing/wait.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /** A TCP relay in front of the API server; cut() drops every connection and stops accepting. */
 class Relay {
@@ -130,9 +124,9 @@ describe('cluster store against the project API server', () => {
   it('delivers create/update/delete and nothing for changes outside the model', async () => {
     changes.length = 0;
     await createPod('c', '10.244.1.3');
-    await waitFor(() => store.snapshot().pods.get('default/c')?.podIPs.length === 1, 'pod c with IP');
+    await waitFor('pod c with IP', () => store.snapshot().pods.get('default/c')?.podIPs.length === 1, 10_000, 10);
     await rest('PATCH', '/api/v1/namespaces/default/pods/c', { metadata: { labels: { app: 'api' } } }, 'application/merge-patch+json');
-    await waitFor(() => store.snapshot().pods.get('default/c')?.labels['app'] === 'api', 'label update');
+    await waitFor('label update', () => store.snapshot().pods.get('default/c')?.labels['app'] === 'api', 10_000, 10);
     await sleep(50);
     changes.length = 0;
     // Conditions are not part of the model: a new resourceVersion, but no change for controllers.
@@ -140,7 +134,7 @@ describe('cluster store against the project API server', () => {
     await sleep(300);
     expect(changes).toEqual([]);
     await rest('DELETE', '/api/v1/namespaces/default/pods/c');
-    await waitFor(() => !store.snapshot().pods.has('default/c'), 'delete');
+    await waitFor('delete', () => !store.snapshot().pods.has('default/c'), 10_000, 10);
     expect(changes).toMatchObject([{ type: 'deleted', key: 'default/c' }]);
   });
 
@@ -156,7 +150,7 @@ describe('cluster store against the project API server', () => {
     await sleep(200);
     expect(store.snapshot()).toBe(before);
     await relay.up();
-    await waitFor(() => store.snapshot().pods.size === 16 && !store.snapshot().pods.has('default/b'), 're-list', 15_000);
+    await waitFor('re-list', () => store.snapshot().pods.size === 16 && !store.snapshot().pods.has('default/b'), 15_000, 10);
     await sleep(100);
     expect(podLists()).toBe(listsBefore + 1); // the watch resume got 410 and the informer re-listed
     const summary = changes.map((c) => `${c.type} ${c.key}`);
@@ -177,7 +171,7 @@ describe('cluster store against the project API server', () => {
     await relay.up();
     changes.length = 0;
     await createPod('after', '10.244.3.1');
-    await waitFor(() => store.snapshot().pods.get('default/after')?.podIPs[0] === '10.244.3.1', 'pod after restart', 15_000);
+    await waitFor('pod after restart', () => store.snapshot().pods.get('default/after')?.podIPs[0] === '10.244.3.1', 15_000, 10);
     expect(store.snapshot().pods.size).toBe(17);
     expect(changes.filter((c) => c.type === 'deleted')).toEqual([]);
   });
@@ -187,7 +181,7 @@ describe('cluster store against the project API server', () => {
     await rest('DELETE', '/api/v1/namespaces/default/pods/p0');
     changes.length = 0;
     store.start();
-    await waitFor(() => !store.snapshot().pods.has('default/p0'), 'p0 removed after store restart');
+    await waitFor('p0 removed after store restart', () => !store.snapshot().pods.has('default/p0'), 10_000, 10);
     await sleep(100);
     expect(changes.map((c) => `${c.type} ${c.key}`)).toEqual(['deleted default/p0']);
   });

@@ -6,15 +6,9 @@ import type { ModelChange, PodModel } from '../model/types.js';
 import { createClusterStore, type ClusterStore } from './cluster-store.js';
 import { loadKubeConfig } from './kubeconfig.js';
 import { MiniApiServer, PATHS } from './testdata/mini-apiserver.js';
+import { waitFor } from '../testing/wait.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 8000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 function pod(name: string, ip: string, labels: Record<string, string> = { app: 'web' }) {
   return {
@@ -93,14 +87,14 @@ describe('cluster store against a list+watch server', () => {
   it('delivers create, update and delete; an unchanged update emits nothing', async () => {
     changes.length = 0;
     server.put(PATHS.Pod, pod('c', '10.244.1.3'));
-    await waitFor(() => changes.length >= 1, 'add');
+    await waitFor('add', () => changes.length >= 1, 8000, 10);
     expect(changes).toMatchObject([{ kind: 'Pod', key: 'default/c', type: 'added' }]);
     expect(store.snapshot().pods.has('default/c')).toBe(true);
 
     changes.length = 0;
     server.put(PATHS.Pod, pod('c', '10.244.1.3')); // new resourceVersion, same content
     server.put(PATHS.Pod, pod('c', '10.244.1.3', { app: 'api' }));
-    await waitFor(() => changes.length >= 1, 'update');
+    await waitFor('update', () => changes.length >= 1, 8000, 10);
     await sleep(50);
     expect(changes).toHaveLength(1);
     expect(changes[0]).toMatchObject({ type: 'updated', key: 'default/c' });
@@ -112,7 +106,7 @@ describe('cluster store against a list+watch server', () => {
     expect(changes).toEqual([]);
 
     server.remove(PATHS.Pod, 'default', 'c');
-    await waitFor(() => changes.length >= 1, 'delete');
+    await waitFor('delete', () => changes.length >= 1, 8000, 10);
     expect(changes).toMatchObject([{ type: 'deleted', key: 'default/c' }]);
     expect(store.snapshot().pods.has('default/c')).toBe(false);
   });
@@ -125,7 +119,7 @@ describe('cluster store against a list+watch server', () => {
     server.put(PATHS.Pod, broken);
     server.put(PATHS.Pod, broken); // same reason again: logged and counted once
     server.put(PATHS.Pod, pod('b', '10.244.1.22'));
-    await waitFor(() => changes.length >= 1, 'update of b');
+    await waitFor('update of b', () => changes.length >= 1, 8000, 10);
     await sleep(50);
     expect(changes).toMatchObject([{ type: 'updated', key: 'default/b' }]);
     expect(store.snapshot().pods.get('default/a')?.ports[0]?.containerPort).toBe(8080);
@@ -137,7 +131,7 @@ describe('cluster store against a list+watch server', () => {
     // A fixed object is accepted again.
     changes.length = 0;
     server.put(PATHS.Pod, pod('a', '10.244.1.11'));
-    await waitFor(() => changes.length >= 1, 'fixed a');
+    await waitFor('fixed a', () => changes.length >= 1, 8000, 10);
     expect(store.snapshot().pods.get('default/a')?.podIPs).toEqual(['10.244.1.11']);
   });
 
@@ -145,7 +139,7 @@ describe('cluster store against a list+watch server', () => {
     const restartsBefore = await metric(metrics, 'kube_router_watch_restarts_total', { kind: 'Pod' });
     const snapBefore = store.snapshot();
     await server.stop();
-    await waitFor(() => logLines.some((l) => String(l['msg']).includes('watch failed')), 'watch failure log');
+    await waitFor('watch failure log', () => logLines.some((l) => String(l['msg']).includes('watch failed')), 8000, 10);
     await sleep(300);
     expect(await metric(metrics, 'kube_router_watch_restarts_total', { kind: 'Pod' })).toBeGreaterThan(restartsBefore);
     expect(store.snapshot()).toBe(snapBefore);
@@ -154,9 +148,9 @@ describe('cluster store against a list+watch server', () => {
     changes.length = 0;
     server.put(PATHS.Pod, pod('d', '10.244.1.4')); // happens while the agent cannot see it
     await server.start();
-    await waitFor(() => store.snapshot().pods.has('default/d'), 'catch-up after restart', 10_000);
+    await waitFor('catch-up after restart', () => store.snapshot().pods.has('default/d'), 10_000, 10);
     expect(changes).toMatchObject([{ type: 'added', key: 'default/d' }]);
-    await waitFor(() => logLines.some((l) => String(l['msg']).includes('re-established')), 'recovery log');
+    await waitFor('recovery log', () => logLines.some((l) => String(l['msg']).includes('re-established')), 8000, 10);
   });
 
   it('re-lists after 410 Gone and reconciles without spurious changes', async () => {
@@ -171,8 +165,8 @@ describe('cluster store against a list+watch server', () => {
     server.put(PATHS.Namespace, { metadata: { name: 'default', labels: { team: 'b' } } });
     server.compact(); // the agent's resourceVersion is now too old
     await server.start();
-    await waitFor(() => store.snapshot().pods.has('default/e') && !store.snapshot().pods.has('default/d'), 'relist', 10_000);
-    await waitFor(() => store.snapshot().namespaces.get('default')?.labels['team'] === 'b', 'namespace relist', 10_000);
+    await waitFor('relist', () => store.snapshot().pods.has('default/e') && !store.snapshot().pods.has('default/d'), 10_000, 10);
+    await waitFor('namespace relist', () => store.snapshot().namespaces.get('default')?.labels['team'] === 'b', 10_000, 10);
     await sleep(100);
     expect(server.listRequests).toBeGreaterThan(listsBefore);
     const summary = changes.map((c) => `${c.type} ${c.kind} ${c.key}`).sort();
@@ -193,7 +187,7 @@ describe('cluster store initial list', () => {
       expect(store.snapshot().namespaces.size).toBe(1234);
       expect(store.snapshot().namespaces.get('ns-1233')?.labels).toEqual({ i: '1233' });
       server.put(PATHS.Namespace, { metadata: { name: 'ns-0', labels: { i: 'changed' } } });
-      await waitFor(() => store.snapshot().namespaces.get('ns-0')?.labels['i'] === 'changed', 'watch after paged list');
+      await waitFor('watch after paged list', () => store.snapshot().namespaces.get('ns-0')?.labels['i'] === 'changed', 8000, 10);
     } finally {
       await store.stop();
       await server.stop();

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { KrtError } from '../observe/errors.js';
 
 export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
@@ -16,8 +17,11 @@ export interface KubeConfigSource {
   readonly serviceAccountTokenPath?: string;
 }
 
-export class KubeConfigError extends Error {
+export class KubeConfigError extends KrtError {
   override readonly name = 'KubeConfigError';
+  constructor(message: string) {
+    super('KRT_KUBECONFIG', message);
+  }
 }
 
 function checkMaster(master: string): URL {

@@ -7,7 +7,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../../src/lab/index.js';
 import { R, type KObj } from '../../src/lab/kube.js';
-import { labSh, until } from '../../src/controllers/routing/testing/lab-helpers.js';
+import { waitFor } from '../../src/testing/wait.js';
+import { labSh } from '../lab-helpers.js';
 
 const pod = (name: string, node: string, labels: Record<string, string>) => ({
   apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', labels },
@@ -50,7 +51,7 @@ export function proxyCases(getLab: () => Lab, o: ProxyCaseOptions): void {
     const counts = (names: string[]) => names.reduce<Record<string, number>>((m, n) => ({ ...m, [n]: (m[n] ?? 0) + 1 }), {});
     /** Polls until a connection gets an answer matching `ok` (agents program changes asynchronously). */
     const answers = (from: string, ip: string, port: number, ok: (names: string[]) => boolean, what: string) =>
-      until(what, async () => {
+      waitFor(what, async () => {
         const names = await ask(from, ip, port, 6);
         return ok(names) && names;
       }, 60_000, 500);
@@ -71,7 +72,7 @@ export function proxyCases(getLab: () => Lab, o: ProxyCaseOptions): void {
 
     it('holds the ClusterIP and external IP on kube-dummy-if and serves them from IPVS in NAT mode', async () => {
       const ip = await vip('web');
-      const table = await until('IPVS service with 3 real servers on node 1', async () => {
+      const table = await waitFor('IPVS service with 3 real servers on node 1', async () => {
         const t = await labSh(lab, 'lab-node-1', 'ipvsadm -Ln');
         return (t.match(/-> 10\.244\.\d+\.\d+:80\s+Masq\s+1/g) ?? []).length >= 3 * 3 && t;
       }, 90_000);
@@ -126,7 +127,7 @@ export function proxyCases(getLab: () => Lab, o: ProxyCaseOptions): void {
       expect(new Set(names)).toEqual(new Set(['web-1', 'web-3']));
       // web-2 lives on node 2: node 1 has no local endpoint for it and must not forward elsewhere.
       await lab.client.modify(R.pods, 'default', 'web-2', (p) => void (p['metadata']['labels']['solo'] = 'no'));
-      await until('remote-only on node 2 has its endpoint', async () => (await ask('lab-node-1', N2, 30082, 1))[0] === 'web-2', 60_000, 500);
+      await waitFor('remote-only on node 2 has its endpoint', async () => (await ask('lab-node-1', N2, 30082, 1))[0] === 'web-2', 60_000, 500);
       expect(await ask('lab-node-2', N1, 30082, 3)).toEqual(['none', 'none', 'none']);
     }, 150_000);
 
@@ -141,13 +142,13 @@ export function proxyCases(getLab: () => Lab, o: ProxyCaseOptions): void {
     more('a scaled-down service drains its removed endpoint (weight 0, no new connections), then removes it', async () => {
       const ip = await vip('web');
       await lab.client.delete(R.pods, 'default', 'web-3', 0);
-      const w0 = await until('web-3 at weight 0', async () => {
+      const w0 = await waitFor('web-3 at weight 0', async () => {
         const t = await labSh(lab, 'lab-node-1', `ipvsadm -Ln -t ${ip}:80`);
         return t.includes(`${ips['default/web-3']}:80`) && /Masq\s+0/.test(t) && t;
       }, 60_000, 300);
       expect(w0).toMatch(new RegExp(`${ips['default/web-3']!.replace(/\./g, '\\.')}:80\\s+Masq\\s+0`));
       expect(counts(await ask('default/c1', ip, 80, 8))['web-3']).toBeUndefined();
-      await until('web-3 removed after the graceful period', async () => !(await labSh(lab, 'lab-node-1', `ipvsadm -Ln -t ${ip}:80`)).includes(`${ips['default/web-3']}:80`), 60_000, 500);
+      await waitFor('web-3 removed after the graceful period', async () => !(await labSh(lab, 'lab-node-1', `ipvsadm -Ln -t ${ip}:80`)).includes(`${ips['default/web-3']}:80`), 60_000, 500);
     }, 150_000);
 
     more('NetworkPolicy still applies after DNAT: a denied client is blocked through the ClusterIP too', async () => {
@@ -156,7 +157,7 @@ export function proxyCases(getLab: () => Lab, o: ProxyCaseOptions): void {
         apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'web-from-clients', namespace: 'default' },
         spec: { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ podSelector: { matchLabels: { role: 'client' } } }] }] },
       });
-      await until('c2 denied through the ClusterIP', async () => (await ask('default/c2', ip, 80, 3)).every((x) => x === 'none'), 60_000, 500);
+      await waitFor('c2 denied through the ClusterIP', async () => (await ask('default/c2', ip, 80, 3)).every((x) => x === 'none'), 60_000, 500);
       // The allowed client keeps reaching both endpoints (the local one too, whose rules were just rewritten).
       const names = await answers('default/c1', ip, 80, (n) => n.every((x) => x.startsWith('web-')), 'c1 allowed through the ClusterIP');
       expect(new Set(names)).toEqual(new Set(['web-1', 'web-2']));
@@ -167,7 +168,7 @@ export function proxyCases(getLab: () => Lab, o: ProxyCaseOptions): void {
       const ip = await vip('web');
       await lab.client.delete(R.services, 'default', 'web');
       for (const node of ['lab-node-1', 'lab-node-2']) {
-        await until(`${node} forgets ${ip}, 192.0.2.10 and :30080`, async () => {
+        await waitFor(`${node} forgets ${ip}, 192.0.2.10 and :30080`, async () => {
           const s = await labSh(lab, node, 'ip -o addr show dev kube-dummy-if; ipvsadm -Ln; iptables-save -t nat');
           return !s.includes(`${ip} `) && !s.includes(`${ip}/`) && !s.includes(`${ip}:`) && !s.includes('192.0.2.10') && !s.includes(':30080') && s;
         }, 60_000, 500);

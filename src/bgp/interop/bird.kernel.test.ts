@@ -1,4 +1,4 @@
-import { defineInteropSuite } from './suite.js';
-import { birdAdapter } from './daemons/bird.js';
+import { defineInteropSuite } from '../../testing/bgp/interop/suite.js';
+import { birdAdapter } from '../../testing/bgp/interop/daemons/bird.js';
 
 defineInteropSuite(birdAdapter, 'brd');

@@ -1,4 +1,4 @@
-import { defineInteropSuite } from './suite.js';
-import { exabgpAdapter } from './daemons/exabgp.js';
+import { defineInteropSuite } from '../../testing/bgp/interop/suite.js';
+import { exabgpAdapter } from '../../testing/bgp/interop/daemons/exabgp.js';
 
 defineInteropSuite(exabgpAdapter, 'exa');

@@ -1,4 +1,4 @@
-import { defineInteropSuite } from './suite.js';
-import { frrAdapter } from './daemons/frr.js';
+import { defineInteropSuite } from '../../testing/bgp/interop/suite.js';
+import { frrAdapter } from '../../testing/bgp/interop/daemons/frr.js';
 
 defineInteropSuite(frrAdapter, 'frr');

@@ -1,4 +1,4 @@
-import { defineInteropSuite } from './suite.js';
-import { gobgpAdapter } from './daemons/gobgp.js';
+import { defineInteropSuite } from '../../testing/bgp/interop/suite.js';
+import { gobgpAdapter } from '../../testing/bgp/interop/daemons/gobgp.js';
 
 defineInteropSuite(gobgpAdapter, 'gob');

@@ -1,0 +1,205 @@
+import { writeFileSync, rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { binaries, type BackendName } from '../../../dataplane/iptables/backend.js';
+import type { Exec } from '../../../dataplane/exec.js';
+import type { ClusterSnapshot } from '../../../model/types.js';
+import { FirewallCompiler } from '../compile/compiler.js';
+import type { FirewallPlan } from '../compile/plan.js';
+import { namespace, pod, policy, snapshot } from '../../../testing/firewall/fixtures.js';
+import { failingWrapper, kernelChains, kernelSets, Netns } from '../../../testing/firewall/netns.js';
+import { nodeOptions } from '../../../testing/firewall/reach.js';
+import { FirewallApplier } from './applier.js';
+
+const netns = new Netns('krt-np-ap-');
+afterAll(() => netns.destroyAll());
+
+const ports = [{ name: 'http', containerPort: 80, protocol: 'TCP' as const }];
+const PODS = [
+  pod({ ns: 'x', name: 'a', ip: '10.244.1.2', labels: { pod: 'a' }, ports }),
+  pod({ ns: 'x', name: 'b', ip: '10.244.1.3', labels: { pod: 'b' }, ports }),
+  pod({ ns: 'y', name: 'a', ip: '10.244.2.2', node: 'node2', labels: { pod: 'a' }, ports }),
+];
+const P1 = policy('x', 'p1', { podSelector: { matchLabels: { pod: 'a' } }, ingress: [{ from: [{ podSelector: { matchLabels: { role: 'client' } } }], ports: [{ port: 'http' }] }] });
+const P2 = policy('x', 'p2', { podSelector: {}, policyTypes: ['Ingress', 'Egress'], ingress: [{ from: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.9.0.0/16'] } }] }], egress: [{ ports: [{ port: 53, protocol: 'UDP' }] }] });
+const S1 = snapshot({ namespaces: [namespace('x'), namespace('y')], pods: PODS, policies: [P1, P2] });
+
+async function expectKernelMatches(exec: Exec, backend: BackendName, plan: FirewallPlan): Promise<void> {
+  const k = await kernelChains(exec, backend);
+  for (const [name, rules] of plan.tables.get(4)!.chains) expect(k.get(name), name).toEqual(rules);
+  for (const name of k.keys()) if (name.startsWith('KUBE-')) expect(plan.tables.get(4)!.chains.has(name), `stale ${name}`).toBe(true);
+  for (const j of plan.tables.get(4)!.jumps) expect(k.get(j.from)![0]).toBe(j.rule);
+  const sets = await kernelSets(exec);
+  expect([...sets.keys()].sort()).toEqual([...plan.sets.keys()].sort());
+  for (const [name, spec] of plan.sets) expect(sets.get(name), name).toEqual([...spec.entries].sort());
+}
+
+describe.each(['nft', 'legacy'] as const)('FirewallApplier on %s', (backend) => {
+  let ns: string;
+  let exec: Exec;
+  const opts = nodeOptions('node1');
+  beforeAll(async () => {
+    ns = await netns.add(backend);
+    exec = netns.exec(ns);
+    // Another tool's chain and rules: they must survive every sync.
+    await exec(binaries(backend, 4).restore, ['--noflush'], {
+      input: '*filter\n:FOREIGN-CHAIN - [0:0]\n-A FOREIGN-CHAIN -s 198.51.100.1/32 -j DROP\n-A INPUT -j FOREIGN-CHAIN\n-A FORWARD -d 198.51.100.2/32 -j ACCEPT\nCOMMIT\n',
+    });
+  });
+
+  it('applies a full plan exactly, reconciles a restart with no change, and keeps foreign rules', async () => {
+    const comp = new FirewallCompiler(opts);
+    const plan = comp.update(S1).plan;
+    const a = new FirewallApplier({ exec, backend, families: [4] });
+    const r = await a.apply(plan);
+    expect(r.changed).toBe(true);
+    await expectKernelMatches(exec, backend, plan);
+    // A restarted agent: fresh compiler and applier, same cluster -> not one kernel write.
+    const again = await new FirewallApplier({ exec, backend, families: [4] }).apply(new FirewallCompiler(opts).update(S1).plan);
+    expect(again.changed).toBe(false);
+    expect(again.texts).toEqual({ ipset: '', iptables: {}, post: '' });
+    const k = await kernelChains(exec, backend);
+    expect(k.get('FOREIGN-CHAIN')).toEqual(['-s 198.51.100.1/32 -j DROP']);
+    expect(k.get('INPUT')).toContain('-j FOREIGN-CHAIN');
+    expect(k.get('FORWARD')).toContain('-d 198.51.100.2/32 -j ACCEPT');
+    expect(k.get('INPUT')!.filter((x) => x.includes('KUBE-ROUTER-INPUT'))).toHaveLength(1);
+  });
+
+  it('one policy change restores only its chain; a label change is an ipset change alone', async () => {
+    const comp = new FirewallCompiler(opts);
+    const a = new FirewallApplier({ exec, backend, families: [4] });
+    await a.apply(comp.update(S1).plan);
+    const pol = new Map(S1.policies);
+    pol.set('x/p1', policy('x', 'p1', { podSelector: { matchLabels: { pod: 'a' } }, ingress: [{ ports: [{ port: 81 }] }] }));
+    const s2: ClusterSnapshot = { ...S1, policies: pol };
+    const plan2 = comp.update(s2).plan;
+    const r = await a.apply(plan2);
+    const text = r.texts.iptables[4]!;
+    const declared = text.split('\n').filter((l) => l.startsWith(':'));
+    expect(declared).toHaveLength(1);
+    expect(r.chainsReplaced).toEqual([declared[0]!.slice(1).split(' ')[0]]);
+    expect(r.chainsReplaced[0]).toMatch(/^KUBE-NWPLCY-/);
+    await expectKernelMatches(exec, backend, plan2);
+
+    const pods = new Map(s2.pods);
+    pods.set('x/b', { ...pods.get('x/b')!, labels: { pod: 'b', role: 'client' } });
+    const s3 = { ...s2, pods };
+    const pol3 = new Map(pol);
+    pol3.set('x/p1', P1);
+    const plan3 = comp.update({ ...s3, policies: pol3 }).plan;
+    await a.apply(plan3);
+    const pods4 = new Map(pods);
+    pods4.set('x/b', { ...pods.get('x/b')!, labels: { pod: 'b' } });
+    const plan4 = comp.update({ ...s3, pods: pods4, policies: pol3 }).plan;
+    const r4 = await a.apply(plan4);
+    expect(r4.texts.iptables).toEqual({});
+    expect(r4.texts.ipset).toMatch(/^del KUBE-SRC-\w+ 10\.244\.1\.3\n$/);
+    await expectKernelMatches(exec, backend, plan4);
+  });
+
+  it('a new pod edits the top-level chains in place and its programmed-set entry lands after its rules', async () => {
+    const comp = new FirewallCompiler(opts);
+    const a = new FirewallApplier({ exec, backend, families: [4] });
+    // Enough local pods that the top-level chains are long and get edited rather than rewritten.
+    const base = new Map(S1.pods);
+    for (let i = 10; i < 22; i++) base.set(`x/p${i}`, pod({ ns: 'x', name: `p${i}`, ip: `10.244.1.${i}` }));
+    const s0 = { ...S1, pods: base };
+    await a.apply(comp.update(s0).plan);
+    const pods = new Map(base);
+    pods.set('x/new', pod({ ns: 'x', name: 'new', ip: '10.244.1.50', labels: { pod: 'n' } }));
+    const plan = comp.update({ ...s0, pods }).plan;
+    const r = await a.apply(plan);
+    expect(r.chainsEdited.sort()).toEqual(['KUBE-ROUTER-FORWARD', 'KUBE-ROUTER-INPUT', 'KUBE-ROUTER-OUTPUT']);
+    expect(r.chainsReplaced).toHaveLength(1);
+    // Access-widening entries (programmed pods, allow sets) land after the rules; isolation before.
+    expect(r.texts.post).toMatch(/^add kube-router-local-pods 10\.244\.1\.50$/m);
+    expect(r.texts.ipset).not.toMatch(/local-pods 10\.244\.1\.50/);
+    expect(r.texts.ipset).toMatch(/^add kube-router-in-isolated 10\.244\.1\.50$/m);
+    expect(r.texts.post).not.toMatch(/isolated/);
+    await expectKernelMatches(exec, backend, plan);
+    // Deleting it removes its chain, jumps and entry.
+    const back = comp.update(s0).plan;
+    const r2 = await a.apply(back);
+    expect(r2.chainsDeleted).toHaveLength(1);
+    expect(r2.texts.ipset).toMatch(/del kube-router-local-pods 10\.244\.1\.50/);
+    await expectKernelMatches(exec, backend, back);
+  });
+
+  it('a failed iptables-restore leaves the old rules in force and the retry succeeds', async () => {
+    const comp = new FirewallCompiler(opts);
+    const wrap = failingWrapper(binaries(backend, 4).restore);
+    try {
+      const a = new FirewallApplier({ exec, backend, families: [4], binaries: (f) => ({ ...binaries(backend, f), restore: wrap.path }) });
+      const plan1 = comp.update(S1).plan;
+      await a.apply(plan1);
+      const pol = new Map(S1.policies);
+      pol.delete('x/p2');
+      const plan2 = comp.update({ ...S1, policies: pol }).plan;
+      writeFileSync(wrap.flag, '');
+      await expect(a.apply(plan2)).rejects.toThrow(/injected failure/);
+      const k = await kernelChains(exec, backend);
+      for (const [name, rules] of plan1.tables.get(4)!.chains) expect(k.get(name), name).toEqual(rules);
+      rmSync(wrap.flag);
+      await a.apply(plan2);
+      await expectKernelMatches(exec, backend, plan2);
+    } finally {
+      wrap.dispose();
+    }
+  });
+
+  it('a jump pushed down by another tool is moved back to the top, never duplicated', async () => {
+    const comp = new FirewallCompiler(opts);
+    const plan = comp.update(S1).plan;
+    await new FirewallApplier({ exec, backend, families: [4] }).apply(plan);
+    await exec(binaries(backend, 4).cli, ['-I', 'INPUT', '1', '-s', '198.51.100.9/32', '-j', 'ACCEPT']);
+    const r = await new FirewallApplier({ exec, backend, families: [4] }).apply(plan);
+    expect(r.jumpsFixed).toBe(1);
+    const input = (await kernelChains(exec, backend)).get('INPUT')!;
+    expect(input[0]).toMatch(/-j KUBE-ROUTER-INPUT$/);
+    expect(input.filter((x) => x.includes('KUBE-ROUTER-INPUT'))).toHaveLength(1);
+    expect(input).toContain('-s 198.51.100.9/32 -j ACCEPT');
+  });
+
+  it('cleanup removes everything ours and nothing else', async () => {
+    const a = new FirewallApplier({ exec, backend, families: [4] });
+    await a.apply(new FirewallCompiler(opts).update(S1).plan);
+    await a.cleanup();
+    const k = await kernelChains(exec, backend);
+    expect([...k.keys()].filter((n) => n.startsWith('KUBE-'))).toEqual([]);
+    expect([...k.get('INPUT')!].sort()).toEqual(['-j FOREIGN-CHAIN', '-s 198.51.100.9/32 -j ACCEPT']);
+    expect(k.get('FOREIGN-CHAIN')).toEqual(['-s 198.51.100.1/32 -j DROP']);
+    expect((await kernelSets(exec)).size).toBe(0);
+  });
+});
+
+describe('FirewallApplier: the one-fetch restore form for big iptables-nft restores', () => {
+  const opts = nodeOptions('node1');
+  it('gives the same kernel state, keeps foreign rules, and works on a host with no filter table yet', async () => {
+    const fresh = netns.exec(await netns.add('fc-fresh'));
+    const a = new FirewallApplier({ exec: fresh, backend: 'nft', families: [4], fullCache: 'always' });
+    const plan = new FirewallCompiler(opts).update(S1).plan;
+    const r = await a.apply(plan);
+    // The built-in chains' jumps go in a second restore: with `-S` iptables-nft would take the listed
+    // (absent) built-in chains for granted and fail with ENOENT.
+    expect(r.texts.iptables[4]).toMatch(/^\*filter\n-S\n/);
+    expect(r.texts.iptables[4]!.split('COMMIT')).toHaveLength(3);
+    await expectKernelMatches(fresh, 'nft', plan);
+
+    const loaded = netns.exec(await netns.add('fc-loaded'));
+    await loaded(binaries('nft', 4).restore, ['--noflush'], {
+      input: '*filter\n:FOREIGN-CHAIN - [0:0]\n-A FOREIGN-CHAIN -s 198.51.100.1/32 -j DROP\n-A INPUT -j FOREIGN-CHAIN\n-A FORWARD -d 198.51.100.2/32 -j ACCEPT\nCOMMIT\n',
+    });
+    await new FirewallApplier({ exec: loaded, backend: 'nft', families: [4], fullCache: 'always' }).apply(plan);
+    await expectKernelMatches(loaded, 'nft', plan);
+    const k = await kernelChains(loaded, 'nft');
+    expect(k.get('FOREIGN-CHAIN')).toEqual(['-s 198.51.100.1/32 -j DROP']);
+    expect(k.get('INPUT')).toContain('-j FOREIGN-CHAIN');
+    expect(k.get('FORWARD')).toContain('-d 198.51.100.2/32 -j ACCEPT');
+    // A rewrite of every chain of ours in the same form over the loaded table converges too.
+    const pol = new Map(S1.policies);
+    pol.delete('x/p1');
+    const plan2 = new FirewallCompiler(opts).update({ ...S1, policies: pol }).plan;
+    await new FirewallApplier({ exec: loaded, backend: 'nft', families: [4], fullCache: 'always' }).apply(plan2);
+    await expectKernelMatches(loaded, 'nft', plan2);
+    expect((await kernelChains(loaded, 'nft')).get('FOREIGN-CHAIN')).toEqual(['-s 198.51.100.1/32 -j DROP']);
+  });
+});

@@ -1,0 +1,259 @@
+// The NetworkPolicy firewall controller (--run-firewall): watches pods, namespaces, policies and its own
+// node, compiles incrementally and applies through one ipset restore + one iptables-restore --noflush
+// per family. Each node runs its own; everything happens in the agent's network namespace.
+import type { Logger } from 'pino';
+import { execHost, type Exec } from '../../dataplane/exec.js';
+import { detectBackend, type BackendName, type IptablesBinaries } from '../../dataplane/iptables/backend.js';
+import type { IPFamily, ModelChange } from '../../model/types.js';
+import { gauge, histogram, counter } from '../../observe/metrics.js';
+import { SyncRunner, type SyncReason } from '../../watch/sync-runner.js';
+import type { Controller, ControllerContext } from '../controller.js';
+import { FirewallApplier } from './apply/applier.js';
+import { FirewallCompiler, type CompileOptions } from './compile/compiler.js';
+import { nodePodCidrs } from './compile/pod-cidrs.js';
+import { errorCode } from '../../observe/errors.js';
+
+export interface FirewallOptions {
+  nodeName: string;
+  /** Optional; otherwise from the Node object. (Node-local traffic is recognised by addrtype LOCAL.) */
+  nodeIPs?: string[];
+  /**
+   * This node's pod CIDRs; otherwise the Node object's (kube-router.io/pod-cidr(s) annotation, else
+   * spec.podCIDRs). Fail-closed for pods not programmed yet needs them.
+   */
+  podCIDRs?: string[];
+  syncPeriodMs: number;
+  /**
+   * --netpol-default-deny, kept for compatibility: kube-router-ts always fails closed for pods it has not
+   * programmed yet (what the flag turns on in kube-router), so it changes nothing; start() says so.
+   */
+  defaultDeny: boolean;
+  serviceClusterIPRanges: string[];
+  serviceExternalIPRanges: string[];
+  loadBalancerIPRanges: string[];
+  nodePortRange: { min: number; max: number };
+  enableIPv4: boolean;
+  enableIPv6: boolean;
+  backend?: 'auto' | BackendName;
+  netns?: never;
+}
+
+/** Seams for tests and the lab: where commands run and which binaries they use. */
+export interface FirewallDeps {
+  readonly exec?: Exec;
+  readonly binaries?: (family: IPFamily) => IptablesBinaries;
+  readonly ipsetBinary?: string;
+  readonly backoff?: { initialMs: number; maxMs: number };
+}
+
+export type FirewallController = Controller & {
+  cleanup(): Promise<void>;
+  /** Completed successful syncs (tests wait on it). */
+  readonly syncs: number;
+  readonly backend: BackendName | undefined;
+};
+
+const WATCHED = ['Pod', 'Namespace', 'NetworkPolicy', 'Node'] as const;
+
+export function createFirewallController(ctx: ControllerContext, opts: FirewallOptions, deps: FirewallDeps = {}): FirewallController {
+  const log: Logger = ctx.log;
+  const exec = deps.exec ?? execHost;
+  const families: IPFamily[] = [...(opts.enableIPv4 ? [4 as const] : []), ...(opts.enableIPv6 ? [6 as const] : [])];
+  const m = {
+    sync: histogram(ctx.metrics, 'controller_iptables_sync_time', 'Time it took for the network policy controller to sync iptables'),
+    compile: histogram(ctx.metrics, 'controller_policy_chains_sync_time', 'Time it took to compile network policy chains and sets'),
+    restore: {
+      4: histogram(ctx.metrics, 'controller_iptables_v4_restore_time', 'Time it took for iptables-restore (IPv4)'),
+      6: histogram(ctx.metrics, 'controller_iptables_v6_restore_time', 'Time it took for ip6tables-restore (IPv6)'),
+    },
+    save: histogram(ctx.metrics, 'controller_iptables_v4_save_time', 'Time it took to read the kernel state (iptables-save, ipset save)'),
+    ipset: histogram(ctx.metrics, 'controller_policy_ipset_v4_restore_time', 'Time it took for ipset restore'),
+    chains: gauge(ctx.metrics, 'controller_policy_chains', 'Active network policy chains'),
+    ipsets: gauge(ctx.metrics, 'controller_policy_ipsets', 'Active network policy ipsets'),
+    failures: counter(ctx.metrics, 'controller_policy_sync_failures', 'Failed firewall syncs (retried with backoff)'),
+    warnings: counter(ctx.metrics, 'controller_policy_warnings', 'Policy parts skipped as invalid or unsupported'),
+  };
+
+  let backend: BackendName | undefined;
+  let applier: FirewallApplier | undefined;
+  let compiler: FirewallCompiler | undefined;
+  let compilerKey = '';
+  let runner: SyncRunner | undefined;
+  let unsubscribe: (() => void) | undefined;
+  let syncs = 0;
+  let warned = new Set<string>();
+  let cidrNote = '';
+  let inflight: Promise<void> | undefined;
+
+  const compileOptions = (): CompileOptions => {
+    const node = ctx.cluster.snapshot().nodes.get(opts.nodeName);
+    const found = opts.podCIDRs ? { cidrs: opts.podCIDRs, source: 'option', invalid: [] } : nodePodCidrs(node, families);
+    const podCIDRs = [...found.cidrs];
+    // Said once per change of what is known, so an operator sees when fail-closed starts (or cannot).
+    const note = `${found.source}:${podCIDRs.join(',')}:${found.invalid.join(',')}`;
+    if (note !== cidrNote) {
+      cidrNote = note;
+      if (found.invalid.length > 0) log.warn({ invalid: found.invalid }, 'firewall: ignoring invalid CIDR(s) in the kube-router.io/pod-cidr(s) annotation');
+      const missing = families.filter((f) => !podCIDRs.some((c) => c.includes(':') === (f === 6)));
+      if (missing.length > 0) {
+        log.warn(
+          { node: opts.nodeName, families: missing },
+          `firewall: no IPv${missing.join('/IPv')} pod CIDR known for node ${opts.nodeName} (node.spec.podCIDRs or the kube-router.io/pod-cidr annotation): ` +
+            'fail-closed for new pods needs it, so until it is known a pod is reachable before its rules exist',
+        );
+      }
+      if (podCIDRs.length > 0) log.info({ podCIDRs, source: found.source }, 'firewall: failing closed for pod addresses not programmed yet');
+    }
+    return {
+      nodeName: opts.nodeName,
+      families,
+      podCIDRs,
+      ranges: {
+        clusterIPRanges: opts.serviceClusterIPRanges,
+        externalIPRanges: opts.serviceExternalIPRanges,
+        loadBalancerIPRanges: opts.loadBalancerIPRanges,
+        nodePortRange: opts.nodePortRange,
+      },
+    };
+  };
+
+  async function sync(reason: SyncReason): Promise<void> {
+    const t0 = performance.now();
+    const co = compileOptions();
+    const key = JSON.stringify(co);
+    if (!compiler || key !== compilerKey) {
+      // Options that shape every chain (pod CIDRs arriving, say) mean a fresh compile; the applier still
+      // diffs against the kernel, so only what really differs is written.
+      compiler = new FirewallCompiler(co);
+      compilerKey = key;
+    }
+    if (reason.full && reason.cause === 'periodic') await applier!.readKernel();
+    const { plan, stats } = compiler.update(ctx.cluster.snapshot());
+    const compileMs = performance.now() - t0;
+    m.compile.observe(compileMs / 1000);
+    const now = new Set(plan.warnings);
+    for (const w of now) {
+      if (warned.has(w)) continue;
+      log.warn({ policyWarning: w }, 'network policy part skipped');
+      m.warnings.inc();
+    }
+    warned = now;
+    let report;
+    try {
+      report = await applier!.apply(plan);
+    } catch (err) {
+      m.failures.inc();
+      ctx.health.problem('firewall', `apply failed: ${err instanceof Error ? err.message : String(err)}`, errorCode(err));
+      throw err;
+    }
+    const totalMs = performance.now() - t0;
+    m.sync.observe(totalMs / 1000);
+    for (const f of families) {
+      const ms = report.timings.iptablesMs[f];
+      if (ms !== undefined) m.restore[f].observe(ms / 1000);
+    }
+    if (report.timings.ipsetMs || report.timings.postMs) m.ipset.observe((report.timings.ipsetMs + report.timings.postMs) / 1000);
+    if (report.timings.readMs) m.save.observe(report.timings.readMs / 1000);
+    let chains = 0;
+    for (const t of plan.tables.values()) chains += t.chains.size;
+    m.chains.set(chains);
+    m.ipsets.set(plan.sets.size);
+    syncs++;
+    ctx.health.beat('firewall');
+    // A sync that changed the kernel is news for an operator (info, with what triggered it); a no-op is not.
+    (report.changed ? log.info.bind(log) : log.debug.bind(log))(
+      {
+        cause: reason.cause,
+        ...(report.changed && reason.hints.length > 0
+          ? { triggeredBy: reason.hints.slice(0, 5), ...(reason.hints.length > 5 || reason.hintsTruncated ? { moreTriggers: true } : {}) }
+          : {}),
+        ms: Math.round(totalMs),
+        compileMs: Math.round(compileMs),
+        ipsetMs: Math.round(report.timings.ipsetMs + report.timings.postMs),
+        iptablesMs: report.timings.iptablesMs,
+        podsCompiled: stats.podsCompiled,
+        policiesCompiled: stats.policiesCompiled,
+        chainsReplaced: report.chainsReplaced.length,
+        chainsEdited: report.chainsEdited.length,
+        chainsDeleted: report.chainsDeleted.length,
+        setsChanged: report.setsChanged.length,
+        setsDestroyed: report.setsDestroyed.length,
+        jumpsFixed: report.jumpsFixed,
+      },
+      report.changed ? 'firewall synced' : 'firewall in sync',
+    );
+    if (report.changed && log.isLevelEnabled('trace')) {
+      log.trace({ ipset: report.texts.ipset, iptables: report.texts.iptables, ipsetPost: report.texts.post }, 'firewall restore input');
+    }
+  }
+
+  const onChanges = (changes: readonly ModelChange[]): void => {
+    for (const c of changes) {
+      // Other nodes' objects matter only as far as their pods do; our own node may bring pod CIDRs.
+      if (c.kind === 'Node' && c.key !== opts.nodeName) continue;
+      runner?.request(`${c.kind} ${c.key}`);
+    }
+  };
+
+  return {
+    name: 'firewall',
+    get syncs() {
+      return syncs;
+    },
+    get backend() {
+      return backend;
+    },
+    async start() {
+      if (families.length === 0) throw new Error('firewall: neither IPv4 nor IPv6 is enabled');
+      const choice = await detectBackend(exec, opts.backend ?? 'auto');
+      backend = choice.backend;
+      log.info({ backend: choice.backend, reason: choice.reason, families }, 'firewall: iptables backend chosen');
+      if (opts.defaultDeny) {
+        log.info('firewall: --netpol-default-deny changes nothing: kube-router-ts always rejects traffic of pods whose rules are not programmed yet (kept for compatibility)');
+      }
+      applier = new FirewallApplier({
+        exec,
+        backend,
+        families,
+        ...(deps.binaries ? { binaries: deps.binaries } : {}),
+        ...(deps.ipsetBinary ? { ipsetBinary: deps.ipsetBinary } : {}),
+      });
+      ctx.health.register('firewall', opts.syncPeriodMs);
+      await ctx.cluster.whenSynced();
+      runner = new SyncRunner({
+        name: 'firewall',
+        run: (reason) => {
+          const p = sync(reason);
+          inflight = p.catch(() => undefined);
+          return p;
+        },
+        minIntervalMs: 0,
+        periodMs: opts.syncPeriodMs,
+        backoff: deps.backoff ?? { initialMs: 250, maxMs: 30_000 },
+        log,
+      });
+      unsubscribe = ctx.cluster.subscribe(WATCHED, onChanges);
+      await runner.start();
+    },
+    async stop() {
+      unsubscribe?.();
+      unsubscribe = undefined;
+      runner?.stop();
+      runner = undefined;
+      // Let a sync in flight finish: a successor agent must not race our last restore.
+      await inflight;
+    },
+    async cleanup() {
+      const choice = await detectBackend(exec, opts.backend ?? 'auto');
+      const a = new FirewallApplier({
+        exec,
+        backend: choice.backend,
+        families: [4, 6],
+        ...(deps.binaries ? { binaries: deps.binaries } : {}),
+        ...(deps.ipsetBinary ? { ipsetBinary: deps.ipsetBinary } : {}),
+      });
+      await a.cleanup();
+      log.info('firewall: removed all network policy chains, jumps and ipsets');
+    },
+  };
+}

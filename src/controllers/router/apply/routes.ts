@@ -1,0 +1,157 @@
+// Reconciles the kernel's proto-17 routes and tun-* tunnels with a RoutePlan: reads what the kernel has,
+// diffs, and applies every change in one `ip -batch`. Routes of any other protocol are never touched.
+import { formatCIDR, parseCIDROrIP } from '../../../model/normalize/cidr.js';
+import { GO_ADDRESSES } from '../../../model/normalize/ip.js';
+import { POLICY_TABLE, ROUTE_PROTO, isTunnelName, type DesiredRoute, type DesiredTunnel, type RoutePlan } from '../compile/routes.js';
+import type { Exec } from '../../../dataplane/exec.js';
+import { ipBatch, showLinksDetailed, showRoutes } from '../../../dataplane/ip/ip.js';
+
+export interface KernelRoute {
+  readonly dst: string;
+  readonly via?: string;
+  readonly dev?: string;
+  readonly src?: string;
+}
+
+export interface KernelTunnel {
+  readonly name: string;
+  readonly kind: string;
+  readonly local?: string;
+  readonly remote?: string;
+}
+
+export interface RouteDiff {
+  readonly commands: readonly string[];
+  readonly added: number;
+  readonly removed: number;
+  readonly tunnelsAdded: number;
+  readonly tunnelsRemoved: number;
+}
+
+/** Our routes in the main table, or in `table` (POLICY_TABLE). */
+export async function readKernelRoutes(exec: Exec, families: readonly (4 | 6)[], table?: number): Promise<KernelRoute[]> {
+  const out: KernelRoute[] = [];
+  for (const f of families) {
+    for (const r of await showRoutes(exec, f, ROUTE_PROTO, table)) {
+      // ip prints host routes as a bare address; "default" and the like are kept as printed.
+      const c = parseCIDROrIP(r.dst, GO_ADDRESSES);
+      const dst = c ? formatCIDR(c, GO_ADDRESSES) : r.dst;
+      out.push({ dst, ...(r.gateway ? { via: r.gateway } : {}), ...(r.dev ? { dev: r.dev } : {}), ...(r.prefsrc ? { src: r.prefsrc } : {}) });
+    }
+  }
+  return out;
+}
+
+export async function readKernelTunnels(exec: Exec): Promise<KernelTunnel[]> {
+  return (await showLinksDetailed(exec))
+    .filter((l) => isTunnelName(l.ifname))
+    .map((l) => ({
+      name: l.ifname,
+      kind: l.linkinfo?.info_kind ?? '',
+      ...(l.linkinfo?.info_data?.local ? { local: l.linkinfo.info_data.local } : {}),
+      ...(l.linkinfo?.info_data?.remote ? { remote: l.linkinfo.info_data.remote } : {}),
+    }));
+}
+
+function routeMatches(want: DesiredRoute, have: KernelRoute): boolean {
+  if (want.via !== undefined) return have.via === want.via;
+  return have.via === undefined && have.dev === want.dev && (want.src === undefined || have.src === want.src);
+}
+
+function tunnelCommands(t: DesiredTunnel): string[] {
+  const kind = t.family === 4 ? 'ipip' : 'ip6tnl mode ip6ip6';
+  const encap = t.encap === 'fou' ? ` encap fou encap-sport auto encap-dport ${t.encapPort}` : '';
+  const cmds = [];
+  if (t.encap === 'fou') cmds.push(`fou add port ${t.encapPort} ipproto ${t.family === 4 ? 4 : 41}`);
+  cmds.push(`link add name ${t.name} type ${kind} local ${t.local} remote ${t.remote}${encap}`, `link set ${t.name} up`);
+  return cmds;
+}
+
+function diffTable(
+  want: readonly DesiredRoute[], kernel: readonly KernelRoute[], table: string, recreatedTunnels: ReadonlySet<string>, allowDeletes: boolean,
+): { cmds: string[]; added: number; removed: number } {
+  const cmds: string[] = [];
+  let added = 0, removed = 0;
+  const have = new Map<string, KernelRoute[]>();
+  for (const r of kernel) have.set(r.dst, [...(have.get(r.dst) ?? []), r]);
+  const wanted = new Set<string>();
+  for (const r of want) {
+    wanted.add(r.dst);
+    const h = have.get(r.dst) ?? [];
+    // A route through a tunnel that was just recreated lost its route with the link, so re-add it too.
+    if (h.length === 1 && routeMatches(r, h[0]!) && !(r.dev !== undefined && recreatedTunnels.has(r.dev))) continue;
+    const how = r.via !== undefined ? `via ${r.via}` : `dev ${r.dev}${r.src ? ` src ${r.src}` : ''}`;
+    cmds.push(`route replace ${r.dst} ${how}${table} proto ${ROUTE_PROTO}`);
+    added++;
+  }
+  if (allowDeletes) {
+    for (const [dst, list] of have) {
+      if (wanted.has(dst)) continue;
+      // Routes through a tunnel recreated above went with the old link; deleting them again would only fail.
+      const live = list.filter((r) => r.dev === undefined || !recreatedTunnels.has(r.dev));
+      for (let i = 0; i < live.length; i++) cmds.push(`route del ${dst}${table} proto ${ROUTE_PROTO}`);
+      removed++;
+    }
+  }
+  return { cmds, added, removed };
+}
+
+/**
+ * Pure diff. With `allowDeletes` false (graceful-restart hold) nothing is removed: routes kept from before
+ * a restart keep carrying traffic until the speaker has relearned the mesh.
+ */
+export function diffRoutes(
+  plan: RoutePlan, routes: readonly KernelRoute[], tunnels: readonly KernelTunnel[], allowDeletes: boolean, policyRoutes: readonly KernelRoute[] = [],
+): RouteDiff {
+  const cmds: string[] = [];
+  let tunnelsAdded = 0, tunnelsRemoved = 0;
+  const haveTun = new Map(tunnels.map((t) => [t.name, t]));
+  const wantTun = new Set(plan.tunnels.map((t) => t.name));
+  for (const t of plan.tunnels) {
+    const h = haveTun.get(t.name);
+    const kindOk = h && (t.family === 4 ? h.kind === 'ipip' : h.kind === 'ip6tnl');
+    if (h && kindOk && h.remote === t.remote && h.local === t.local) continue;
+    if (h) cmds.push(`link del ${t.name}`);
+    cmds.push(...tunnelCommands(t));
+    tunnelsAdded++;
+  }
+  const recreated = new Set(plan.tunnels.filter((t) => cmds.includes(`link set ${t.name} up`)).map((t) => t.name));
+  const main = diffTable(plan.routes, routes, '', recreated, allowDeletes);
+  const policy = diffTable(plan.policyRoutes ?? [], policyRoutes, ` table ${POLICY_TABLE}`, recreated, allowDeletes);
+  cmds.push(...main.cmds, ...policy.cmds);
+  const added = main.added + policy.added, removed = main.removed + policy.removed;
+  if (allowDeletes) {
+    for (const t of tunnels) {
+      if (wantTun.has(t.name)) continue;
+      cmds.push(`link del ${t.name}`);
+      tunnelsRemoved++;
+    }
+  }
+  return { commands: cmds, added, removed, tunnelsAdded, tunnelsRemoved };
+}
+
+export interface ApplyRoutesResult extends RouteDiff {
+  /** Lines ip -batch rejected (the rest still applied thanks to -force). */
+  readonly errors: readonly string[];
+  /** Routes of ours in the kernel after the apply. */
+  readonly synced: number;
+}
+
+export async function applyRoutes(exec: Exec, plan: RoutePlan, families: readonly (4 | 6)[], allowDeletes: boolean): Promise<ApplyRoutesResult> {
+  const [routes, tunnels, policy] = await Promise.all([
+    readKernelRoutes(exec, families), readKernelTunnels(exec), readKernelRoutes(exec, families, POLICY_TABLE),
+  ]);
+  const diff = diffRoutes(plan, routes, tunnels, allowDeletes, policy);
+  let errors: string[] = [];
+  if (diff.commands.length > 0) {
+    const res = await ipBatch(exec, diff.commands, { force: true });
+    if (res.code !== 0) errors = res.stderr.split('\n').filter((l) => l.trim() !== '');
+  }
+  const synced = plan.routes.length;
+  return { ...diff, errors, synced };
+}
+
+/** --cleanup-config: every proto-17 route (main and policy table) and tun-* link goes. */
+export async function cleanupRoutes(exec: Exec, families: readonly (4 | 6)[]): Promise<void> {
+  await applyRoutes(exec, { routes: [], tunnels: [], unroutable: [] }, families, true);
+}
