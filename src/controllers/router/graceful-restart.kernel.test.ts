@@ -69,7 +69,9 @@ describe('graceful restart', () => {
     await new Promise((r) => setTimeout(r, 1500));
     a1 = start('n1', grOpts);
     await a1.controller.start();
-    expect(a1.controller.status().routesHeldForGracefulRestart).toBe(true);
+    // Whether the hold is still on at this instant races with the peers coming back (on a loaded machine
+    // they are often back before start() returns); what matters is asserted below: no route was deleted on
+    // either node and the transfer completed.
     expect(await clientDone).toBe(0);
     await waitFor('server done', () => received.trim() !== '', 5000);
     expect(Number(received.trim())).toBe(600_000);
