@@ -116,7 +116,10 @@ describe.skipIf(!existsSync(AGENT))('no overlay between subnets (host kernel lab
     const routes = () => out('lab-node-1', 'ip route show proto 17');
     const own = () => out('lab-node-3', 'ip route show proto 17');
     const router3 = async () => (await lab.health())['lab-node-3']?.controllers?.find((c) => c.name === 'router') as { degraded?: string | null; code?: string | null } | undefined;
-    expect(await own()).toContain('10.244.0.0/24 via 172.20.0.11');
+    await waitFor('node 3 routes node 1 pods', async () => (await own()).includes('10.244.0.0/24 via 172.20.0.11'), 20_000, 200);
+    // The firewall's fail-closed rules (one per KUBE-ROUTER-* chain) need this node's pod CIDR: they stay too.
+    const failClosed = async () => (await out('lab-node-3', 'iptables-save -t filter')).split('\n').filter((l) => l.includes('not programmed yet')).length;
+    const failClosedBefore = await waitFor('fail-closed rules on node 3', failClosed, 20_000, 200);
     const node = await lab.client.get(R.nodes, undefined, 'lab-node-3');
     await lab.client.delete(R.nodes, undefined, 'lab-node-3');
     await waitFor('node 1 drops the route to node 3 pods', async () => !(await routes()).includes('10.244.2.0/24'), 20_000, 200);
@@ -127,6 +130,7 @@ describe.skipIf(!existsSync(AGENT))('no overlay between subnets (host kernel lab
     expect(await own()).toContain('10.244.0.0/24 via 172.20.0.11');
     expect(await out('lab-node-3', 'ip -4 -br addr show kube-bridge')).toContain('10.244.2.1/24');
     expect(cniConf('lab-node-3')).toContain('"subnet": "10.244.2.0/24"');
+    expect(await failClosed()).toBe(failClosedBefore);
     expect((await lab.health())['lab-node-3']?.ok).toBe(true); // degraded, not failing: a restart would fix nothing
     expect((await router3())?.degraded).toMatch(/missing from the API/);
     const meta = node['metadata'] as { name: string; labels?: object; annotations?: object };
