@@ -13,6 +13,14 @@
 //   and go when the last finalizer is removed; deleting a namespace deletes its contents at once.
 // - kubectl sends a bearer token only over TLS: use `tls: true` together with `token` for kubectl.
 //   client-node needs `insecure-skip-tls-verify` for http://, which writeKubeconfig() sets.
+// - Watches as kube-apiserver runs them: BOOKMARK events when allowed (`bookmarkIntervalMs`, and one before
+//   the server ends a stream); a watch without timeoutSeconds ends after [min, 2*min] of
+//   `minRequestTimeoutMs` (--min-request-timeout, 30 min); the history is bounded by `watchHistory` and,
+//   with `compactionIntervalMs`, compacted like etcd. A resume from a compacted version gets 410 Expired
+//   as an ERROR event in a 200 stream (the watch cache's way) or, with `expiredWatch: 'http'`, an HTTP 410.
+// - Test and lab hooks, on the handle and as POST /debug/krt/...: compact (`?resourceVersion=`),
+//   watches/close and watches/expire (`?resource=pods`; expire = compact + ERROR 410 into open streams),
+//   watches/hold and watches/release (new watch requests wait, so a client misses what happens meanwhile).
 // - A client-node informer whose watch drops while the server is down gets ECONNREFUSED once and stops
 //   (emits 'error'); its owner must call start() again, after which it resumes or relists.
 export { startApiServer } from './server.js';

@@ -10,7 +10,7 @@ import { SelectorError, andMatchers, fieldMatcher, labelMatcher, type KubeObject
 import { entryJSON, matches, type Entry } from './store.js';
 import { PatchError, jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { TABLE_CONTENT_TYPE, parseIncludeObject, tableJSON, wantsTable } from './table.js';
-import { serveWatch } from './watch.js';
+import { serveWatch, type WatchControl } from './watch.js';
 import { decodeKubeProtobuf } from './protobuf.js';
 
 export interface Target {
@@ -23,7 +23,7 @@ export interface Target {
 
 export interface RestContext {
   registry: Registry;
-  activeWatches: Set<() => void>;
+  watches: WatchControl;
   bookmarkIntervalMs: number;
   readBody(req: IncomingMessage): Promise<Buffer>;
 }
@@ -202,7 +202,7 @@ function watch(ctx: RestContext, req: IncomingMessage, res: ServerResponse, t: T
   const since = parseRV(q.get('resourceVersion'));
   const timeout = q.get('timeoutSeconds');
   const timeoutSeconds = timeout !== null && /^\d+$/.test(timeout) ? Number(timeout) : undefined;
-  serveWatch(ctx.registry.store, req, res, {
+  const w = {
     def: t.def,
     ns: t.ns,
     match,
@@ -211,7 +211,11 @@ function watch(ctx: RestContext, req: IncomingMessage, res: ServerResponse, t: T
     bookmarkIntervalMs: ctx.bookmarkIntervalMs,
     timeoutSeconds,
     table,
-  }, ctx.activeWatches);
+  };
+  // A held request is answered on release, from the store as it is then (a client that missed the changes).
+  ctx.watches.admit(() => {
+    if (!res.destroyed && !res.writableEnded) serveWatch(ctx.registry.store, req, res, w, ctx.watches);
+  });
 }
 
 async function patch(ctx: RestContext, req: IncomingMessage, res: ServerResponse, t: Target, q: URLSearchParams, opts: { subresource?: 'status'; dryRun: boolean }): Promise<void> {

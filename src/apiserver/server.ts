@@ -14,6 +14,7 @@ import { SnapshotWriter, loadSnapshot } from './persist.js';
 import { writeKubeconfigFile } from './kubeconfig.js';
 import type { StrategyContext } from './resources.js';
 import { loadOrCreateTls, type TlsMaterial } from './tls.js';
+import { WatchControl } from './watch.js';
 
 export interface ApiServerOptions {
   host?: string;
@@ -27,6 +28,18 @@ export interface ApiServerOptions {
   watchHistory?: number;
   /** Interval of BOOKMARK events on watches that allow them (default 60000 ms, like kube-apiserver). */
   bookmarkIntervalMs?: number;
+  /**
+   * Compact the watch history every this many ms to the resourceVersion of the previous compaction, as
+   * kube-apiserver does with etcd (--etcd-compaction-interval, 5 m there): a version stays resumable for
+   * one to two intervals, then a watch from it gets 410. 0 (default) keeps only the `watchHistory` bound.
+   */
+  compactionIntervalMs?: number;
+  /** How a watch from an expired resourceVersion is refused: ERROR event in a 200 stream (default, as the
+   * watch cache does) or an HTTP 410 Status response. */
+  expiredWatch?: 'event' | 'http';
+  /** A watch without timeoutSeconds ends after [this, 2x this] ms (kube-apiserver --min-request-timeout,
+   * default 1800 s); 0 never ends it. */
+  minRequestTimeoutMs?: number;
   /**
    * Serve HTTPS on the TCP port (the unix socket stays plain http). `true` makes a self-signed
    * certificate; kubectl only sends a token over TLS, so use this together with `token` for kubectl.
@@ -42,6 +55,17 @@ export interface ApiServerHandle {
   writeKubeconfig(path: string): Promise<void>;
   /** PEM of the serving certificate when serving HTTPS (it is its own CA when self-signed). */
   caCert?: string;
+  /** The current resourceVersion (of the last write). */
+  resourceVersion(): number;
+  /** Compacts the watch history to `rv` (default: now); older watch resumes get 410. Returns the version. */
+  compact(rv?: number): number;
+  /** Ends open watches of a resource (plural, e.g. "pods"), or all; returns how many. */
+  closeWatches(resource?: string): number;
+  /** Compacts to now, then sends ERROR 410 into open watches of a resource (or all) and ends them. */
+  expireWatches(resource?: string): number;
+  /** New watch requests wait unanswered until releaseWatches() (so a client misses what happens meanwhile). */
+  holdWatches(): void;
+  releaseWatches(): number;
 }
 
 const MAX_BODY = 3 * 1024 * 1024;
@@ -101,8 +125,61 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
   }
   if (!loaded) for (const ns of DEFAULT_NAMESPACES) registry.create(namespacesDef, undefined, { metadata: { name: ns } });
 
-  const activeWatches = new Set<() => void>();
-  const restCtx: RestContext = { registry, activeWatches, bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000, readBody };
+  const watches = new WatchControl(opts.expiredWatch ?? 'event', opts.minRequestTimeoutMs ?? 1_800_000);
+  const restCtx: RestContext = { registry, watches, bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000, readBody };
+  let compactionTimer: NodeJS.Timeout | undefined;
+  if (opts.compactionIntervalMs && opts.compactionIntervalMs > 0) {
+    let previous = store.rv;
+    compactionTimer = setInterval(() => {
+      store.compact(previous);
+      previous = store.rv;
+    }, opts.compactionIntervalMs);
+    compactionTimer.unref();
+  }
+  const control = {
+    resourceVersion: () => store.rv,
+    compact: (rv?: number) => store.compact(rv),
+    closeWatches: (resource?: string) => watches.close(resource),
+    expireWatches: (resource?: string) => {
+      store.compact();
+      return watches.expire(resource);
+    },
+    holdWatches: () => watches.hold(),
+    releaseWatches: () => watches.release(),
+  };
+
+  // Test and lab hooks (not Kubernetes API): POST /debug/krt/{compact,watches/close,watches/expire,
+  // watches/hold,watches/release}[?resource=pods][&resourceVersion=N]. Behind the token like the API.
+  function admin(req: IncomingMessage, res: ServerResponse, op: string, q: URLSearchParams): void {
+    if (req.method !== 'POST') throw errors.methodNotAllowed();
+    const resource = q.get('resource') ?? undefined;
+    const rvText = q.get('resourceVersion');
+    let out: Record<string, number>;
+    switch (op) {
+      case 'compact':
+        if (rvText !== null && !/^\d+$/.test(rvText)) throw errors.badRequest('resourceVersion must be a non-negative integer');
+        out = { compactedTo: control.compact(rvText === null ? undefined : Number(rvText)) };
+        break;
+      case 'watches/close':
+        out = { closed: control.closeWatches(resource) };
+        break;
+      case 'watches/expire':
+        out = { expired: control.expireWatches(resource) };
+        break;
+      case 'watches/hold':
+        control.holdWatches();
+        out = {};
+        break;
+      case 'watches/release':
+        out = { released: control.releaseWatches() };
+        break;
+      default:
+        throw errors.notFoundPath();
+    }
+    log('apiserver: admin', { op, resource, ...out });
+    req.resume();
+    sendJSON(res, 200, JSON.stringify({ ...out, resourceVersion: store.rv }));
+  }
   let serverAddress = '';
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -113,6 +190,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
       return void res.end('ok');
     }
     if (opts.token && req.headers.authorization !== `Bearer ${opts.token}`) throw errors.unauthorized();
+    if (path.startsWith('/debug/krt/')) return admin(req, res, path.slice('/debug/krt/'.length), url.searchParams);
     if (path === '/version') return sendJSON(res, 200, JSON.stringify(SERVER_VERSION));
     if (path === '/api' || path === '/apis') {
       const agg = aggregatedVersion(req.headers.accept);
@@ -219,9 +297,12 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
     port,
     writeKubeconfig: (path: string) => writeKubeconfigFile(path, url, opts.token, tls?.cert),
     caCert: tls?.cert,
+    ...control,
     close() {
       closing ??= (async () => {
-        for (const finish of [...activeWatches]) finish();
+        clearInterval(compactionTimer);
+        watches.release();
+        for (const w of [...watches.open]) w.close();
         await Promise.all(
           servers.map(
             (s) =>

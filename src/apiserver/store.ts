@@ -84,6 +84,15 @@ export class ResourceStore {
     return h.slice(lo);
   }
 
+  /** Drops history up to `rv`: a watch may then resume only from `rv` or later (etcd compaction). */
+  compactTo(rv: number): void {
+    if (rv <= this.oldestRV) return;
+    this.oldestRV = rv;
+    while (this.historyStart < this.history.length && this.history[this.historyStart]!.rv <= rv) this.historyStart++;
+    this.history = this.history.slice(this.historyStart);
+    this.historyStart = 0;
+  }
+
   record(ev: StoreEvent): void {
     if (ev.type === 'DELETED') {
       this.items.delete(ev.entry.key);
@@ -173,6 +182,16 @@ export class Store {
     if (rv <= this.rv) return;
     this.rv = this.startRV = rv;
     for (const rs of this.resources.values()) rs.oldestRV = rv;
+  }
+
+  /**
+   * Compacts every resource's history up to `rv` (default: now), as etcd compaction does: watches resuming
+   * from an older resourceVersion get 410 Expired and must relist. Returns the version compacted to.
+   */
+  compact(rv = this.rv): number {
+    const to = Math.min(rv, this.rv);
+    for (const rs of this.resources.values()) rs.compactTo(to);
+    return to;
   }
 
   /** Lets a watch resume from exactly `rv` (the last version persisted by a previous process). */

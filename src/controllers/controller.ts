@@ -12,6 +12,11 @@ export interface HealthReporter {
   beat(name: string): void;
   /** A controller that cannot work yet (e.g. no pod CIDR) says why; cleared by the next beat. */
   problem(name: string, reason: string, code?: ErrorCode): void;
+  /**
+   * Working, but on a held last good state (e.g. own Node object deleted): shown on /healthz with its code,
+   * without failing it (a restart would lose that state and fix nothing). `undefined` clears it.
+   */
+  degraded?(name: string, reason: string | undefined, code?: ErrorCode): void;
 }
 
 /** What every controller gets from the agent. Controller-specific options are passed separately. */

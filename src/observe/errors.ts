@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   KRT_EXEC_FAILED: 'A kernel tool (ip, iptables-restore, ipset, sysctl) exited non-zero, was killed, timed out or could not start.',
   KRT_HEALTH_NO_SYNC: 'A controller has not completed a sync within its period + 10% + grace (start-up grace before the first). /healthz fails.',
   KRT_ROUTER_NO_POD_CIDR: 'The router has no usable pod CIDR for this node (node.spec.podCIDR(s) or the kube-router.io/pod-cidr annotation).',
+  KRT_ROUTER_OWN_NODE_MISSING: "This node's own Node object is gone from the API (deleted) after the router had seen it: the router keeps the dataplane as it was and reports itself degraded (/healthz stays 200) until the Node is back.",
   KRT_APISERVER_STATUS: 'The project API server answers a request with a Kubernetes Status error (HTTP 4xx/5xx).',
   KRT_APISERVER_PROTOBUF: 'The project API server cannot decode a protobuf request body.',
   KRT_APISERVER_PATCH: 'The project API server cannot apply a JSON, merge or strategic patch.',

@@ -70,6 +70,26 @@ describe('/healthz over real HTTP', () => {
     expect((await get('/nope')).status).toBe(404);
   });
 
+  it('reports a degraded controller with its code while still answering 200, until cleared', async () => {
+    monitor = new HealthMonitor();
+    endpoint = await startHealthServer({ monitor, addr: '127.0.0.1', port: await freePort() });
+    monitor.register('router', 60_000);
+    monitor.beat('router');
+    monitor.degraded('router', 'own Node object missing', 'KRT_ROUTER_OWN_NODE_MISSING');
+    expect(await get('/healthz')).toEqual({ status: 200, body: 'OK (degraded)\nrouter: degraded: own Node object missing [KRT_ROUTER_OWN_NODE_MISSING]\n' });
+    const json = JSON.parse((await get('/healthz/json')).body) as HealthStatus;
+    expect(json).toMatchObject({ healthy: true, degraded: true });
+    expect(json.controllers[0]).toMatchObject({ healthy: true, degraded: 'own Node object missing', code: 'KRT_ROUTER_OWN_NODE_MISSING' });
+    monitor.beat('router'); // a beat does not clear it: the held state is still held
+    expect((await get('/healthz?verbose')).body).toContain('degraded: own Node object missing [KRT_ROUTER_OWN_NODE_MISSING]');
+    monitor.problem('router', 'broken', 'KRT_ROUTER_NO_POD_CIDR');
+    expect((await get('/healthz')).status).toBe(500);
+    monitor.beat('router');
+    monitor.degraded('router', undefined);
+    expect(await get('/healthz')).toEqual({ status: 200, body: 'OK\n' });
+    expect(JSON.parse((await get('/healthz/json')).body)).toMatchObject({ healthy: true, degraded: false });
+  });
+
   it('gives a controller its start-up allowance before the first beat', async () => {
     monitor = new HealthMonitor({ graceMs: 50, startupGraceMs: 300 });
     endpoint = await startHealthServer({ monitor, addr: '127.0.0.1', port: await freePort() });

@@ -35,13 +35,17 @@ export interface ControllerHealth {
   readonly sinceLastSyncMs: number | null;
   readonly beats: number;
   readonly problem: string | null;
-  /** The stable code of what makes it unhealthy (docs/errors.md); null when healthy. */
+  /** Healthy but working on a held last good state (the reason); null otherwise. */
+  readonly degraded: string | null;
+  /** The stable code of what makes it unhealthy, or degraded (docs/errors.md); null when neither. */
   readonly code: ErrorCode | null;
 }
 
 /** The JSON of /healthz/json (also used by `kube-router lab status`). */
 export interface HealthStatus {
   readonly healthy: boolean;
+  /** Some healthy controller is degraded (HTTP status stays 200). */
+  readonly degraded: boolean;
   readonly checkedAt: string;
   readonly controllers: readonly ControllerHealth[];
 }
@@ -53,6 +57,8 @@ interface Entry {
   beats: number;
   problem: string | null;
   problemCode: ErrorCode;
+  degraded: string | null;
+  degradedCode: ErrorCode;
   /** Last verdict of the periodic check, to log transitions once rather than every tick. */
   wasHealthy: boolean;
 }
@@ -81,7 +87,7 @@ export class HealthMonitor implements HealthReporter {
   private entry(name: string): Entry {
     let e = this.entries.get(name);
     if (!e) {
-      e = { periodMs: null, registeredAt: this.now(), lastBeat: null, beats: 0, problem: null, problemCode: 'KRT_INTERNAL', wasHealthy: true };
+      e = { periodMs: null, registeredAt: this.now(), lastBeat: null, beats: 0, problem: null, problemCode: 'KRT_INTERNAL', degraded: null, degradedCode: 'KRT_INTERNAL', wasHealthy: true };
       this.entries.set(name, e);
     }
     return e;
@@ -110,6 +116,15 @@ export class HealthMonitor implements HealthReporter {
     if (e.problem !== reason) this.log?.warn({ controller: name, problem: reason, code }, 'controller reported a problem');
     e.problem = reason;
     e.problemCode = code;
+  }
+
+  degraded(name: string, reason: string | undefined, code: ErrorCode = 'KRT_INTERNAL'): void {
+    const e = this.entry(name);
+    if ((reason ?? null) === e.degraded) return;
+    if (reason === undefined) this.log?.info({ controller: name }, 'controller no longer degraded');
+    else this.log?.warn({ controller: name, degraded: reason, code }, 'controller degraded');
+    e.degraded = reason ?? null;
+    e.degradedCode = code;
   }
 
   allowedSilenceMs(periodMs: number): number {
@@ -145,10 +160,16 @@ export class HealthMonitor implements HealthReporter {
         sinceLastSyncMs: e.lastBeat === null ? null : now - e.lastBeat,
         beats: e.beats,
         problem: e.problem,
-        code: reason === undefined ? null : code,
+        degraded: e.degraded,
+        code: reason !== undefined ? code : e.degraded !== null ? e.degradedCode : null,
       });
     }
-    return { healthy: controllers.every((c) => c.healthy), checkedAt: new Date(now).toISOString(), controllers };
+    return {
+      healthy: controllers.every((c) => c.healthy),
+      degraded: controllers.some((c) => c.healthy && c.degraded !== null),
+      checkedAt: new Date(now).toISOString(),
+      controllers,
+    };
   }
 
   /** Logs each controller once when it turns unhealthy and once when it recovers. */
@@ -182,12 +203,17 @@ export function healthText(st: HealthStatus, verbose: boolean): string {
   if (verbose) {
     const lines = st.controllers.map((c) =>
       c.healthy
-        ? `[+]${c.name} ok${c.sinceLastSyncMs === null ? ' (no sync yet)' : ` (last sync ${seconds(c.sinceLastSyncMs)} ago)`}`
+        ? `[+]${c.name} ok${c.sinceLastSyncMs === null ? ' (no sync yet)' : ` (last sync ${seconds(c.sinceLastSyncMs)} ago)`}` +
+          (c.degraded !== null ? `, degraded: ${c.degraded} [${c.code}]` : '')
         : `[-]${c.name} failed: ${c.reason}`,
     );
     return `${[...lines, st.healthy ? 'healthz check passed' : 'healthz check failed'].join('\n')}\n`;
   }
-  if (st.healthy) return 'OK\n';
+  if (st.healthy && !st.degraded) return 'OK\n';
+  if (st.healthy) {
+    const deg = st.controllers.filter((c) => c.degraded !== null).map((c) => `${c.name}: degraded: ${c.degraded} [${c.code}]`);
+    return `OK (degraded)\n${deg.join('\n')}\n`;
+  }
   const bad = st.controllers.filter((c) => !c.healthy).map((c) => `${c.name}: ${c.reason}`);
   return `unhealthy\n${bad.join('\n')}\n`;
 }

@@ -1,4 +1,4 @@
-import { makeInformer, type Informer, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ObjectKey, ResourceKind } from '../model/types.js';
@@ -18,6 +18,19 @@ export interface ClusterStoreOptions {
   readonly autoStart?: boolean;
 }
 
+/** Where one kind's list+watch stands (for tests, debugging and `kube-router` status output). */
+export interface WatchStatus {
+  /** The resourceVersion a re-watch would resume from (last event or bookmark); "" before a list. */
+  readonly resourceVersion: string;
+  /** Completed lists: the initial one, plus one per 410 Gone (or store restart). */
+  readonly lists: number;
+  /** Watch requests made (each server-side close or error makes another). */
+  readonly watches: number;
+  readonly bookmarks: number;
+  /** Watches refused or ended with 410 Gone (resourceVersion too old). */
+  readonly expired: number;
+}
+
 export interface ClusterStore extends ClusterView {
   /** Starts the informers (idempotent; createClusterStore already did unless autoStart is false). */
   start(): void;
@@ -25,6 +38,76 @@ export interface ClusterStore extends ClusterView {
   stop(): Promise<void>;
   /** Kinds being watched. */
   readonly kinds: readonly ResourceKind[];
+  watchStatus(): Partial<Record<ResourceKind, WatchStatus>>;
+}
+
+/** A watch that ends sooner than this without a single event counts as a failure for the re-watch backoff. */
+const SHORT_WATCH_MS = 1000;
+
+/**
+ * client-node's Watch, asking for bookmarks and reporting what goes through it. ListWatch already resumes
+ * from a BOOKMARK's resourceVersion and relists after 410 (an HTTP 410, or an ERROR event with a 410 Status
+ * followed by the end of the stream); it re-watches at once when the server ends a stream. Here: the
+ * `allowWatchBookmarks` it does not send, counters, and a backoff when the server keeps ending watches at
+ * once (a hot reconnect loop otherwise).
+ */
+class InstrumentedWatch extends Watch {
+  watches = 0;
+  bookmarks = 0;
+  expired = 0;
+  private quickEnds = 0;
+
+  constructor(
+    kc: KubeConfig,
+    private readonly hooks: {
+      readonly stopped: () => boolean;
+      readonly backoff: { readonly initialMs: number; readonly maxMs: number };
+      readonly onExpired: (how: 'http' | 'event') => void;
+      readonly onBookmark: (resourceVersion: string | undefined) => void;
+    },
+  ) {
+    super(kc);
+  }
+
+  override async watch(
+    path: string,
+    params: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, obj: unknown, raw?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    if (this.quickEnds > 0) {
+      const delay = Math.min(this.hooks.backoff.maxMs, this.hooks.backoff.initialMs * 2 ** (this.quickEnds - 1));
+      await new Promise((r) => setTimeout(r, delay));
+    }
+    if (this.hooks.stopped()) return new AbortController();
+    this.watches++;
+    const started = Date.now();
+    let events = 0;
+    return super.watch(
+      path,
+      { ...params, allowWatchBookmarks: true },
+      (phase, obj, raw) => {
+        events++;
+        if (phase === 'BOOKMARK') {
+          this.bookmarks++;
+          this.hooks.onBookmark((obj as KubernetesObject | undefined)?.metadata?.resourceVersion);
+        } else if (phase === 'ERROR' && (obj as { code?: unknown } | undefined)?.code === 410) {
+          this.expired++;
+          this.hooks.onExpired('event');
+        }
+        callback(phase, obj, raw);
+      },
+      (err) => {
+        if (err === null || err === undefined) {
+          this.quickEnds = events === 0 && Date.now() - started < SHORT_WATCH_MS ? this.quickEnds + 1 : 0;
+        } else if ((err as { statusCode?: unknown }).statusCode === 410) {
+          this.expired++;
+          this.hooks.onExpired('http');
+        }
+        done(err);
+      },
+    );
+  }
 }
 
 interface Metrics {
@@ -72,7 +155,8 @@ function metricsOn(reg: Registry): Metrics {
 
 /** One informer, its restart policy and its rejection bookkeeping. */
 class KindWatcher {
-  private informer: Informer<KubernetesObject> | undefined;
+  private informer: ListWatch<KubernetesObject> | undefined;
+  private watch: InstrumentedWatch | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private delayMs: number;
   private failing = false;
@@ -118,15 +202,33 @@ class KindWatcher {
       }
       return result;
     };
-    const inf = makeInformer<KubernetesObject>(this.kc, this.spec.path, list);
+    const watch: InstrumentedWatch = new InstrumentedWatch(this.kc, {
+      stopped: (): boolean => !current(),
+      backoff: this.backoff,
+      onExpired: (how) =>
+        this.log.info({ kind: this.spec.kind, how, resourceVersion: inf.latestResourceVersion() }, 'resourceVersion expired (410 Gone); re-listing, the model stays until the list reconciles it'),
+      onBookmark: (rv) => this.log.debug({ kind: this.spec.kind, resourceVersion: rv }, 'bookmark'),
+    });
+    const inf: ListWatch<KubernetesObject> = new ListWatch<KubernetesObject>(this.spec.path, watch, list, false);
+    this.watch = watch;
     // A stopped informer can still finish an in-flight list; only the current one may touch the model.
-    const current = () => inf === this.informer && !this.stopped;
+    const current = (): boolean => inf === this.informer && !this.stopped;
     inf.on('add', (o) => current() && this.upsert(o));
     inf.on('update', (o) => current() && this.upsert(o));
     inf.on('delete', (o) => current() && this.remove(o));
     inf.on('error', (err) => current() && this.onError(err));
     this.informer = inf;
     void this.run();
+  }
+
+  status(): WatchStatus {
+    return {
+      resourceVersion: this.informer?.latestResourceVersion() ?? '',
+      lists: this.lists,
+      watches: this.watch?.watches ?? 0,
+      bookmarks: this.watch?.bookmarks ?? 0,
+      expired: this.watch?.expired ?? 0,
+    };
   }
 
   async stop(): Promise<void> {
@@ -284,6 +386,7 @@ export function createClusterStore(opts: ClusterStoreOptions): ClusterStore {
     snapshot: () => store.snapshot(),
     subscribe: (ks, listener) => store.subscribe(ks, listener),
     whenSynced: () => synced,
+    watchStatus: () => Object.fromEntries(watchers.map((w, i) => [kinds[i], w.status()])),
     start: () => watchers.forEach((w) => w.start()),
     stop: async () => {
       await Promise.all(watchers.map((w) => w.stop()));

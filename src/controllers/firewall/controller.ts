@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { execHost, type Exec } from '../../dataplane/exec.js';
 import { detectBackend, type BackendName, type IptablesBinaries } from '../../dataplane/iptables/backend.js';
-import type { IPFamily, ModelChange } from '../../model/types.js';
+import type { IPFamily, ModelChange, NodeModel } from '../../model/types.js';
 import { gauge, histogram, counter } from '../../observe/metrics.js';
 import { SyncRunner, type SyncReason } from '../../watch/sync-runner.js';
 import type { Controller, ControllerContext } from '../controller.js';
@@ -84,9 +84,13 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
   let warned = new Set<string>();
   let cidrNote = '';
   let inflight: Promise<void> | undefined;
+  // Our Node as last seen: its deletion from the API (transient, or an operator's mistake) must not drop
+  // fail-closed; the router holds its last state the same way (router/own-node.ts).
+  let lastNode: NodeModel | undefined;
 
   const compileOptions = (): CompileOptions => {
-    const node = ctx.cluster.snapshot().nodes.get(opts.nodeName);
+    const node = ctx.cluster.snapshot().nodes.get(opts.nodeName) ?? lastNode;
+    lastNode = node;
     const found = opts.podCIDRs ? { cidrs: opts.podCIDRs, source: 'option', invalid: [] } : nodePodCidrs(node, families);
     const podCIDRs = [...found.cidrs];
     // Said once per change of what is known, so an operator sees when fail-closed starts (or cannot).

@@ -7,7 +7,8 @@ import type { BestPathChange, BgpSpeaker, PeerStatus } from '../../bgp/api.js';
 import type { Controller, ControllerContext } from '../controller.js';
 import { compileAdvertisements, toSpeakerAdvertisements, vipImportRejects, type TypedAdvertisement } from './compile/advertisements.js';
 import { GO_ADDRESSES, ipFamily } from '../../model/normalize/ip.js';
-import type { IPFamily } from '../../model/types.js';
+import type { IPFamily, NodeModel, PodModel } from '../../model/types.js';
+import { OwnNodeHold, podsOutside } from './own-node.js';
 import { resolvePodCidrs } from './compile/pod-cidr.js';
 import { compilePeers } from './compile/peers.js';
 import { compileRoutes } from './compile/routes.js';
@@ -89,6 +90,7 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
   let clusterNodeIPs = new Set<string>();
   let grHoldUntil = 0;
   let grAllUpSince = 0;
+  const own = new OwnNodeHold(ctx.nodeName, log, ctx.health, NAME);
   const logged = new Map<string, string>();
   const timers: NodeJS.Timeout[] = [];
   let unsubscribe: (() => void) | undefined;
@@ -199,9 +201,13 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     const t0 = performance.now();
     const errors: string[] = [];
     const snap = ctx.cluster.snapshot();
-    const self = snap.nodes.get(ctx.nodeName);
+    const self = ownNode(snap.nodes.get(ctx.nodeName));
+    // Every node of the cluster as this sync treats it: with our own held last state while it is missing.
+    const nodes: NodeModel[] = [...snap.nodes.values()];
+    if (self && !snap.nodes.has(ctx.nodeName)) nodes.push(self);
     const cidr = resolvePodCidrs(self, ctx.nodeName, opts);
     cidr.warnings.forEach((w, i) => once(`cidr-warn-${i}`, w));
+    if (cidr.ok && podCidrs.length > 0 && cidr.cidrs.join(',') !== podCidrs.join(',')) podCidrChanged(podCidrs, cidr.cidrs, snap.pods.values());
     podCidrs = cidr.ok ? cidr.cidrs : [];
     problem = cidr.ok ? undefined : cidr.reason;
     metrics.podCidrMissing.set(cidr.ok ? 0 : 1);
@@ -210,7 +216,7 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     if (!self) { ctx.health.problem(NAME, problem!, 'KRT_ROUTER_NO_POD_CIDR'); return; }
 
     nodeIPs = [...self.internalIPs, ...self.externalIPs].filter((ip) => families.includes(ipFamily(ip, GO_ADDRESSES)!));
-    clusterNodeIPs = new Set([...snap.nodes.values()].map((n) => n.primaryIP).filter((ip): ip is string => !!ip));
+    clusterNodeIPs = new Set(nodes.map((n) => n.primaryIP).filter((ip): ip is string => !!ip));
     if (forced || ifaces.length === 0) ifaces = (await step('interfaces', () => findNodeInterfaces(exec, nodeIPs), errors)) ?? ifaces;
 
     // BGP first: peers and announcements are in-memory and let sessions come up while the kernel work runs.
@@ -220,12 +226,12 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
       pwLines = await step('passwords-file', async () => (await readFile(opts.peerRouterPasswordsFile, 'utf8')).split('\n').map((l) => l.trim()), errors);
     }
     const otherPodCidrs: string[] = [];
-    for (const n of snap.nodes.values()) {
+    for (const n of nodes) {
       const r = n.name === self.name ? undefined : resolvePodCidrs(n, n.name, opts);
       if (r?.ok) otherPodCidrs.push(...r.cidrs.filter((c) => !podCidrs.includes(c)));
     }
     const plan = compilePeers({
-      self, nodes: snap.nodes.values(), opts, importRejects: vipImportRejects(snap.services.values(), opts), otherPodCidrs: otherPodCidrs.sort(),
+      self, nodes, opts, importRejects: vipImportRejects(snap.services.values(), opts), otherPodCidrs: otherPodCidrs.sort(),
       ...(pwLines ? { passwordsFileLines: pwLines } : {}),
     });
     configErrors = plan.errors;
@@ -271,11 +277,11 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     await stepIfChanged('policy-rules', [podCidrs, opts.enableOverlay], forced, () => syncPolicyRules(exec, families, podCidrs, opts.enableOverlay && cidr.ok), errors);
 
     const allPodCidrs: string[] = [];
-    for (const n of snap.nodes.values()) {
+    for (const n of nodes) {
       const r = n.name === self.name ? cidr : resolvePodCidrs(n, n.name, opts);
       if (r.ok) allPodCidrs.push(...r.cidrs);
     }
-    const allNodeIPs = [...snap.nodes.values()].flatMap((n) => [...n.internalIPs, ...n.externalIPs]);
+    const allNodeIPs = nodes.flatMap((n) => [...n.internalIPs, ...n.externalIPs]);
     const fw = { families, clusterPodCidrs: allPodCidrs.sort(), clusterNodeIPs: allNodeIPs.sort(), enablePodEgress: opts.enablePodEgress };
     await stepIfChanged('iptables', fw, forced, async () => syncForwardEgress(exec, await iptablesBackend(), fw), errors);
 
@@ -288,6 +294,25 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     if (errors.length > 0) throw new Error(errors.join('; '));
   }
 
+  /** Our Node, or its held last state while missing (see own-node.ts); its return holds route removals. */
+  function ownNode(current: NodeModel | undefined): NodeModel | undefined {
+    const r = own.observe(current, podCidrs);
+    if (r.cameBack) {
+      grHoldUntil = Math.max(grHoldUntil, Date.now() + Math.min(RESTART_HOLD_MAX_MS, opts.bgpGracefulRestartDeferralTimeMs));
+      grAllUpSince = 0;
+    }
+    return r.self;
+  }
+
+  function podCidrChanged(from: readonly string[], to: readonly string[], pods: Iterable<PodModel>): void {
+    const stranded = podsOutside(from, to, ctx.nodeName, pods);
+    log.warn(
+      { from, to, podsWithOldAddresses: stranded },
+      `pod CIDR changed: re-addressing kube-bridge, rewriting the CNI config, announcing the new CIDR and withdrawing the old; ` +
+        `${stranded} pod(s) on this node still hold addresses of the old CIDR and stay unreachable until recreated`,
+    );
+  }
+
   async function routeSync(errors: string[]): Promise<void> {
     const speaker = holder.speaker;
     if (!speaker) return;
@@ -298,7 +323,10 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
       enableIpv4: opts.enableIpv4, enableIpv6: opts.enableIpv6,
     });
     for (const u of plan.unroutable) once(`unroutable:${u.prefix}`, `not installing ${u.prefix} via ${u.nextHop}: ${u.reason}`);
-    const res = await step('routes', () => applyRoutes(exec, plan, families, !grHolding(speaker)), errors);
+    // While our Node object is missing the peers drop us and their routes go with the sessions: removing them
+    // here would cut this node's pods off the rest of the cluster for what may be a transient deletion.
+    const holdRemovals = own.missing || grHolding(speaker);
+    const res = await step('routes', () => applyRoutes(exec, plan, families, !holdRemovals), errors);
     if (res) {
       metrics.hostRoutesAdded.inc(res.added);
       metrics.hostRoutesRemoved.inc(res.removed);

@@ -18,6 +18,9 @@ export class RecordingHealth implements HealthReporter {
   register(): void {}
   beat(): void { this.beats++; this.problem_ = undefined; }
   problem(_name: string, reason: string): void { this.problem_ = reason; }
+  degraded_: string | undefined;
+  degradedCode: string | undefined;
+  degraded(_name: string, reason: string | undefined, code?: string): void { this.degraded_ = reason; this.degradedCode = reason === undefined ? undefined : code; }
 }
 
 export interface NodeAgent {
