@@ -214,7 +214,7 @@ function umlPart(): void {
       'mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t tmpfs tmp /run; mount -t tmpfs tmp /tmp',
       `mount -t hostfs none ${dir} -o ${dir}`,
       `for m in ${MODULES.join(' ')}; do modprobe -d ${dir}/mod $m || echo "modprobe $m failed"; done`,
-      'ip link set lo up',
+      'ip link set lo up; ip addr add 172.20.0.11/32 dev lo', // the node IP: the VIP routes' source
       `cd ${resolve(here, '..')}`,
       `${inner.join(' ')} > ${dir}/inner.log 2>&1`,
       'poweroff -f',
@@ -250,7 +250,14 @@ async function insideUml(): Promise<void> {
     lines.push(s);
     console.log(s);
   };
-  const exec = timed(execHost);
+  const exec = timed(async (cmd, a, o) => {
+    try {
+      return await execHost(cmd, a, o);
+    } catch (e) {
+      console.error(`failed: ${cmd} ${a.join(' ')} with input:\n${(o?.input ?? '').slice(0, 2000)}`);
+      throw e;
+    }
+  });
   const store = clusterStore(S, E);
   const plan = compileProxyPlan(store.snapshot(), inputs);
   const restoreText = diffIpvs(plan.virtualServers, new Map(), { owned: () => true, graceful: false, keepDraining: new Set() }).commands.join('\n') + '\n';

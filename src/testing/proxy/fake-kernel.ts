@@ -22,7 +22,8 @@ export interface FakeService {
 
 export class FakeProxyKernel {
   readonly ipvs = new Map<string, FakeService>();
-  dummy: Set<string> | undefined;
+  /** kube-dummy-if's addresses with their prefix length (undefined: no such link). */
+  dummy: Map<string, number> | undefined;
   readonly nat = new Map<string, string[]>([['POSTROUTING', []]]);
   /** How many times each tool was run, by "tool subcommand" (e.g. "ipvsadm -S"): what a read costs. */
   readonly runs = new Map<string, number>();
@@ -48,17 +49,24 @@ export class FakeProxyKernel {
     }
     if (cmd === 'ip' && args[0] === '-o') {
       if (!this.dummy) return { stdout: '', stderr: 'Device "kube-dummy-if" does not exist.\n', code: 1 };
-      return out([...this.dummy].map((ip, i) => `${i + 9}: kube-dummy-if    inet ${ip}/32 scope global kube-dummy-if\\       valid_lft forever`).join('\n'));
+      return out([...this.dummy].map(([ip, plen]) => (ip.includes(':')
+        ? `9: kube-dummy-if    inet6 ${ip}/${plen} scope ${ip.startsWith('fe80:') ? 'link' : 'global'} \\       valid_lft forever preferred_lft forever`
+        : `9: kube-dummy-if    inet ${ip}/${plen} scope global kube-dummy-if\\       valid_lft forever preferred_lft forever`)).join('\n'));
     }
     if (cmd === 'ip' && args[0] === '-batch') {
       for (const line of (opts.input ?? '').split('\n')) {
         const t = line.trim().split(/\s+/);
-        if (t[0] === 'link' && t[1] === 'add') this.dummy = new Set();
+        const [addr, plen] = (t[2] ?? '').split('/') as [string, string | undefined];
+        // As the kernel does: an IPv6-capable link gets its own link-local address when it comes up.
+        if (t[0] === 'link' && t[1] === 'add') this.dummy = new Map([['fe80::44c9:39ff:fef9:ad4a', 64]]);
         else if (t[0] === 'addr' && t[1] === 'add') {
           if (!this.dummy) fail('Cannot find device "kube-dummy-if"');
-          this.dummy!.add(t[2]!.split('/')[0]!);
+          if (this.dummy!.has(addr)) fail('RTNETLINK answers: File exists');
+          this.dummy!.set(addr, Number(plen));
         } else if (t[0] === 'addr' && t[1] === 'del') {
-          if (!this.dummy?.delete(t[2]!.split('/')[0]!)) fail('RTNETLINK answers: Cannot assign requested address');
+          // The prefix length must match the address's, or the kernel finds no such address.
+          if (this.dummy?.get(addr) !== Number(plen)) fail('RTNETLINK answers: Cannot assign requested address');
+          this.dummy!.delete(addr);
         }
       }
       return out();
@@ -132,6 +140,11 @@ export class FakeProxyKernel {
       for (const [r, d] of s.dests) out.push(`-a ${s.proto} ${s.hostPort} -r ${r} -${d.method} -w ${d.weight}`);
     }
     return out.join('\n') + '\n';
+  }
+
+  /** kube-dummy-if's addresses, sorted. */
+  vips(): string[] {
+    return [...(this.dummy?.keys() ?? [])].sort();
   }
 
   /** The table as "service -> real servers with weights", sorted: what tests compare. */

@@ -78,7 +78,8 @@ export class ProxyApplier {
       this.vips = new Set();
     } else {
       if (!this.dummyReady) await this.run('ip', ['link', 'set', DUMMY_IF, 'up']);
-      this.vips = new Set(parseAddrShow(show.stdout));
+      // The kernel gives the link an IPv6 link-local address of its own: not a VIP, never ours to remove.
+      this.vips = new Set(parseAddrShow(show.stdout).filter((ip) => !ip.toLowerCase().startsWith('fe80:')));
     }
     this.dummyReady = true;
     this.vipsKnown = true;
