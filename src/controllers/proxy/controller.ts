@@ -10,7 +10,8 @@ import { SyncRunner, type SyncReason } from '../../watch/sync-runner.js';
 import type { Controller, ControllerContext } from '../controller.js';
 import { ProxyApplier } from './apply/applier.js';
 import { DUMMY_IF, parseAddrShow } from './apply/dummy-link.js';
-import { compileProxyPlan, type ProxyInputs } from './compile/services.js';
+import { ProxyCompiler } from './compile/incremental.js';
+import type { ProxyInputs } from './compile/services.js';
 import type { ProxyOptions } from './options.js';
 
 export interface ProxyDeps {
@@ -49,6 +50,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     skipped: counter(ctx.metrics, 'controller_ipvs_services_skipped', 'Service parts left out (invalid annotation, external IP outside the allowed ranges, address conflict)'),
   };
   let applier: ProxyApplier | undefined;
+  const compiler = new ProxyCompiler();
   let runner: SyncRunner | undefined;
   let unsubscribe: (() => void) | undefined;
   let inflight: Promise<void> | undefined;
@@ -91,7 +93,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     const t0 = performance.now();
     if (reason.full && opts.nodePortBindOnAllIPs) localAddresses = await readLocalAddresses();
     const inp = inputs();
-    const plan = compileProxyPlan(ctx.cluster.snapshot(), inp);
+    const plan = compiler.compile(ctx.cluster.snapshot(), inp);
     const compileMs = performance.now() - t0;
     const now = new Set(plan.skipped);
     for (const s of now) {
@@ -119,6 +121,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
         ...(report.changed && reason.hints.length ? { triggeredBy: reason.hints.slice(0, 5) } : {}),
         ms: Math.round(totalMs),
         compileMs: Math.round(compileMs),
+        servicesCompiled: compiler.stats().recompiled,
         applyMs: Object.fromEntries(Object.entries(report.ms).map(([k, v]) => [k, Math.round(v)])),
         virtualServers: plan.virtualServers.size,
         ipvsCommands: report.ipvsCommands,

@@ -2,7 +2,12 @@
 // `ip -batch`, IPVS with one `ipvsadm -R` batch of only the differences, the NAT chain with one
 // `iptables-restore --noflush` when it changed. Owns only what it made: IPVS services on addresses it
 // holds (or held) on kube-dummy-if or on the node's NodePort addresses within the NodePort range,
-// outside --excluded-cidrs. A failed step throws and leaves the rest as it was; the next sync retries.
+// outside --excluded-cidrs.
+// The kernel is read on a full sync and whenever the applier does not know it (at start, after any
+// failure); in between it keeps its own copy of the IPVS table, updated only after a batch succeeded, and
+// the plan object each virtual server was applied from: an identical object is not compared again, so
+// one EndpointSlice change costs O(change), not a read and parse of the whole table (~0.9 s at 10,000
+// services). A failed step throws, forgets everything it believed, and the retry reads the kernel.
 import { binaries, type BackendName } from '../../../dataplane/iptables/backend.js';
 import { renderRestore } from '../../../dataplane/iptables/restore.js';
 import { parseSave } from '../../../dataplane/iptables/save.js';
@@ -10,7 +15,8 @@ import type { Exec } from '../../../dataplane/exec.js';
 import { cidrContainsIP } from '../../../model/normalize/cidr.js';
 import type { ProxyPlan } from '../compile/plan.js';
 import { DUMMY_IF, parseAddrShow, vipBatch } from './dummy-link.js';
-import { diffIpvs, parseIpvsSave, realServerKey, type KernelVirtualServer } from './ipvs-table.js';
+import type { VirtualServer } from '../compile/plan.js';
+import { diffIpvs, parseIpvsSave, realServerKey, virtualServerOf, type KernelVirtualServer } from './ipvs-table.js';
 import { NAT_CHAIN, NAT_JUMP, natChainRules } from './nat-chain.js';
 
 export interface ProxyApplierOptions {
@@ -34,6 +40,10 @@ export interface ApplyReport {
   readonly realServersRemoved: number;
   readonly draining: number;
   readonly natChanged: boolean;
+  /** The kernel's IPVS table was read (full sync, start, or after a failure) rather than taken from the cache. */
+  readonly readKernel: boolean;
+  /** Virtual servers compared entry by entry (the others were known to be applied as planned). */
+  readonly compared: number;
   readonly ms: { read: number; vips: number; ipvs: number; nat: number };
 }
 
@@ -45,6 +55,12 @@ export class ProxyApplier {
   private vips = new Set<string>();
   private natRules: string[] | undefined;
   private dummyReady = false;
+  /** kube-dummy-if's addresses are as `vips` says (false: read them before the next change). */
+  private vipsKnown = false;
+  /** The kernel's IPVS table as last read, plus every batch applied since; undefined: read it next time. */
+  private table: Map<string, KernelVirtualServer> | undefined;
+  /** The plan object each virtual server was last applied from (an identical one needs no comparison). */
+  private readonly applied = new Map<string, VirtualServer>();
 
   constructor(private readonly o: ProxyApplierOptions) {
     this.now = o.now ?? Date.now;
@@ -62,21 +78,51 @@ export class ProxyApplier {
       this.vips = new Set();
     } else {
       if (!this.dummyReady) await this.run('ip', ['link', 'set', DUMMY_IF, 'up']);
-      this.vips = new Set(parseAddrShow(show.stdout));
+      // The kernel gives the link an IPv6 link-local address of its own: not a VIP, never ours to remove.
+      this.vips = new Set(parseAddrShow(show.stdout).filter((ip) => !ip.toLowerCase().startsWith('fe80:')));
     }
     this.dummyReady = true;
+    this.vipsKnown = true;
   }
 
-  private owned(v: KernelVirtualServer, plan: ProxyPlan, nodePortAddresses: ReadonlySet<string>): boolean {
+  /** Forgets what it believes about the kernel: the next apply reads it all again. */
+  private forget(): void {
+    this.vipsKnown = false;
+    this.table = undefined;
+    this.applied.clear();
+    this.natRules = undefined;
+  }
+
+  /** How many IPVS virtual servers the applier believes the kernel holds (undefined: it will read them). */
+  cachedServices(): number | undefined {
+    return this.table?.size;
+  }
+
+  private owned(v: KernelVirtualServer, planVips: ReadonlySet<string>, nodePortAddresses: ReadonlySet<string>): boolean {
     if (this.o.excludedCIDRs.some((c) => cidrContainsIP(c, v.address))) return false;
-    if (this.vips.has(v.address) || plan.vips.includes(v.address)) return true;
+    if (this.vips.has(v.address) || planVips.has(v.address)) return true;
     return nodePortAddresses.has(v.address) && v.port >= this.o.nodePortRange.min && v.port <= this.o.nodePortRange.max;
   }
 
   async apply(plan: ProxyPlan, opts: { full: boolean; nodePortAddresses: readonly string[]; nodeIP?: string }): Promise<ApplyReport> {
+    try {
+      return await this.applyKnown(plan, opts);
+    } catch (err) {
+      // Any step may have half-happened (ipvsadm -R stops at the first failing line): the kernel is the truth again.
+      this.forget();
+      throw err;
+    }
+  }
+
+  private async applyKnown(plan: ProxyPlan, opts: { full: boolean; nodePortAddresses: readonly string[]; nodeIP?: string }): Promise<ApplyReport> {
     const t0 = performance.now();
-    if (opts.full || !this.dummyReady) await this.readDummy();
-    const current = parseIpvsSave((await this.run('ipvsadm', ['-S', '-n'])).stdout);
+    if (opts.full || !this.vipsKnown) await this.readDummy();
+    const readKernel = opts.full || this.table === undefined;
+    if (readKernel) {
+      this.table = parseIpvsSave((await this.run('ipvsadm', ['-S', '-n'])).stdout);
+      this.applied.clear();
+    }
+    const table = this.table!;
     const tRead = performance.now();
 
     // 1. New VIPs first, so a service is reachable as soon as its IPVS entry exists.
@@ -89,16 +135,30 @@ export class ProxyApplier {
     }
     const tVips = performance.now();
 
-    // 2. IPVS: only the differences, in one batch.
+    // 2. IPVS: only the differences, in one batch. Virtual servers with draining real servers are always
+    // compared: their drain may have ended.
     const now = this.now();
     const keep = new Set([...this.draining].filter(([, until]) => until > now).map(([k]) => k));
+    const drainingIn = new Set([...this.draining.keys()].map(virtualServerOf));
     const nodePorts = new Set(opts.nodePortAddresses);
-    const diff = diffIpvs(plan.virtualServers, current, {
-      owned: (v) => this.owned(v, plan, nodePorts),
+    const diff = diffIpvs(plan.virtualServers, table, {
+      owned: (v) => this.owned(v, want, nodePorts),
       graceful: this.o.gracefulPeriodMs > 0,
       keepDraining: keep,
+      unchanged: (key, v) => this.applied.get(key) === v && !drainingIn.has(key),
     });
     if (diff.commands.length) await this.run('ipvsadm', ['-R'], diff.commands.join('\n') + '\n');
+    // Applied: the kernel now holds what the diff said it would.
+    for (const [key, k] of diff.after) {
+      const v = plan.virtualServers.get(key);
+      if (k === undefined) {
+        table.delete(key);
+        this.applied.delete(key);
+      } else {
+        table.set(key, k);
+        if (v) this.applied.set(key, v);
+      }
+    }
     const stillDraining = new Map<string, number>();
     for (const k of diff.drained) stillDraining.set(k, this.draining.get(k) ?? now + this.o.gracefulPeriodMs);
     this.draining.clear();
@@ -144,6 +204,8 @@ export class ProxyApplier {
       realServersRemoved: diff.realServersRemoved,
       draining: this.draining.size,
       natChanged,
+      readKernel,
+      compared: diff.compared,
       ms: { read: tRead - t0, vips: tVips - tRead + (tEnd - tNat), ipvs: tIpvs - tVips, nat: tNat - tIpvs },
     };
   }
@@ -159,9 +221,8 @@ export class ProxyApplier {
   async cleanup(nodePortAddresses: readonly string[]): Promise<void> {
     await this.readDummy().catch(() => undefined);
     const current = parseIpvsSave((await this.o.exec('ipvsadm', ['-S', '-n'], { okCodes: [1, 2] })).stdout);
-    const empty: ProxyPlan = { virtualServers: new Map(), vips: [], nat: [], skipped: [] };
     const nodePorts = new Set(nodePortAddresses);
-    const d = diffIpvs(new Map(), current, { owned: (v) => this.owned(v, empty, nodePorts), graceful: false, keepDraining: new Set() });
+    const d = diffIpvs(new Map(), current, { owned: (v) => this.owned(v, new Set(), nodePorts), graceful: false, keepDraining: new Set() });
     if (d.commands.length) await this.run('ipvsadm', ['-R'], d.commands.join('\n') + '\n');
     await this.o.exec('ip', ['link', 'del', DUMMY_IF], { okCodes: [1, 2] });
     const bin = binaries(this.o.backend, 4);
@@ -172,7 +233,7 @@ export class ProxyApplier {
     }
     this.vips.clear();
     this.draining.clear();
-    this.natRules = undefined;
+    this.forget();
   }
 }
 

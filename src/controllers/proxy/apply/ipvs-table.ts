@@ -60,6 +60,8 @@ export function parseIpvsSave(text: string): Map<string, KernelVirtualServer> {
 }
 
 export const realServerKey = (vsKey: string, r: { address: string; port: number }) => `${vsKey} -> ${hostPort(r.address, r.port)}`;
+/** The virtual server part of a realServerKey. */
+export const virtualServerOf = (rsKey: string) => rsKey.slice(0, rsKey.indexOf(' -> '));
 
 export interface IpvsDiff {
   /** ipvsadm -R input lines, in an order the kernel accepts (services before their real servers). */
@@ -71,6 +73,13 @@ export interface IpvsDiff {
   readonly realServersRemoved: number;
   /** Real servers set to weight 0 to drain instead of being removed (graceful termination). */
   readonly drained: readonly string[];
+  /**
+   * What the kernel holds once the commands succeed, for every virtual server they touch or that was
+   * compared (undefined: deleted). The applier folds it into its copy of the table.
+   */
+  readonly after: ReadonlyMap<string, KernelVirtualServer | undefined>;
+  /** Virtual servers of the plan compared entry by entry (the rest were `unchanged`). */
+  readonly compared: number;
 }
 
 export interface DiffOptions {
@@ -80,6 +89,11 @@ export interface DiffOptions {
   readonly graceful: boolean;
   /** Draining real servers (realServerKey) to leave as they are for now. */
   readonly keepDraining: ReadonlySet<string>;
+  /**
+   * A virtual server of the plan known to be in the kernel exactly as planned (the applier's cache: the
+   * same plan object was applied before): skipped without comparing its real servers.
+   */
+  readonly unchanged?: (key: string, v: VirtualServer) => boolean;
 }
 
 function serviceSpec(v: { protocol: IpvsProtocol; address: string; port: number }): string {
@@ -101,18 +115,32 @@ function sameService(v: VirtualServer, k: KernelVirtualServer): boolean {
   return v.scheduler === (k.scheduler as Scheduler) && v.flags.join(',') === [...k.flags].sort().join(',') && v.persistenceSeconds === k.persistenceSeconds;
 }
 
+const asKernel = (v: VirtualServer, extra: readonly KernelRealServer[]): KernelVirtualServer => ({
+  protocol: v.protocol,
+  address: v.address,
+  port: v.port,
+  scheduler: v.scheduler,
+  flags: v.flags,
+  ...(v.persistenceSeconds !== undefined ? { persistenceSeconds: v.persistenceSeconds } : {}),
+  realServers: [...v.realServers.map((r): KernelRealServer => ({ address: r.address, port: r.port, weight: r.weight, method: 'm' })), ...extra],
+});
+
 export function diffIpvs(desired: ReadonlyMap<string, VirtualServer>, current: ReadonlyMap<string, KernelVirtualServer>, o: DiffOptions): IpvsDiff {
   const cmds: string[] = [];
   const drained: string[] = [];
-  let servicesAdded = 0, servicesRemoved = 0, servicesEdited = 0, realServersAdded = 0, realServersRemoved = 0;
+  const after = new Map<string, KernelVirtualServer | undefined>();
+  let servicesAdded = 0, servicesRemoved = 0, servicesEdited = 0, realServersAdded = 0, realServersRemoved = 0, compared = 0;
   for (const [key, v] of desired) {
     const k = current.get(key);
     if (!k) {
       cmds.push(`-A ${serviceArgs(v)}`);
       servicesAdded++;
       for (const r of v.realServers) cmds.push(`-a ${realArgs(v, r)}`), realServersAdded++;
+      after.set(key, asKernel(v, []));
       continue;
     }
+    if (o.unchanged?.(key, v)) continue;
+    compared++;
     if (!sameService(v, k)) cmds.push(`-E ${serviceArgs(v)}`), servicesEdited++;
     const want = new Map(v.realServers.map((r) => [realServerKey(key, r), r]));
     const have = new Map(k.realServers.map((r) => [realServerKey(key, r), r]));
@@ -121,25 +149,30 @@ export function diffIpvs(desired: ReadonlyMap<string, VirtualServer>, current: R
       if (!h) cmds.push(`-a ${realArgs(v, r)}`), realServersAdded++;
       else if (h.weight !== r.weight || h.method !== 'm') cmds.push(`-e ${realArgs(v, r)}`);
     }
+    const stay: KernelRealServer[] = [];
     for (const [rk, h] of have) {
       if (want.has(rk)) continue;
       if (o.graceful && o.keepDraining.has(rk)) {
         if (h.weight !== 0) cmds.push(`-e ${realArgs(k, h, 0)}`);
         drained.push(rk);
+        stay.push({ ...h, weight: 0, method: 'm' });
       } else if (o.graceful && h.weight !== 0 && !o.keepDraining.has(rk)) {
         // Newly removed: drain first; the applier deletes it once idle or after the grace period.
         cmds.push(`-e ${realArgs(k, h, 0)}`);
         drained.push(rk);
+        stay.push({ ...h, weight: 0, method: 'm' });
       } else {
         cmds.push(`-d ${serviceSpec(k)} -r ${hostPort(h.address, h.port)}`);
         realServersRemoved++;
       }
     }
+    after.set(key, asKernel(v, stay));
   }
   for (const [key, k] of current) {
     if (desired.has(key) || !o.owned(k)) continue;
     cmds.push(`-D ${serviceSpec(k)}`);
     servicesRemoved++;
+    after.set(key, undefined);
   }
-  return { commands: cmds, servicesAdded, servicesRemoved, servicesEdited, realServersAdded, realServersRemoved, drained };
+  return { commands: cmds, servicesAdded, servicesRemoved, servicesEdited, realServersAdded, realServersRemoved, drained, after, compared };
 }

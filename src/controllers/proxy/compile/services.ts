@@ -83,6 +83,11 @@ function endpointsOf(slices: readonly EndpointSliceModel[], sp: ServicePortModel
     .sort((a, b) => (a.address === b.address ? a.port - b.port : a.address < b.address ? -1 : 1));
 }
 
+/** Why a virtual server of `svcKey` is left out: another service (earlier by namespace/name) serves its address. */
+export function alreadyServed(svcKey: string, sp: ServicePortModel, vsKey: string, owner: ServiceRef): string {
+  return `service ${svcKey} port ${sp.name || sp.port}: ${vsKey} is already served for ${owner.namespace}/${owner.name}`;
+}
+
 const realServers = (eps: readonly Endpoint[]): RealServer[] => eps.map((e) => ({ address: e.address, port: e.port, weight: 1 }));
 
 export function compileProxyPlan(snapshot: ClusterSnapshot, inp: ProxyInputs): ProxyPlan {
@@ -130,7 +135,7 @@ export function compileProxyPlan(snapshot: ClusterSnapshot, inp: ProxyInputs): P
           const v: VirtualServer = { ...base, address, port, realServers: realServers(eps), service: { namespace: svc.namespace, name: svc.name, port: sp.name, via } };
           const k = virtualServerKey(v);
           if (servers.has(k)) {
-            skipped.push(`service ${key} port ${sp.name || sp.port}: ${k} is already served for ${servers.get(k)!.service.namespace}/${servers.get(k)!.service.name}`);
+            skipped.push(alreadyServed(key, sp, k, servers.get(k)!.service));
             return;
           }
           servers.set(k, v);
