@@ -11,6 +11,8 @@ import type { Controller, ControllerContext } from '../controller.js';
 import { ProxyApplier } from './apply/applier.js';
 import { DUMMY_IF, parseAddrShow } from './apply/dummy-link.js';
 import { compileProxyPlan, type ProxyInputs } from './compile/services.js';
+import { ZONE_LABEL } from './compile/topology.js';
+import { ProxyExtras } from './extras.js';
 import type { ProxyOptions } from './options.js';
 
 export interface ProxyDeps {
@@ -49,6 +51,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     skipped: counter(ctx.metrics, 'controller_ipvs_services_skipped', 'Service parts left out (invalid annotation, external IP outside the allowed ranges, address conflict)'),
   };
   let applier: ProxyApplier | undefined;
+  let extras: ProxyExtras | undefined;
   let runner: SyncRunner | undefined;
   let unsubscribe: (() => void) | undefined;
   let inflight: Promise<void> | undefined;
@@ -84,6 +87,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       strictExternalIPs: opts.strictExternalIPs,
       masqueradeAll: opts.masqueradeAll,
       hairpinAll: opts.hairpinMode,
+      ...(node?.labels[ZONE_LABEL] ? { zone: node.labels[ZONE_LABEL] } : {}),
     };
   }
 
@@ -91,7 +95,8 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     const t0 = performance.now();
     if (reason.full && opts.nodePortBindOnAllIPs) localAddresses = await readLocalAddresses();
     const inp = inputs();
-    const plan = compileProxyPlan(ctx.cluster.snapshot(), inp);
+    const snapshot = ctx.cluster.snapshot();
+    const plan = compileProxyPlan(snapshot, inp);
     const compileMs = performance.now() - t0;
     const now = new Set(plan.skipped);
     for (const s of now) {
@@ -100,10 +105,13 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       m.skipped.inc();
     }
     said = now;
-    let report;
+    let report, fw, after;
     try {
+      fw = await extras!.beforeApply(plan, reason.full);
       report = await applier!.apply(plan, { full: reason.full, nodePortAddresses: inp.nodePortAddresses, ...(inp.nodeIP ? { nodeIP: inp.nodeIP } : {}) });
+      after = await extras!.afterApply(plan, snapshot);
     } catch (err) {
+      extras?.onFailure();
       m.failures.inc();
       ctx.health.problem('proxy', `apply failed: ${err instanceof Error ? err.message : String(err)}`);
       throw err;
@@ -130,8 +138,10 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
         vipsAdded: report.vipsAdded,
         vipsRemoved: report.vipsRemoved,
         natChanged: report.natChanged,
+        ...(fw.changed ? { vipFirewall: fw.chainWritten ? 'chain written' : 'sets changed' } : {}),
+        ...(after.udpFlushed ? { udpConntrackFlushed: after.udpFlushed } : {}),
       },
-      report.changed ? 'service proxy synced' : 'service proxy in sync',
+      report.changed || fw.changed ? 'service proxy synced' : 'service proxy in sync',
     );
     scheduleDrain();
   }
@@ -140,8 +150,9 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
   function scheduleDrain(): void {
     if (drainTimer) clearTimeout(drainTimer);
     drainTimer = undefined;
-    const at = applier?.nextDrainDeadline();
-    if (at === undefined) return;
+    const drains = [applier?.nextDrainDeadline(), extras?.nextFlushDue()].filter((t): t is number => t !== undefined);
+    if (drains.length === 0) return;
+    const at = Math.min(...drains);
     drainTimer = setTimeout(() => runner?.request('graceful period ended'), Math.max(0, at - Date.now()) + 50);
     drainTimer.unref();
   }
@@ -185,6 +196,17 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
         excludedCIDRs: opts.excludedCIDRs,
         gracefulPeriodMs: opts.gracefulTermination ? opts.gracefulPeriodMs : 0,
       });
+      extras = new ProxyExtras({
+        exec,
+        backend,
+        nodeName: opts.nodeName,
+        families,
+        permitAll: opts.permitAll,
+        gracefulPeriodMs: opts.gracefulTermination ? opts.gracefulPeriodMs : 0,
+        metricsEnabled: opts.metricsEnabled,
+        log,
+        registry: ctx.metrics,
+      });
       ctx.health.register('proxy', opts.syncPeriodMs);
       await ctx.cluster.whenSynced();
       runner = new SyncRunner({
@@ -209,11 +231,14 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       runner?.stop();
       runner = undefined;
       await inflight;
+      await extras?.stop();
     },
     async cleanup() {
       const backend = deps.backend ?? (await detectBackend(exec)).backend;
       const a = new ProxyApplier({ exec, backend, nodePortRange: opts.nodePortRange, excludedCIDRs: opts.excludedCIDRs, gracefulPeriodMs: 0 });
       await a.cleanup(await readLocalAddresses().catch(() => []));
+      const x = new ProxyExtras({ exec, backend, nodeName: opts.nodeName, families, permitAll: false, gracefulPeriodMs: 0, metricsEnabled: false, log, registry: ctx.metrics });
+      await x.cleanup();
       log.info('service proxy: removed its IPVS services, kube-dummy-if and its NAT chain');
     },
   };
