@@ -107,7 +107,7 @@ export class VipFirewallApplier {
         continue;
       }
       // The firewall controller keeps its own jump first in INPUT; ours goes right after it, never fights it.
-      const fwIndex = input.findIndex((r) => / -j KUBE-ROUTER-INPUT( |$)/.test(r));
+      const fwIndex = input.findIndex((r) => /(^| )-j KUBE-ROUTER-INPUT( |$)/.test(r));
       const extra = [...input.filter((r) => r === jump).map((r) => `-D INPUT ${r}`), `-I INPUT ${fwIndex + 2} ${jump}`];
       await this.o.exec(bin.restore, ['--noflush', '--wait=5'], { input: renderRestore('filter', { edits: [{ kind: 'replace', chain: SERVICES_CHAIN, rules: want }], extra }) });
       this.written.add(f);
@@ -123,7 +123,7 @@ export class VipFirewallApplier {
       const bin = binaries(this.o.backend, f);
       const filter = parseSave((await this.o.exec(bin.save, ['-t', 'filter'])).stdout).get('filter');
       if (!filter?.chains.has(SERVICES_CHAIN)) continue;
-      const jumps = (filter.chains.get('INPUT')?.rules ?? []).filter((r) => / -j KUBE-ROUTER-SERVICES( |$)/.test(r)).map((r) => `-D INPUT ${r}`);
+      const jumps = (filter.chains.get('INPUT')?.rules ?? []).filter((r) => /(^| )-j KUBE-ROUTER-SERVICES( |$)/.test(r)).map((r) => `-D INPUT ${r}`);
       await this.o.exec(bin.restore, ['--noflush', '--wait=5'], { input: renderRestore('filter', { edits: [], extra: jumps, deleteChains: [SERVICES_CHAIN] }) });
       chainWritten = true;
     }
