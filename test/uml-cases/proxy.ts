@@ -24,8 +24,8 @@ const service = (name: string, spec: KObj, annotations: Record<string, string> =
 
 const METRICS_PORT = 20245;
 /** HTTP GET from a lab target: status line, then the body. */
-const httpGet = (lab: Lab, from: string, ip: string, port: number, path: string) =>
-  labSh(lab, from, `printf 'GET ${path} HTTP/1.0\\r\\n\\r\\n' | socat -T3 - TCP:${ip}:${port},connect-timeout=3 2>/dev/null || true`);
+const httpGet = (lab: Lab, from: string, ip: string, port: number, path: string, timeoutS = 3) =>
+  labSh(lab, from, `printf 'GET ${path} HTTP/1.0\\r\\n\\r\\n' | socat -T${timeoutS} - TCP:${ip}:${port},connect-timeout=3 2>/dev/null || true`);
 const PROJECT_CASES = join(__dirname, '..', 'conformance', 'netpol');
 
 /** The agent flags these cases need from the shared cluster. */
@@ -178,9 +178,10 @@ export function proxyCases(getLab: () => Lab, o: ProxyCaseOptions): void {
     more('per-service IPVS metrics under kube-router names count the connections made', async () => {
       const ip = await vip('web');
       await ask('default/c1', ip, 80, 5);
-      const text = await httpGet(lab, 'lab-node-1', '127.0.0.1', METRICS_PORT, '/metrics');
+      // A scrape runs ipvsadm twice: seconds inside a busy user-mode Linux.
+      const text = await httpGet(lab, 'lab-node-1', '127.0.0.1', METRICS_PORT, '/metrics', 30);
       const line = text.split('\n').find((l) => l.startsWith('kube_router_service_total_connections{') && l.includes(`service_vip="${ip}"`));
-      expect(line).toContain('svc_namespace="default",service_name="web"');
+      expect(line, text.split('\n').filter((l) => l.includes('service_') || l.startsWith('HTTP')).slice(0, 20).join('\n')).toContain('svc_namespace="default",service_name="web"');
       expect(line).toContain('protocol="tcp",port="80"');
       expect(Number(line!.split(' ').pop())).toBeGreaterThanOrEqual(5);
       expect(text).toMatch(/kube_router_service_bytes_in\{[^}]*service_vip="[^"]+"[^}]*\} [1-9]/);
