@@ -7,10 +7,12 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatCase, loadCases, needsServiceProxy, runConformance } from '../../src/lab/conformance.js';
+import { lastSyncOf } from '../../src/lab/health.js';
 import type { Lab } from '../../src/lab/index.js';
 import { R, type KObj } from '../../src/lab/kube.js';
 import { waitFor } from '../../src/testing/wait.js';
 import { labSh } from '../lab-helpers.js';
+import { restartAgent } from './restart.js';
 
 const pod = (name: string, node: string, labels: Record<string, string>) => ({
   apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', labels },
@@ -23,9 +25,9 @@ const service = (name: string, spec: KObj, annotations: Record<string, string> =
 });
 
 const METRICS_PORT = 20245;
-/** HTTP GET from a lab target: status line, then the body. */
+/** HTTP GET from a lab target: status line, then the body (-t: after sending, socat waits only 0.5 s by default). */
 const httpGet = (lab: Lab, from: string, ip: string, port: number, path: string, timeoutS = 3) =>
-  labSh(lab, from, `printf 'GET ${path} HTTP/1.0\\r\\n\\r\\n' | socat -T${timeoutS} - TCP:${ip}:${port},connect-timeout=3 2>/dev/null || true`);
+  labSh(lab, from, `printf 'GET ${path} HTTP/1.0\\r\\n\\r\\n' | socat -T${timeoutS} -t${timeoutS} - TCP:${ip}:${port},connect-timeout=3 2>/dev/null || true`);
 const PROJECT_CASES = join(__dirname, '..', 'conformance', 'netpol');
 
 /** The agent flags these cases need from the shared cluster. */
@@ -181,11 +183,48 @@ export function proxyCases(getLab: () => Lab, o: ProxyCaseOptions): void {
       // A scrape runs ipvsadm twice: seconds inside a busy user-mode Linux.
       const text = await httpGet(lab, 'lab-node-1', '127.0.0.1', METRICS_PORT, '/metrics', 30);
       const line = text.split('\n').find((l) => l.startsWith('kube_router_service_total_connections{') && l.includes(`service_vip="${ip}"`));
-      expect(line, text.split('\n').filter((l) => l.includes('service_') || l.startsWith('HTTP')).slice(0, 20).join('\n')).toContain('svc_namespace="default",service_name="web"');
+      if (!line) throw new Error(`no kube_router_service_total_connections series for ${ip}; the scrape gave:\n${text.slice(0, 1500)}`);
+      expect(line).toContain('svc_namespace="default",service_name="web"');
       expect(line).toContain('protocol="tcp",port="80"');
       expect(Number(line!.split(' ').pop())).toBeGreaterThanOrEqual(5);
       expect(text).toMatch(/kube_router_service_bytes_in\{[^}]*service_vip="[^"]+"[^}]*\} [1-9]/);
     }, 60_000);
+
+    more('an agent restarted under traffic: an established connection survives and new connections keep being served', async () => {
+      // An echo server on web-1, behind its own service; the client and the restarted agent are on node 2.
+      // Detached: a lab exec is bounded (130 s), the server must outlive the stream.
+      await labSh(lab, 'default/web-1', 'setsid socat TCP-LISTEN:9000,fork,reuseaddr EXEC:cat </dev/null >/dev/null 2>&1 &');
+      await lab.client.create(R.services, 'default', service('echo', { selector: { solo: 'yes' }, ports: [{ name: 'echo', port: 9000, targetPort: 9000, protocol: 'TCP' }] }));
+      const ip = await vip('echo');
+      const web = await vip('web');
+      await waitFor('echo through the ClusterIP from c2', async () => (await labSh(lab, 'default/c2', `echo hi | socat -T2 - TCP:${ip}:9000,connect-timeout=2 2>/dev/null || true`)).trim() === 'hi', 60_000, 500);
+      const N = 400; // one line each 250 ms over one connection: 100 s (a lab exec may take 130), past the new agent's first sync
+      const stream = labSh(lab, 'default/c2',
+        `i=0; (while [ $i -lt ${N} ]; do echo $i; i=$((i+1)); sleep 0.25; done) | socat -T10 - TCP:${ip}:9000,connect-timeout=3 2>/dev/null | ` +
+        `while read l; do echo "$(date +%s%3N) $l"; done`);
+      const fresh = labSh(lab, 'default/c2',
+        `for i in $(seq 1 200); do o=$(socat -T2 - TCP:${web}:80,connect-timeout=2 </dev/null 2>/dev/null); echo "$(date +%s%3N) \${o:-none}"; sleep 0.2; done`);
+      let streamDone = false;
+      void stream.then(() => (streamDone = true), () => (streamDone = true));
+      await new Promise((r) => setTimeout(r, 3000));
+      const restartedAt = Date.now();
+      const pids = await restartAgent(lab, 'lab-node-2');
+      expect(pids.newPid).not.toBe(pids.oldPid);
+      // The new agent's first proxy sync is a full one: it must adopt the kernel state, not rebuild it.
+      await waitFor('the new agent on node 2 synced its proxy', async () => {
+        const h = (await lab.health())['lab-node-2'];
+        return Boolean(h?.ok && (lastSyncOf(h, 'proxy')?.at ?? 0) > restartedAt);
+      }, 90_000, 1000);
+      // The connection was still open when the new agent had adopted the dataplane.
+      expect(streamDone).toBe(false);
+      const echoed = (await stream).trim().split('\n').filter(Boolean).map((l) => l.split(' ').map(Number) as [number, number]);
+      // Every line came back over the one connection, in order, with no long stall.
+      expect(echoed.map(([, n]) => n)).toEqual([...Array(N).keys()]);
+      const gaps = echoed.slice(1).map(([t], i) => t - echoed[i]![0]);
+      expect(Math.max(...gaps)).toBeLessThan(3000);
+      const tries = (await fresh).trim().split('\n');
+      expect(tries.filter((l) => l.endsWith(' none'))).toEqual([]);
+    }, 300_000);
 
     more('a scaled-down service drains its removed endpoint (weight 0, no new connections), then removes it', async () => {
       const ip = await vip('web');
