@@ -31,8 +31,15 @@ const httpGet = (lab: Lab, from: string, ip: string, port: number, path: string,
   labSh(lab, from, `printf 'GET ${path} HTTP/1.0\\r\\n\\r\\n' | socat -T${timeoutS} -t${timeoutS} - TCP:${ip}:${port},connect-timeout=3 2>/dev/null || true`);
 const PROJECT_CASES = join(__dirname, '..', 'conformance', 'netpol');
 
-/** The agent flags these cases need from the shared cluster. */
-export const PROXY_AGENT_FLAGS = ['--ipvs-graceful-termination=true', '--ipvs-graceful-period=6s', '--service-external-ip-range=192.0.2.0/24', `--metrics-port=${METRICS_PORT}`];
+/**
+ * The agent flags these cases need from the shared cluster. BGP graceful restart as kube-router's own
+ * manifests run it: without it, restarting one agent makes the other node withdraw its pod routes until
+ * the session is back, and replies to that node's pods are lost meanwhile (a routing gap, not the proxy's).
+ */
+export const PROXY_AGENT_FLAGS = [
+  '--ipvs-graceful-termination=true', '--ipvs-graceful-period=6s', '--service-external-ip-range=192.0.2.0/24', `--metrics-port=${METRICS_PORT}`,
+  '--bgp-graceful-restart=true',
+];
 
 export interface ProxyCaseOptions {
   /** The two nodes' underlay addresses. */
@@ -184,7 +191,12 @@ export function proxyCases(getLab: () => Lab, o: ProxyCaseOptions): void {
       // A scrape runs ipvsadm twice: seconds inside a busy user-mode Linux.
       const text = await httpGet(lab, 'lab-node-1', N1, METRICS_PORT, '/metrics', 30);
       const line = text.split('\n').find((l) => l.startsWith('kube_router_service_total_connections{') && l.includes(`service_vip="${ip}"`));
-      if (!line) throw new Error(`no kube_router_service_total_connections series for ${ip}; the scrape gave:\n${text.slice(0, 1500)}`);
+      if (!line) {
+        const log = lab.state.nodes.find((n) => n.name === 'lab-node-1')?.log;
+        const said = log && existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => /metrics|listen/i.test(l)).slice(0, 5).join('\n') : '(no log)';
+        const ss = await labSh(lab, 'lab-node-1', 'ss -ltn 2>&1 | head -20 || true');
+        throw new Error(`no kube_router_service_total_connections series for ${ip}; the scrape gave:\n${text.slice(0, 1500)}\nlisteners:\n${ss}\nagent log:\n${said}`);
+      }
       expect(line).toContain('svc_namespace="default",service_name="web"');
       expect(line).toContain('protocol="tcp",port="80"');
       expect(Number(line!.split(' ').pop())).toBeGreaterThanOrEqual(5);

@@ -102,3 +102,15 @@ describe('healthCheckNodePort servers', () => {
     }
   });
 });
+
+describe('kube-dummy-if addresses', () => {
+  it("are the VIPs, never the link's own IPv6 link-local address (a restart used to fail deleting it)", async () => {
+    const { parseAddrShow } = await import('./dummy-link.js');
+    const show = [
+      '5: kube-dummy-if    inet 10.96.0.10/32 scope global kube-dummy-if\\       valid_lft forever preferred_lft forever',
+      '5: kube-dummy-if    inet6 fd00::10/128 scope global \\       valid_lft forever preferred_lft forever',
+      '5: kube-dummy-if    inet6 fe80::8c1e:4ff:fe2b:1a7c/64 scope link \\       valid_lft forever preferred_lft forever',
+    ].join('\n');
+    expect(parseAddrShow(show)).toEqual(['10.96.0.10', 'fd00::10']);
+  });
+});
