@@ -26,9 +26,13 @@ const service = (name: string, spec: KObj, annotations: Record<string, string> =
 });
 
 const METRICS_PORT = 20245;
-/** HTTP GET from a lab target: status line, then the body (-t: after sending, socat waits only 0.5 s by default). */
+/**
+ * HTTP GET from a lab target: status line, then the body. shut-none: a client that half-closes after its
+ * request makes a Node server drop a response it is still computing (a scrape reads IPVS first); -t: after
+ * EOF socat waits only 0.5 s by default.
+ */
 const httpGet = (lab: Lab, from: string, ip: string, port: number, path: string, timeoutS = 3) =>
-  labSh(lab, from, `printf 'GET ${path} HTTP/1.0\\r\\n\\r\\n' | socat -T${timeoutS} -t${timeoutS} - TCP:${ip}:${port},connect-timeout=3 2>/dev/null || true`);
+  labSh(lab, from, `printf 'GET ${path} HTTP/1.0\\r\\n\\r\\n' | socat -T${timeoutS} -t${timeoutS} - TCP:${ip}:${port},connect-timeout=3,shut-none 2>/dev/null || true`);
 const PROJECT_CASES = join(__dirname, '..', 'conformance', 'netpol');
 
 /**
