@@ -28,12 +28,21 @@ export interface Expectation {
   rules?: { from: string; to: string; allowed: boolean }[];
   loopback?: boolean;
 }
+/** One connection to an address (a pod IP or a Service's ClusterIP through a placeholder), from each pod of `from`. */
+export interface Probe {
+  from: string;
+  to: string;
+  port: number;
+  protocol: 'TCP' | 'UDP';
+  allowed: boolean;
+}
 export interface Step {
   description?: string;
   delete?: string[];
   apply?: KObj[];
   labels?: { target: string; set?: Record<string, string>; remove?: string[] }[];
   expect: Expectation[];
+  probes?: Probe[];
 }
 export interface Case {
   name: string;
@@ -119,10 +128,19 @@ function podNetwork(ip: string, len: number): string {
   return net.text;
 }
 
-/** Replaces {{ip ns/pod}} and {{cidr ns/pod len}} in every string of a manifest. */
-export function substitute(v: unknown, ips: Readonly<Record<string, string>>): unknown {
+const CLUSTERIP = /\{\{\s*clusterip\s+(\S+?)\s*\}\}/g;
+
+/**
+ * Replaces {{ip ns/pod}}, {{cidr ns/pod len}} and {{clusterip ns/svc}} in every string of a manifest.
+ * `clusterIPs` holds the ClusterIPs of the case's Services (read after they were created).
+ */
+export function substitute(v: unknown, ips: Readonly<Record<string, string>>, clusterIPs: Readonly<Record<string, string>> = {}): unknown {
   if (typeof v === 'string') {
     return v
+      .replace(CLUSTERIP, (_m, k: string) => {
+        if (!clusterIPs[k]) throw new Error(`placeholder names unknown service ${k} (or one without a ClusterIP)`);
+        return clusterIPs[k] as string;
+      })
       .replace(/\{\{\s*ip\s+(\S+?)\s*\}\}/g, (_m, p: string) => {
         if (!ips[p]) throw new Error(`placeholder names unknown pod ${p}`);
         return ips[p] as string;
@@ -132,9 +150,14 @@ export function substitute(v: unknown, ips: Readonly<Record<string, string>>): u
         return podNetwork(ips[p] as string, Number(len));
       });
   }
-  if (Array.isArray(v)) return v.map((x) => substitute(x, ips));
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, substitute(x, ips)]));
+  if (Array.isArray(v)) return v.map((x) => substitute(x, ips, clusterIPs));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, substitute(x, ips, clusterIPs)]));
   return v;
+}
+
+/** A case that reaches Services through their ClusterIP needs the service proxy (IPVS) in the lab. */
+export function needsServiceProxy(c: Pick<Case, 'steps'>): boolean {
+  return JSON.stringify(c.steps).search(/\{\{\s*clusterip\s/) >= 0 || c.steps.some((s) => (s.apply ?? []).some((m) => m['kind'] === 'Service'));
 }
 
 /** A {{cidr p N}} case assumes all nine pod IPs share that /N; the README says to skip it otherwise. */
@@ -183,6 +206,11 @@ async function resetCluster(lab: Lab): Promise<boolean> {
       await c.delete(R.networkpolicies, ns, p['metadata']['name']);
       changed = true;
     }
+    // Services a case created (the default cluster has none in x, y, z).
+    for (const svc of ((await c.list(R.services, ns))['items'] ?? []) as KObj[]) {
+      await c.delete(R.services, ns, svc['metadata']['name']);
+      changed = true;
+    }
     const want = { ns, 'kubernetes.io/metadata.name': ns };
     await c.modify(R.namespaces, undefined, ns, (o) => {
       if (same(o['metadata']['labels'], want)) return false;
@@ -202,15 +230,30 @@ async function resetCluster(lab: Lab): Promise<boolean> {
   return changed;
 }
 
+/** The ClusterIPs of the Services in the case namespaces, as "ns/name" -> IP. */
+async function clusterIPsOf(lab: Lab): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const ns of NAMESPACES) {
+    for (const svc of ((await lab.client.list(R.services, ns))['items'] ?? []) as KObj[]) {
+      const ip = svc['spec']?.['clusterIP'];
+      if (typeof ip === 'string' && ip !== 'None' && ip !== '') out[`${ns}/${svc['metadata']['name']}`] = ip;
+    }
+  }
+  return out;
+}
+
 async function applyStep(lab: Lab, step: Step, ips: Readonly<Record<string, string>>): Promise<void> {
   const c = lab.client;
   for (const d of step.delete ?? []) {
     const [ns, name] = d.split('/') as [string, string];
     await c.delete(R.networkpolicies, ns, name);
   }
-  for (const m of step.apply ?? []) {
-    const obj = substitute(m, ips) as KObj;
-    await c.createOrReplace(R.networkpolicies, obj['metadata']?.['namespace'] ?? 'default', obj);
+  // Services first: a policy of the same step may name their ClusterIP.
+  const manifests = [...(step.apply ?? [])].sort((a, b) => Number(b['kind'] === 'Service') - Number(a['kind'] === 'Service'));
+  for (const m of manifests) {
+    const obj = substitute(m, ips, m['kind'] === 'Service' ? {} : await clusterIPsOf(lab)) as KObj;
+    const res = obj['kind'] === 'Service' ? R.services : R.networkpolicies;
+    await c.createOrReplace(res, obj['metadata']?.['namespace'] ?? 'default', obj);
   }
   for (const l of step.labels ?? []) {
     const parts = l.target.split('/');
@@ -254,9 +297,21 @@ async function waitForFirewallSync(lab: Lab, since: number, timeoutMs: number): 
   }
 }
 
-async function observe(lab: Lab, exps: readonly Expectation[], ips: Readonly<Record<string, string>>, probeTimeoutMs: number): Promise<CellDiff[]> {
+async function observe(lab: Lab, step: Step, ips: Readonly<Record<string, string>>, probeTimeoutMs: number): Promise<CellDiff[]> {
+  const exps = step.expect;
   const results = await Promise.all(exps.map((e) => lab.matrix(PODS, ips, e.port, e.protocol, probeTimeoutMs)));
   const diffs: CellDiff[] = [];
+  if (step.probes?.length) {
+    const cips = await clusterIPsOf(lab);
+    for (const p of step.probes) {
+      const to = substitute(p.to, ips, cips) as string;
+      const froms = select(p.from);
+      const got = await Promise.all(froms.map((f) => lab.probe(f, to, p.port, p.protocol, probeTimeoutMs)));
+      froms.forEach((f, i) => {
+        if (got[i] !== p.allowed) diffs.push({ port: p.port, protocol: p.protocol, from: f, to: p.to, expected: p.allowed, observed: got[i] === true });
+      });
+    }
+  }
   exps.forEach((e, i) => {
     const want = expectedMatrix(e);
     const got = results[i] as Record<string, Record<string, boolean>>;
@@ -292,12 +347,14 @@ export async function runConformance(lab: Lab, dir: string, o: ConformanceOption
   const setupMs = Date.now() - t0;
   const f = agentFeatures(lab.state.agentFlags);
   const firewall = lab.state.agents && f.firewall;
+  const proxy = lab.state.agents && f.proxy;
   const results: CaseResult[] = [];
   for (const c of cases) {
     const start = Date.now();
     let r: CaseResult;
     if ('error' in c) r = { name: c.name, status: 'fail', ms: 0, error: c.error };
     else if (!cidrAssumptionHolds(c, ips)) r = { name: c.name, status: 'skip', ms: 0, error: 'pod IPs do not share the /N its {{cidr}} placeholders assume' };
+    else if (needsServiceProxy(c) && !proxy) r = { name: c.name, status: 'skip', ms: 0, error: 'needs the service proxy (Services, {{clusterip}}): run it in a lab with the proxy (IPVS: user-mode Linux)' };
     else {
       r = { name: c.name, status: 'pass', ms: 0 };
       const t = { syncWaitMs: 0, probeMs: 0, rounds: 0 };
@@ -308,7 +365,7 @@ export async function runConformance(lab: Lab, dir: string, o: ConformanceOption
       };
       const look = async (step: Step): Promise<CellDiff[]> => {
         const p0 = Date.now();
-        const d = await observe(lab, step.expect, ips, o.probeTimeoutMs ?? 1000);
+        const d = await observe(lab, step, ips, o.probeTimeoutMs ?? 1000);
         t.probeMs += Date.now() - p0;
         t.rounds++;
         return d;

@@ -111,6 +111,8 @@ export interface EndpointModel {
   readonly terminating: boolean;
   readonly nodeName?: string;
   readonly targetPod?: { readonly namespace: string; readonly name: string };
+  /** hints.forZones[].name: the zones this endpoint should serve (topology-aware routing); absent = no hints. */
+  readonly zoneHints?: readonly string[];
 }
 
 export interface EndpointSlicePortModel {

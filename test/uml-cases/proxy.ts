@@ -4,11 +4,16 @@
 // their code (src/controllers/proxy).
 //
 // Pods: web-1, web-3 and c1 on lab-node-1, web-2 and c2 on lab-node-2.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { formatCase, loadCases, needsServiceProxy, runConformance } from '../../src/lab/conformance.js';
+import { lastSyncOf } from '../../src/lab/health.js';
 import type { Lab } from '../../src/lab/index.js';
 import { R, type KObj } from '../../src/lab/kube.js';
 import { waitFor } from '../../src/testing/wait.js';
 import { labSh } from '../lab-helpers.js';
+import { restartAgent } from './restart.js';
 
 const pod = (name: string, node: string, labels: Record<string, string>) => ({
   apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', labels },
@@ -20,8 +25,25 @@ const service = (name: string, spec: KObj, annotations: Record<string, string> =
   spec: { ports: [{ name: 'http', port: 80, targetPort: 80, protocol: 'TCP' }], ...spec },
 });
 
-/** The agent flags these cases need from the shared cluster. */
-export const PROXY_AGENT_FLAGS = ['--ipvs-graceful-termination=true', '--ipvs-graceful-period=6s', '--service-external-ip-range=192.0.2.0/24'];
+const METRICS_PORT = 20245;
+/**
+ * HTTP GET from a lab target: status line, then the body. shut-none: a client that half-closes after its
+ * request makes a Node server drop a response it is still computing (a scrape reads IPVS first); -t: after
+ * EOF socat waits only 0.5 s by default.
+ */
+const httpGet = (lab: Lab, from: string, ip: string, port: number, path: string, timeoutS = 3) =>
+  labSh(lab, from, `printf 'GET ${path} HTTP/1.0\\r\\n\\r\\n' | socat -T${timeoutS} -t${timeoutS} - TCP:${ip}:${port},connect-timeout=3,shut-none 2>/dev/null || true`);
+const PROJECT_CASES = join(__dirname, '..', 'conformance', 'netpol');
+
+/**
+ * The agent flags these cases need from the shared cluster. BGP graceful restart as kube-router's own
+ * manifests run it: without it, restarting one agent makes the other node withdraw its pod routes until
+ * the session is back, and replies to that node's pods are lost meanwhile (a routing gap, not the proxy's).
+ */
+export const PROXY_AGENT_FLAGS = [
+  '--ipvs-graceful-termination=true', '--ipvs-graceful-period=6s', '--service-external-ip-range=192.0.2.0/24', `--metrics-port=${METRICS_PORT}`,
+  '--bgp-graceful-restart=true',
+];
 
 export interface ProxyCaseOptions {
   /** The two nodes' underlay addresses. */
@@ -139,6 +161,97 @@ export function proxyCases(getLab: () => Lab, o: ProxyCaseOptions): void {
       expect(await labSh(lab, 'lab-node-1', 'iptables-save -t nat')).toContain(`-j SNAT --to-source ${ip}`);
     }, 120_000);
 
+    more('the VIP firewall: a ClusterIP answers on its service ports only, the node address on all of its own', async () => {
+      const ip = await vip('web');
+      // The agent's health port listens on every address of the node, so also on the VIP: refused there.
+      const tryPort = (to: string, port: number) => labSh(lab, 'default/c1', `socat -T2 - TCP:${to}:${port},connect-timeout=2 </dev/null >/dev/null 2>&1 && echo open || echo closed`);
+      expect((await tryPort(ip, 20244)).trim()).toBe('closed');
+      expect((await tryPort(N1, 20244)).trim()).toBe('open');
+      expect((await ask('default/c1', ip, 80, 2)).every((x) => x.startsWith('web-'))).toBe(true);
+      const fw = await labSh(lab, 'lab-node-1', 'iptables -S KUBE-ROUTER-SERVICES; ipset list kube-router-svip-prt');
+      expect(fw).toContain(`${ip},tcp:80`);
+      expect(fw).toContain('reject all unexpected traffic to service IPs');
+    }, 120_000);
+
+    more('healthCheckNodePort answers as kube-proxy: 200 with the local endpoint count where there is one, 503 elsewhere', async () => {
+      await lab.client.create(R.services, 'default', service('lb-local', {
+        type: 'LoadBalancer', selector: { solo: 'yes' }, externalTrafficPolicy: 'Local', healthCheckNodePort: 32100,
+        ports: [{ name: 'http', port: 80, targetPort: 80, nodePort: 30090, protocol: 'TCP' }],
+      }));
+      const on1 = await waitFor('health check on node 1', async () => {
+        const r = await httpGet(lab, 'lab-node-2', N1, 32100, '/healthz');
+        return r.startsWith('HTTP/1.1 200') && r;
+      }, 60_000, 500);
+      expect(on1).toContain('X-Load-Balancing-Endpoint-Weight: 1');
+      expect(JSON.parse(on1.slice(on1.indexOf('{')))).toEqual({ service: { namespace: 'default', name: 'lb-local' }, localEndpoints: 1, serviceProxyHealthy: true });
+      const on2 = await httpGet(lab, 'lab-node-1', N2, 32100, '/healthz');
+      expect(on2.startsWith('HTTP/1.1 503')).toBe(true);
+      expect(JSON.parse(on2.slice(on2.indexOf('{'))).localEndpoints).toBe(0);
+    }, 120_000);
+
+    more('per-service IPVS metrics under kube-router names count the connections made', async () => {
+      const ip = await vip('web');
+      await ask('default/c1', ip, 80, 5);
+      // A scrape runs ipvsadm twice: seconds inside a busy user-mode Linux.
+      const text = await httpGet(lab, 'lab-node-1', N1, METRICS_PORT, '/metrics', 30);
+      const line = text.split('\n').find((l) => l.startsWith('kube_router_service_total_connections{') && l.includes(`service_vip="${ip}"`));
+      if (!line) {
+        const log = lab.state.nodes.find((n) => n.name === 'lab-node-1')?.log;
+        const said = log && existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => /metrics|listen/i.test(l)).slice(0, 5).join('\n') : '(no log)';
+        const ss = await labSh(lab, 'lab-node-1', 'ss -ltn 2>&1 | head -20 || true');
+        throw new Error(`no kube_router_service_total_connections series for ${ip}; the scrape gave:\n${text.slice(0, 1500)}\nlisteners:\n${ss}\nagent log:\n${said}`);
+      }
+      expect(line).toContain('svc_namespace="default",service_name="web"');
+      expect(line).toContain('protocol="tcp",port="80"');
+      expect(Number(line!.split(' ').pop())).toBeGreaterThanOrEqual(5);
+      expect(text).toMatch(/kube_router_service_bytes_in\{[^}]*service_vip="[^"]+"[^}]*\} [1-9]/);
+    }, 60_000);
+
+    more('an agent restarted under traffic: an established connection survives and new connections keep being served', async () => {
+      // An echo server on web-1, behind its own service; the client and the restarted agent are on node 2.
+      // Detached: a lab exec is bounded (130 s), the server must outlive the stream.
+      await labSh(lab, 'default/web-1', 'setsid socat TCP-LISTEN:9000,fork,reuseaddr EXEC:cat </dev/null >/dev/null 2>&1 &');
+      await lab.client.create(R.services, 'default', service('echo', { selector: { solo: 'yes' }, ports: [{ name: 'echo', port: 9000, targetPort: 9000, protocol: 'TCP' }] }));
+      const ip = await vip('echo');
+      const web = await vip('web');
+      await waitFor('echo through the ClusterIP from c2', async () => (await labSh(lab, 'default/c2', `echo hi | socat -T2 - TCP:${ip}:9000,connect-timeout=2 2>/dev/null || true`)).trim() === 'hi', 60_000, 500);
+      // Client loops run detached inside the lab and write to the node's state dir (a host directory the lab
+      // mounts), until the test drops a STOP file: longer than a bounded lab exec, past the new agent's first sync.
+      const dir = dirname(lab.state.nodes.find((n) => n.name === 'lab-node-2')!.log);
+      const [STOP, STREAM, FRESH] = ['restart-stop', 'restart-stream', 'restart-fresh'].map((f) => join(dir, f)) as [string, string, string];
+      await labSh(lab, 'default/c2',
+        `setsid sh -c '(i=0; while [ ! -e ${STOP} ]; do echo $i; i=$((i+1)); sleep 0.25; done) | socat -T10 - TCP:${ip}:9000,connect-timeout=3 2>/dev/null | ` +
+        `while read l; do echo "$(date +%s%3N) $l"; done > ${STREAM}; echo end >> ${STREAM}' </dev/null >/dev/null 2>&1 &`);
+      await labSh(lab, 'default/c2',
+        `setsid sh -c 'while [ ! -e ${STOP} ]; do o=$(socat -T2 - TCP:${web}:80,connect-timeout=2 </dev/null 2>/dev/null); echo "$(date +%s%3N) \${o:-none}"; sleep 0.2; done > ${FRESH}; echo end >> ${FRESH}' </dev/null >/dev/null 2>&1 &`);
+      await new Promise((r) => setTimeout(r, 3000));
+      const restartedAt = Date.now();
+      const pids = await restartAgent(lab, 'lab-node-2');
+      expect(pids.newPid).not.toBe(pids.oldPid);
+      // The new agent's first proxy sync is a full one: it must adopt the kernel state, not rebuild it.
+      await waitFor('the new agent on node 2 synced its proxy', async () => {
+        const h = (await lab.health())['lab-node-2'];
+        return Boolean(h?.ok && (lastSyncOf(h, 'proxy')?.at ?? 0) > restartedAt);
+      }, 180_000, 1000).catch((e: Error) => {
+        const log = lab.state.nodes.find((n) => n.name === 'lab-node-2')?.log;
+        const tail = log && existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-15).join('\n') : '(no log)';
+        throw new Error(`${e.message}; new agent ${pids.newPid}, its log ends:\n${tail}`);
+      });
+      await new Promise((r) => setTimeout(r, 3000));
+      writeFileSync(STOP, '');
+      const read = (f: string) => waitFor(`${f} complete`, () => existsSync(f) && readFileSync(f, 'utf8').endsWith('end\n') && readFileSync(f, 'utf8'), 30_000, 500);
+      const lines = (await read(STREAM)).trim().split('\n').slice(0, -1);
+      const echoed = lines.map((l) => l.split(' ').map(Number) as [number, number]);
+      // Every line came back over the one connection, in order, with no long stall, through the restart.
+      expect(echoed.length).toBeGreaterThan((Date.now() - restartedAt) / 1000);
+      expect(echoed.map(([, n]) => n)).toEqual([...Array(echoed.length).keys()]);
+      const gaps = echoed.slice(1).map(([t], i) => t - echoed[i]![0]);
+      expect(Math.max(...gaps)).toBeLessThan(3000);
+      const tries = (await read(FRESH)).trim().split('\n').slice(0, -1);
+      expect(tries.length).toBeGreaterThan(10);
+      expect(tries.filter((l) => l.endsWith(' none'))).toEqual([]);
+    }, 360_000);
+
     more('a scaled-down service drains its removed endpoint (weight 0, no new connections), then removes it', async () => {
       const ip = await vip('web');
       await lab.client.delete(R.pods, 'default', 'web-3', 0);
@@ -163,6 +276,36 @@ export function proxyCases(getLab: () => Lab, o: ProxyCaseOptions): void {
       expect(new Set(names)).toEqual(new Set(['web-1', 'web-2']));
       await lab.client.delete(R.networkpolicies, 'default', 'web-from-clients');
     }, 120_000);
+
+    more('UDP: the flows of a removed backend are flushed, so a client keeps getting answers from one that lives', async () => {
+      await lab.client.create(R.services, 'default', {
+        apiVersion: 'v1', kind: 'Service', metadata: { name: 'udp', namespace: 'default' },
+        spec: { selector: { app: 'web' }, ports: [{ name: 'dns', port: 53, targetPort: 80, protocol: 'UDP' }] },
+      });
+      const ip = await vip('udp');
+      // One client socket (fixed source port), asking again and again: one conntrack flow.
+      const askUdp = () => labSh(lab, 'default/c1', `echo q | socat -T1 - UDP:${ip}:53,sourceport=5353,reuseaddr 2>/dev/null || echo none`).then((o) => o.trim());
+      const first = await waitFor('a UDP answer through the ClusterIP', async () => {
+        const a = await askUdp();
+        return a.startsWith('web-') && a;
+      }, 60_000, 500);
+      const gone = ips[`default/${first}`]!;
+      await lab.client.delete(R.pods, 'default', first, 0);
+      const other = await waitFor('answers from a live backend after the removal', async () => {
+        const a = await askUdp();
+        return a.startsWith('web-') && a !== first && a;
+      }, 60_000, 500);
+      expect(other).not.toBe(first);
+      const flows = await labSh(lab, 'lab-node-1', `conntrack -L -p udp --orig-dst ${ip} 2>/dev/null || true`);
+      expect(flows).not.toContain(`src=${gone} `);
+    }, 150_000);
+
+    more("the project's NetworkPolicy cases through a ClusterIP ({{clusterip}}) pass on real IPVS", async () => {
+      const names = loadCases(PROJECT_CASES).filter((c) => !('error' in c) && needsServiceProxy(c)).map((c) => c.name);
+      expect(names.length).toBeGreaterThan(0);
+      const r = await runConformance(lab, PROJECT_CASES, { only: names, stepTimeoutMs: 60_000, probeTimeoutMs: 2000 });
+      for (const c of r.cases) expect(c.status, formatCase(c)).toBe('pass');
+    }, 420_000);
 
     it('a deleted service leaves no VIP, IPVS service or NAT rule behind', async () => {
       const ip = await vip('web');

@@ -12,6 +12,8 @@ import { ProxyApplier } from './apply/applier.js';
 import { DUMMY_IF, parseAddrShow } from './apply/dummy-link.js';
 import { ProxyCompiler } from './compile/incremental.js';
 import type { ProxyInputs } from './compile/services.js';
+import { ZONE_LABEL } from './compile/topology.js';
+import { ProxyExtras } from './extras.js';
 import type { ProxyOptions } from './options.js';
 
 export interface ProxyDeps {
@@ -51,6 +53,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
   };
   let applier: ProxyApplier | undefined;
   const compiler = new ProxyCompiler();
+  let extras: ProxyExtras | undefined;
   let runner: SyncRunner | undefined;
   let unsubscribe: (() => void) | undefined;
   let inflight: Promise<void> | undefined;
@@ -86,6 +89,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       strictExternalIPs: opts.strictExternalIPs,
       masqueradeAll: opts.masqueradeAll,
       hairpinAll: opts.hairpinMode,
+      ...(node?.labels[ZONE_LABEL] ? { zone: node.labels[ZONE_LABEL] } : {}),
     };
   }
 
@@ -93,7 +97,8 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     const t0 = performance.now();
     if (reason.full && opts.nodePortBindOnAllIPs) localAddresses = await readLocalAddresses();
     const inp = inputs();
-    const plan = compiler.compile(ctx.cluster.snapshot(), inp);
+    const snapshot = ctx.cluster.snapshot();
+    const plan = compiler.compile(snapshot, inp);
     const compileMs = performance.now() - t0;
     const now = new Set(plan.skipped);
     for (const s of now) {
@@ -102,10 +107,13 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       m.skipped.inc();
     }
     said = now;
-    let report;
+    let report, fw, after;
     try {
+      fw = await extras!.beforeApply(plan, reason.full);
       report = await applier!.apply(plan, { full: reason.full, nodePortAddresses: inp.nodePortAddresses, ...(inp.nodeIP ? { nodeIP: inp.nodeIP } : {}) });
+      after = await extras!.afterApply(plan, snapshot);
     } catch (err) {
+      extras?.onFailure();
       m.failures.inc();
       ctx.health.problem('proxy', `apply failed: ${err instanceof Error ? err.message : String(err)}`);
       throw err;
@@ -133,8 +141,10 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
         vipsAdded: report.vipsAdded,
         vipsRemoved: report.vipsRemoved,
         natChanged: report.natChanged,
+        ...(fw.changed ? { vipFirewall: fw.chainWritten ? 'chain written' : 'sets changed' } : {}),
+        ...(after.udpFlushed ? { udpConntrackFlushed: after.udpFlushed } : {}),
       },
-      report.changed ? 'service proxy synced' : 'service proxy in sync',
+      report.changed || fw.changed ? 'service proxy synced' : 'service proxy in sync',
     );
     scheduleDrain();
   }
@@ -143,8 +153,9 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
   function scheduleDrain(): void {
     if (drainTimer) clearTimeout(drainTimer);
     drainTimer = undefined;
-    const at = applier?.nextDrainDeadline();
-    if (at === undefined) return;
+    const drains = [applier?.nextDrainDeadline(), extras?.nextFlushDue()].filter((t): t is number => t !== undefined);
+    if (drains.length === 0) return;
+    const at = Math.min(...drains);
     drainTimer = setTimeout(() => runner?.request('graceful period ended'), Math.max(0, at - Date.now()) + 50);
     drainTimer.unref();
   }
@@ -188,6 +199,17 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
         excludedCIDRs: opts.excludedCIDRs,
         gracefulPeriodMs: opts.gracefulTermination ? opts.gracefulPeriodMs : 0,
       });
+      extras = new ProxyExtras({
+        exec,
+        backend,
+        nodeName: opts.nodeName,
+        families,
+        permitAll: opts.permitAll,
+        gracefulPeriodMs: opts.gracefulTermination ? opts.gracefulPeriodMs : 0,
+        metricsEnabled: opts.metricsEnabled,
+        log,
+        registry: ctx.metrics,
+      });
       ctx.health.register('proxy', opts.syncPeriodMs);
       await ctx.cluster.whenSynced();
       runner = new SyncRunner({
@@ -212,11 +234,14 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       runner?.stop();
       runner = undefined;
       await inflight;
+      await extras?.stop();
     },
     async cleanup() {
       const backend = deps.backend ?? (await detectBackend(exec)).backend;
       const a = new ProxyApplier({ exec, backend, nodePortRange: opts.nodePortRange, excludedCIDRs: opts.excludedCIDRs, gracefulPeriodMs: 0 });
       await a.cleanup(await readLocalAddresses().catch(() => []));
+      const x = new ProxyExtras({ exec, backend, nodeName: opts.nodeName, families, permitAll: false, gracefulPeriodMs: 0, metricsEnabled: false, log, registry: ctx.metrics });
+      await x.cleanup();
       log.info('service proxy: removed its IPVS services, kube-dummy-if and its NAT chain');
     },
   };

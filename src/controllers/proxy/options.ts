@@ -16,6 +16,10 @@ export interface ProxyOptions {
   readonly nodePortRange: { readonly min: number; readonly max: number };
   readonly enableIPv4: boolean;
   readonly enableIPv6: boolean;
+  /** --ipvs-permit-all: the VIP firewall (kube-router's KUBE-ROUTER-SERVICES) is on. */
+  readonly permitAll: boolean;
+  /** --metrics-port > 0: per-service IPVS traffic metrics are exported. */
+  readonly metricsEnabled: boolean;
   /** IPVS connection timeouts in ms (0 keeps the kernel's). */
   readonly timeoutsMs: { readonly tcp: number; readonly tcpFin: number; readonly udp: number };
 }
@@ -36,6 +40,8 @@ export function proxyOptionsFrom(c: AgentConfig, nodeName: string): ProxyOptions
     nodePortRange: { min: c.serviceNodePortRange.from, max: c.serviceNodePortRange.to },
     enableIPv4: c.enableIpv4,
     enableIPv6: c.enableIpv6,
+    permitAll: c.ipvsPermitAll,
+    metricsEnabled: c.metricsPort > 0,
     timeoutsMs: { tcp: c.serviceTcpTimeoutMs, tcpFin: c.serviceTcpfinTimeoutMs, udp: c.serviceUdpTimeoutMs },
   };
 }

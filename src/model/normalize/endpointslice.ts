@@ -62,6 +62,13 @@ export function normalizeEndpointSlice(raw: unknown): NormalizeResult<EndpointSl
         const name = optString(ref['name'], `${at}.targetRef.name`);
         if (name) targetPod = { namespace: optString(ref['namespace'], `${at}.targetRef.namespace`) || meta.namespace, name };
       }
+      const hints = optObject(e['hints'], `${at}.hints`);
+      const zoneHints: string[] = [];
+      optArray(hints?.['forZones'], `${at}.hints.forZones`).forEach((z, j) => {
+        if (!isObject(z)) reject('invalid_field', `${at}.hints.forZones[${j}]: expected an object`);
+        const name = optString(z['name'], `${at}.hints.forZones[${j}].name`);
+        if (name && !zoneHints.includes(name)) zoneHints.push(name);
+      });
       endpoints.push({
         addresses,
         ready,
@@ -69,6 +76,7 @@ export function normalizeEndpointSlice(raw: unknown): NormalizeResult<EndpointSl
         terminating,
         ...(nodeName ? { nodeName } : {}),
         ...(targetPod ? { targetPod } : {}),
+        ...(zoneHints.length ? { zoneHints } : {}),
       });
     });
 

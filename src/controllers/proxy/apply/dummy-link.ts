@@ -20,10 +20,15 @@ export function vipBatch(add: readonly string[], del: readonly string[], nodeIP:
   return out;
 }
 
-/** Addresses of `ip -o addr show dev kube-dummy-if` (both families). */
+/**
+ * Addresses of `ip -o addr show dev kube-dummy-if` (both families), without link-scope ones: the kernel
+ * gives an up dummy link an IPv6 link-local address of its own, which is no VIP of ours (taking it for a
+ * stale one made every full sync, and so every restart, fail on deleting it with the wrong prefix).
+ */
 export function parseAddrShow(text: string): string[] {
   const out: string[] = [];
   for (const line of text.split('\n')) {
+    if (/\bscope link\b/.test(line)) continue;
     const m = /\binet6? ([0-9a-fA-F:.]+)\/\d+/.exec(line);
     if (m?.[1]) out.push(m[1]);
   }

@@ -4,6 +4,7 @@ import { cidrContainsIP } from '../../../model/normalize/cidr.js';
 import { ipFamily } from '../../../model/normalize/ip.js';
 import type { ClusterSnapshot, EndpointModel, EndpointSliceModel, IPFamily, ServiceModel, ServicePortModel } from '../../../model/types.js';
 import { serviceSettings } from './annotations.js';
+import { preferZone } from './topology.js';
 import { ipvsProtocol, virtualServerKey, type NatRule, type ProxyPlan, type RealServer, type ServiceRef, type VirtualServer } from './plan.js';
 
 export interface ProxyInputs {
@@ -22,6 +23,8 @@ export interface ProxyInputs {
   readonly masqueradeAll: boolean;
   /** --hairpin-mode: hairpin NAT for every service, not only annotated ones. */
   readonly hairpinAll: boolean;
+  /** The node's topology.kubernetes.io/zone label: cluster-wide traffic prefers endpoints hinted for it. */
+  readonly zone?: string;
 }
 
 /** The label by which a service asks for another proxy (kube-proxy's and kube-router's convention). */
@@ -55,6 +58,7 @@ interface Endpoint {
   readonly address: string;
   readonly port: number;
   readonly local: boolean;
+  readonly zoneHints?: readonly string[] | undefined;
 }
 
 /**
@@ -71,7 +75,7 @@ function endpointsOf(slices: readonly EndpointSliceModel[], sp: ServicePortModel
     for (const ep of slice.endpoints as readonly EndpointModel[]) {
       const address = ep.addresses[0];
       if (!address) continue;
-      const e = { address, port: port.port, local: ep.nodeName === nodeName };
+      const e = { address, port: port.port, local: ep.nodeName === nodeName, zoneHints: ep.zoneHints };
       if (ep.ready) ready.push(e);
       else if (ep.serving && ep.terminating) terminating.push(e);
     }
@@ -122,8 +126,10 @@ export function compileProxyPlan(snapshot: ClusterSnapshot, inp: ProxyInputs): P
     for (const family of inp.families) {
       const fam = (ip: string) => ipFamily(ip) === family;
       for (const sp of svc.ports) {
-        const all = endpointsOf(slices.get(key) ?? [], sp, family, inp.nodeName);
-        const local = all.filter((e) => e.local);
+        const every = endpointsOf(slices.get(key) ?? [], sp, family, inp.nodeName);
+        const local = every.filter((e) => e.local);
+        // Local traffic policies keep to this node; Cluster ones prefer this node's zone (topology hints).
+        const all = preferZone(every, inp.zone);
         const protocol = ipvsProtocol(sp.protocol);
         const base = {
           protocol,

@@ -1,0 +1,160 @@
+// What the service proxy does around its IPVS apply, kept apart from the core sync: the VIP firewall
+// (--ipvs-permit-all), the UDP conntrack flush of removed backends, the healthCheckNodePort servers and
+// the per-service IPVS metrics. The controller calls beforeApply / afterApply / onFailure each sync.
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { BackendName } from '../../dataplane/iptables/backend.js';
+import { isExecError, type Exec } from '../../dataplane/exec.js';
+import type { ClusterSnapshot, IPFamily } from '../../model/types.js';
+import { counter } from '../../observe/metrics.js';
+import { flushUdpConntrack } from './apply/conntrack.js';
+import { DUMMY_IF, parseAddrShow } from './apply/dummy-link.js';
+import { HealthCheckServers } from './apply/health-server.js';
+import { parseIpvsSave } from './apply/ipvs-table.js';
+import { IpvsServiceMetrics } from './apply/ipvs-stats.js';
+import { VipFirewallApplier, type VipFirewallReport } from './apply/vip-firewall.js';
+import { compileHealthChecks } from './compile/health-checks.js';
+import { virtualServerKey, type ProxyPlan, type VirtualServer } from './compile/plan.js';
+import { removedUdpDestinations, udpDestinationKey, type UdpDestination } from './compile/udp-flush.js';
+import { compileVipFirewall } from './compile/vip-firewall.js';
+
+export interface ProxyExtrasOptions {
+  readonly exec: Exec;
+  readonly backend: BackendName;
+  readonly nodeName: string;
+  readonly families: readonly IPFamily[];
+  /** --ipvs-permit-all (kube-router's default true): the VIP firewall is on. */
+  readonly permitAll: boolean;
+  /** Removed endpoints drain this long before IPVS deletes them (0: at once); their UDP flows go then. */
+  readonly gracefulPeriodMs: number;
+  /** --metrics-port > 0: export per-service IPVS traffic metrics. */
+  readonly metricsEnabled: boolean;
+  readonly log: Logger;
+  readonly registry: Registry;
+  /** Address the healthCheckNodePort servers listen on (default: all of the node's). */
+  readonly healthCheckHost?: string;
+  readonly conntrackBinary?: string;
+  readonly now?: () => number;
+}
+
+/** The node's own addresses (not the VIPs on kube-dummy-if), both families. */
+export async function readNodeAddresses(exec: Exec): Promise<string[]> {
+  const { stdout } = await exec('ip', ['-o', 'addr', 'show']);
+  const out: string[] = [];
+  for (const line of stdout.split('\n')) {
+    const dev = line.split(/\s+/)[1];
+    if (!dev || dev === DUMMY_IF) continue;
+    out.push(...parseAddrShow(line).filter((ip) => !ip.startsWith('fe80:')));
+  }
+  return [...new Set(out)].sort();
+}
+
+export class ProxyExtras {
+  private readonly firewall: VipFirewallApplier;
+  private readonly health: HealthCheckServers;
+  private readonly metrics: IpvsServiceMetrics | undefined;
+  private readonly now: () => number;
+  private readonly flushed;
+  private localAddresses: string[] | undefined;
+  private applied: ReadonlyMap<string, VirtualServer> | undefined;
+  private startedAt = 0;
+  /** Removed UDP backends still draining in IPVS: flushed once IPVS has deleted them. */
+  private pending = new Map<string, { d: UdpDestination; due: number }>();
+  private conntrackMissing = false;
+  private warned = new Set<string>();
+
+  constructor(private readonly o: ProxyExtrasOptions) {
+    this.now = o.now ?? Date.now;
+    this.firewall = new VipFirewallApplier({ exec: o.exec, backend: o.backend });
+    this.health = new HealthCheckServers({
+      ...(o.healthCheckHost !== undefined ? { host: o.healthCheckHost } : {}),
+      onError: (port, err) => this.warnOnce(`hc:${port}:${err.message}`, { port, err: err.message }, 'service proxy: cannot serve a healthCheckNodePort'),
+    });
+    this.flushed = counter(o.registry, 'controller_ipvs_udp_conntrack_flushed', 'UDP conntrack entries deleted because their service backend was removed');
+    this.metrics = o.metricsEnabled
+      ? new IpvsServiceMetrics(o.registry, o.exec, () => this.applied ?? new Map(), (e) => this.warnOnce(`stats:${e.message}`, { err: e.message }, 'service proxy: cannot read IPVS statistics'))
+      : undefined;
+  }
+
+  private warnOnce(key: string, obj: object, msg: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.o.log.warn(obj, msg);
+  }
+
+  /** Before IPVS changes: the firewall's sets take new service ports in before IPVS serves them. */
+  async beforeApply(plan: ProxyPlan, full: boolean): Promise<VipFirewallReport> {
+    this.startedAt = this.now();
+    if (full || this.localAddresses === undefined) this.localAddresses = await readNodeAddresses(this.o.exec);
+    const fw = compileVipFirewall(plan.virtualServers, this.localAddresses, this.o.families, this.o.permitAll);
+    return this.firewall.apply(fw, full);
+  }
+
+  /** After IPVS took the plan: flush UDP flows of removed backends, serve health checks. */
+  async afterApply(plan: ProxyPlan, snapshot: ClusterSnapshot): Promise<{ udpFlushed: number; healthPorts: number[] }> {
+    const removed = removedUdpDestinations(this.applied, plan.virtualServers);
+    this.applied = plan.virtualServers;
+    const now: UdpDestination[] = [];
+    for (const d of removed) {
+      if (this.o.gracefulPeriodMs > 0) this.pending.set(udpDestinationKey(d), { d, due: this.startedAt + this.o.gracefulPeriodMs });
+      else now.push(d);
+    }
+    // A backend that came back is served again: its flows are not stale.
+    for (const [k, p] of this.pending) {
+      const v = plan.virtualServers.get(virtualServerKey({ protocol: 'udp', address: p.d.vip, port: p.d.port }));
+      if (v?.realServers.some((r) => r.address === p.d.address && r.port === p.d.targetPort)) this.pending.delete(k);
+    }
+    const due = [...this.pending].filter(([, p]) => p.due <= this.now());
+    if (due.length) {
+      const table = parseIpvsSave((await this.o.exec('ipvsadm', ['-S', '-n'])).stdout);
+      for (const [k, p] of due) {
+        const v = table.get(virtualServerKey({ protocol: 'udp', address: p.d.vip, port: p.d.port }));
+        if (v?.realServers.some((r) => r.address === p.d.address && r.port === p.d.targetPort)) continue; // still draining
+        now.push(p.d);
+        this.pending.delete(k);
+      }
+    }
+    let udpFlushed = 0;
+    if (now.length && !this.conntrackMissing) {
+      try {
+        udpFlushed = await flushUdpConntrack(this.o.exec, now, this.o.conntrackBinary);
+        this.flushed.inc(udpFlushed);
+      } catch (e) {
+        // No conntrack tool (or no ctnetlink): flows expire by timeout instead; say so once.
+        if (isExecError(e) && e.spawnFailed) this.conntrackMissing = true;
+        this.warnOnce(`ct:${(e as Error).message}`, { err: (e as Error).message }, 'service proxy: cannot flush UDP conntrack entries of removed endpoints');
+      }
+    }
+    this.health.setHealthy(true);
+    await this.health.sync(compileHealthChecks(snapshot, this.o.nodeName, (m) => this.warnOnce(m, { reason: m }, 'service proxy: part of a service left out')));
+    return { udpFlushed, healthPorts: this.health.ports() };
+  }
+
+  /** A failed sync: health checks say the proxy is unhealthy; the firewall re-reads the kernel next time. */
+  onFailure(): void {
+    this.health.setHealthy(false);
+    this.firewall.invalidate();
+  }
+
+  /** The soonest moment a draining UDP backend's flows may be flushed. */
+  nextFlushDue(): number | undefined {
+    let min: number | undefined;
+    for (const p of this.pending.values()) if (min === undefined || p.due < min) min = p.due;
+    return min;
+  }
+
+  async stop(): Promise<void> {
+    await this.health.close();
+  }
+
+  /** --cleanup-config: the VIP firewall's chain, jump and sets. */
+  async cleanup(): Promise<void> {
+    await this.health.close();
+    await this.firewall.remove(this.o.families);
+  }
+
+  /** Test and metrics access. */
+  get serviceMetrics(): IpvsServiceMetrics | undefined {
+    return this.metrics;
+  }
+}
