@@ -92,8 +92,11 @@ export interface Mismatch {
   got: boolean;
 }
 
-/** Runs a case; returns every (step, probe, pair) whose traced verdict differs from the expectation. */
-export function runCase(c: ConformanceCase, extra: Partial<CompileOptions> = {}): Mismatch[] {
+/**
+ * Runs a case; returns every (step, probe, pair) whose traced verdict differs from the expectation.
+ * `onStep` sees each step's compiled plans (the renderer's golden test reads them).
+ */
+export function runCase(c: ConformanceCase, extra: Partial<CompileOptions> = {}, onStep?: (step: number, cluster: Cluster) => void): Mismatch[] {
   const { namespaces, pods } = defaultCluster();
   const policies = new Map<string, NetworkPolicyModel>();
   const cluster = new Cluster(['node1', 'node2'], extra);
@@ -129,6 +132,7 @@ export function runCase(c: ConformanceCase, extra: Partial<CompileOptions> = {})
       policies: new Map(policies),
     };
     cluster.update(snap);
+    onStep?.(si, cluster);
     for (const e of step.expect) {
       for (const from of ALL) {
         for (const to of ALL) {

@@ -20,7 +20,7 @@ import {
   podChainName,
   policySetName,
 } from './names.js';
-import type { CompileStats, FirewallPlan, SetSpec } from './plan.js';
+import type { CompileStats, FirewallPlan, Rule, SetSpec } from './plan.js';
 import { denySets, namespaceChains, tablePlans, topLevelChains } from './emit.js';
 import { compilePolicy, type CompiledPolicy, type SelectionDef } from './policy.js';
 import {
@@ -52,7 +52,7 @@ interface PodEntry {
   readonly local: boolean;
   readonly ips: ReadonlyMap<IPFamily, string>;
   readonly chain: string;
-  render?: Map<IPFamily, { chain: string[]; jumps: PodJumps }>;
+  render?: Map<IPFamily, { chain: Rule[]; jumps: PodJumps }>;
 }
 
 /** A pod set shared by every policy whose rules select exactly the same pods. */
@@ -113,7 +113,7 @@ export class FirewallCompiler {
   private readonly isoDirty = { ingress: true, egress: true };
   private readonly namedPorts = new Map<string, NamedPortEntry>();
   private readonly sets = new Map<string, SetSpec>();
-  private readonly chains = new Map<IPFamily, Map<string, readonly string[]>>();
+  private readonly chains = new Map<IPFamily, Map<string, readonly Rule[]>>();
   private readonly dirtyNs = new Set<string>();
   private localDirty = true;
   /** Families that fail closed (a pod CIDR of theirs is known). */
@@ -122,7 +122,7 @@ export class FirewallCompiler {
 
   constructor(private readonly opts: CompileOptions) {
     for (const f of opts.families) {
-      const m = new Map<string, readonly string[]>();
+      const m = new Map<string, readonly Rule[]>();
       m.set(CHAIN_COMMON, commonChain(f));
       m.set(CHAIN_DEFAULT, defaultChain());
       const cidrs = opts.podCIDRs.filter((c) => ipFamily(c.split('/')[0]!) === f);
