@@ -41,7 +41,8 @@ const SYSCTLS: readonly [string, string][] = [
 export function createProxyController(ctx: ControllerContext, opts: ProxyOptions, deps: ProxyDeps = {}): ProxyController {
   const log = ctx.log;
   const exec = deps.exec ?? execHost;
-  const families: IPFamily[] = [...(opts.enableIPv4 ? [4 as const] : []), ...(opts.enableIPv6 ? [6 as const] : [])];
+  const families: IPFamily[] = [...(opts.enableIpv4 ? [4 as const] : []), ...(opts.enableIpv6 ? [6 as const] : [])];
+  const nodePortRange = { min: opts.serviceNodePortRange.from, max: opts.serviceNodePortRange.to };
   const m = {
     sync: histogram(ctx.metrics, 'controller_ipvs_services_sync_time', 'Time it took for the service proxy to sync IPVS'),
     services: gauge(ctx.metrics, 'controller_ipvs_services', 'IPVS virtual servers programmed by the service proxy'),
@@ -72,16 +73,16 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
   function inputs(): ProxyInputs {
     const node = ctx.cluster.snapshot().nodes.get(opts.nodeName);
     const nodeIP = node?.primaryIP;
-    const nodePortAddresses = opts.nodePortBindOnAllIPs ? localAddresses : [...(node?.internalIPs ?? []), ...(node?.externalIPs ?? [])].slice(0, 1);
+    const nodePortAddresses = opts.nodeportBindonAllIp ? localAddresses : [...(node?.internalIPs ?? []), ...(node?.externalIPs ?? [])].slice(0, 1);
     return {
       nodeName: opts.nodeName,
       ...(nodeIP ? { nodeIP } : {}),
       nodePortAddresses,
       podCIDRs: node?.podCIDRs ?? [],
       families,
-      externalIPRanges: opts.externalIPRanges,
-      loadBalancerIPRanges: opts.loadBalancerIPRanges,
-      strictExternalIPs: opts.strictExternalIPs,
+      externalIPRanges: opts.serviceExternalIpRange,
+      loadBalancerIPRanges: opts.loadbalancerIpRange,
+      strictExternalIPs: opts.strictExternalIpValidation,
       masqueradeAll: opts.masqueradeAll,
       hairpinAll: opts.hairpinMode,
     };
@@ -89,7 +90,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
 
   async function sync(reason: SyncReason): Promise<void> {
     const t0 = performance.now();
-    if (reason.full && opts.nodePortBindOnAllIPs) localAddresses = await readLocalAddresses();
+    if (reason.full && opts.nodeportBindonAllIp) localAddresses = await readLocalAddresses();
     const inp = inputs();
     const plan = compileProxyPlan(ctx.cluster.snapshot(), inp);
     const compileMs = performance.now() - t0;
@@ -147,7 +148,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
   }
 
   async function setSysctls(): Promise<void> {
-    const timeouts = opts.timeoutsMs;
+    const timeouts = { tcp: opts.serviceTcpTimeoutMs, tcpFin: opts.serviceTcpfinTimeoutMs, udp: opts.serviceUdpTimeoutMs };
     for (const [key, value] of SYSCTLS) {
       await writeFile(`/proc/sys/${key}`, value).catch((e: Error) => log.warn({ sysctl: key, err: e.message }, 'service proxy: cannot set a kernel setting'));
     }
@@ -171,7 +172,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       return syncs;
     },
     async start() {
-      if (!opts.enableIPv4) throw new Error('service proxy: only IPv4 is supported so far; run with --enable-ipv4');
+      if (!opts.enableIpv4) throw new Error('service proxy: only IPv4 is supported so far; run with --enable-ipv4');
       // ipvsadm loads ip_vs where modules can load; its failure says clearly that this kernel has no IPVS.
       await exec('ipvsadm', ['-S', '-n']).catch((e: Error) => {
         throw new Error(`service proxy: IPVS is not available on this node (${e.message}); the proxy needs the ip_vs kernel module`);
@@ -181,11 +182,11 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       applier = new ProxyApplier({
         exec,
         backend,
-        nodePortRange: opts.nodePortRange,
-        excludedCIDRs: opts.excludedCIDRs,
-        gracefulPeriodMs: opts.gracefulTermination ? opts.gracefulPeriodMs : 0,
+        nodePortRange,
+        excludedCIDRs: opts.excludedCidrs,
+        gracefulPeriodMs: opts.ipvsGracefulTermination ? opts.ipvsGracefulPeriodMs : 0,
       });
-      ctx.health.register('proxy', opts.syncPeriodMs);
+      ctx.health.register('proxy', opts.ipvsSyncPeriodMs);
       await ctx.cluster.whenSynced();
       runner = new SyncRunner({
         name: 'proxy',
@@ -195,7 +196,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
           return p;
         },
         minIntervalMs: 0,
-        periodMs: opts.syncPeriodMs,
+        periodMs: opts.ipvsSyncPeriodMs,
         backoff: { initialMs: 250, maxMs: 30_000 },
         log,
       });
@@ -212,7 +213,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     },
     async cleanup() {
       const backend = deps.backend ?? (await detectBackend(exec)).backend;
-      const a = new ProxyApplier({ exec, backend, nodePortRange: opts.nodePortRange, excludedCIDRs: opts.excludedCIDRs, gracefulPeriodMs: 0 });
+      const a = new ProxyApplier({ exec, backend, nodePortRange, excludedCIDRs: opts.excludedCidrs, gracefulPeriodMs: 0 });
       await a.cleanup(await readLocalAddresses().catch(() => []));
       log.info('service proxy: removed its IPVS services, kube-dummy-if and its NAT chain');
     },
