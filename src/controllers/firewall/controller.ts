@@ -10,7 +10,7 @@ import { SyncRunner, type SyncReason } from '../../watch/sync-runner.js';
 import type { Controller, ControllerContext } from '../controller.js';
 import { FirewallApplier } from './apply/applier.js';
 import { FirewallCompiler, type CompileOptions } from './compile/compiler.js';
-import { nodePodCidrs } from './compile/pod-cidrs.js';
+import { deriveCompileOptions, firewallFamilies } from './options.js';
 import { errorCode } from '../../observe/errors.js';
 
 export interface FirewallOptions {
@@ -58,7 +58,7 @@ const WATCHED = ['Pod', 'Namespace', 'NetworkPolicy', 'Node'] as const;
 export function createFirewallController(ctx: ControllerContext, opts: FirewallOptions, deps: FirewallDeps = {}): FirewallController {
   const log: Logger = ctx.log;
   const exec = deps.exec ?? execHost;
-  const families: IPFamily[] = [...(opts.enableIPv4 ? [4 as const] : []), ...(opts.enableIPv6 ? [6 as const] : [])];
+  const families: IPFamily[] = firewallFamilies(opts);
   const m = {
     sync: histogram(ctx.metrics, 'controller_iptables_sync_time', 'Time it took for the network policy controller to sync iptables'),
     compile: histogram(ctx.metrics, 'controller_policy_chains_sync_time', 'Time it took to compile network policy chains and sets'),
@@ -86,9 +86,8 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
   let inflight: Promise<void> | undefined;
 
   const compileOptions = (): CompileOptions => {
-    const node = ctx.cluster.snapshot().nodes.get(opts.nodeName);
-    const found = opts.podCIDRs ? { cidrs: opts.podCIDRs, source: 'option', invalid: [] } : nodePodCidrs(node, families);
-    const podCIDRs = [...found.cidrs];
+    const { options, podCidrs: found } = deriveCompileOptions(opts, ctx.cluster.snapshot().nodes.get(opts.nodeName));
+    const podCIDRs = options.podCIDRs;
     // Said once per change of what is known, so an operator sees when fail-closed starts (or cannot).
     const note = `${found.source}:${podCIDRs.join(',')}:${found.invalid.join(',')}`;
     if (note !== cidrNote) {
@@ -104,17 +103,7 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
       }
       if (podCIDRs.length > 0) log.info({ podCIDRs, source: found.source }, 'firewall: failing closed for pod addresses not programmed yet');
     }
-    return {
-      nodeName: opts.nodeName,
-      families,
-      podCIDRs,
-      ranges: {
-        clusterIPRanges: opts.serviceClusterIPRanges,
-        externalIPRanges: opts.serviceExternalIPRanges,
-        loadBalancerIPRanges: opts.loadBalancerIPRanges,
-        nodePortRange: opts.nodePortRange,
-      },
-    };
+    return options;
   };
 
   async function sync(reason: SyncReason): Promise<void> {
