@@ -19,8 +19,8 @@ import { compareWithKernel, type KernelAccess } from './kernel.js';
 import { loadSnapshot } from './snapshot.js';
 
 export const EXPLAIN_HELP = `
-FROM and TO are a pod (namespace/name) or an IP address: a pod's IP, a node's address (a host-network
-pod counts as its node), or any other address (an address of a node's pod CIDR that no pod holds is
+FROM and TO are a pod (namespace/name), a node (its name), or an IP address: a pod's IP, a node's
+address (a host-network pod counts as its node), or any other address (an address of a node's pod CIDR that no pod holds is
 routed to that node, where the fail-closed check rejects it).
 
 explain lists the cluster once, the way the agent does (--kubeconfig, else --master, else the in-cluster
@@ -100,7 +100,9 @@ async function run(from: string, to: string, agentFlags: string[], o: Opts): Pro
   if (!(timeoutS > 0)) usage(`--timeout ${o.timeout}: expected seconds > 0`);
   const lab = o.lab !== undefined ? (await import('../lab/lab.js')).Lab.attach({ name: o.lab }) : undefined;
   const config = agentConfig(agentFlags.length > 0 || !lab ? agentFlags : lab.state.agentFlags);
+  // The store's progress lines are the agent's business; explain shows its warnings (and more with -v).
   const log = createLogger({ verbosity: config.v });
+  if (config.v === 0) log.level = 'warn';
   const snapshot = await loadSnapshot({
     kubeconfig: o.kubeconfig ?? (lab ? lab.kubeconfig : config.kubeconfig),
     master: o.master ?? config.master,

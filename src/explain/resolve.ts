@@ -59,8 +59,10 @@ export function resolveEndpoint(snap: ClusterSnapshot, text: string, families: r
   const ip = canonicalIP(text);
   if (ip === undefined) {
     const parts = text.split('/');
+    const n = parts.length === 1 ? snap.nodes.get(text) : undefined;
+    if (n) return { kind: 'node', node: n.name, ips: nodeAddresses(n) };
     if (parts.length !== 2 || !parts[0] || !parts[1]) {
-      throw new KrtError('KRT_EXPLAIN_ENDPOINT', `${JSON.stringify(text)} is neither namespace/pod nor an IP address`);
+      throw new KrtError('KRT_EXPLAIN_ENDPOINT', `${JSON.stringify(text)} is neither namespace/pod, a node name nor an IP address`);
     }
     const p = snap.pods.get(text);
     if (!p) throw new KrtError('KRT_EXPLAIN_UNKNOWN_POD', `no pod ${text} in the cluster`);

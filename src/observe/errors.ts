@@ -20,7 +20,7 @@ export const ERROR_CODES = {
   KRT_APISERVER_PATCH: 'The project API server cannot apply a JSON, merge or strategic patch.',
   KRT_APISERVER_SELECTOR: 'The project API server cannot parse a label or field selector.',
   KRT_LAB_API: 'The lab API client got an error status from the API server.',
-  KRT_EXPLAIN_ENDPOINT: '`kube-router explain`: an endpoint is neither `namespace/pod` nor an IP address, or an option of explain is out of range. Exits 2.',
+  KRT_EXPLAIN_ENDPOINT: '`kube-router explain`: an endpoint is neither `namespace/pod`, a node name nor an IP address, or an option of explain is out of range. Exits 2.',
   KRT_EXPLAIN_UNKNOWN_POD: '`kube-router explain`: no pod of that `namespace/name` in the cluster. Exits 1.',
   KRT_EXPLAIN_POD_NO_IP: '`kube-router explain`: the pod has no IP (or none of the family the other end has), is not scheduled, or has finished, so no firewall holds rules for it. Exits 1.',
   KRT_EXPLAIN_AMBIGUOUS_IP: '`kube-router explain`: an IP names more than one pod or node; name the pod as `namespace/pod` instead. Exits 1.',
