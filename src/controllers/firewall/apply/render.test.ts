@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadCase, runCase } from '../../../testing/firewall/conformance.js';
+import { compileSteps, loadCase } from '../../../testing/firewall/conformance.js';
 import { namespace, pod, policy, snapshot } from '../../../testing/firewall/fixtures.js';
 import { Cluster, TEST_RANGES } from '../../../testing/firewall/reach.js';
 import type { FirewallPlan, Rule } from '../compile/plan.js';
@@ -83,7 +83,7 @@ function scenarios(): Map<string, string> {
   for (const file of files) {
     const c = loadCase(file);
     for (const [mode, extra] of [['fail-closed', {}], ['open', { podCIDRs: [] }]] as const) {
-      runCase(c, extra, (step, cluster: Cluster) => {
+      compileSteps(c, extra, (step, _spec, cluster: Cluster) => {
         for (const node of ['node1', 'node2']) out.set(`${c.name} ${mode} step${step} ${node}`, planText(cluster.plan(node)));
       });
     }
