@@ -4,10 +4,11 @@
 import { writeFile } from 'node:fs/promises';
 import { execHost, type Exec } from '../../dataplane/exec.js';
 import { detectBackend, type BackendName } from '../../dataplane/iptables/backend.js';
-import type { IPFamily, ModelChange } from '../../model/types.js';
+import type { IPFamily } from '../../model/types.js';
 import { counter, gauge, histogram } from '../../observe/metrics.js';
-import { SyncRunner, type SyncReason } from '../../watch/sync-runner.js';
+import type { SyncReason } from '../../watch/sync-runner.js';
 import type { Controller, ControllerContext } from '../controller.js';
+import { logSync, SyncLoop } from '../sync-loop.js';
 import { ProxyApplier } from './apply/applier.js';
 import { DUMMY_IF, parseAddrShow } from './apply/dummy-link.js';
 import { compileProxyPlan, type ProxyInputs } from './compile/services.js';
@@ -50,9 +51,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     skipped: counter(ctx.metrics, 'controller_ipvs_services_skipped', 'Service parts left out (invalid annotation, external IP outside the allowed ranges, address conflict)'),
   };
   let applier: ProxyApplier | undefined;
-  let runner: SyncRunner | undefined;
-  let unsubscribe: (() => void) | undefined;
-  let inflight: Promise<void> | undefined;
+  let loop: SyncLoop | undefined;
   let drainTimer: NodeJS.Timeout | undefined;
   let syncs = 0;
   let said = new Set<string>();
@@ -114,26 +113,21 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     m.services.set(plan.virtualServers.size);
     syncs++;
     ctx.health.beat('proxy');
-    (report.changed ? log.info.bind(log) : log.debug.bind(log))(
-      {
-        cause: reason.cause,
-        ...(report.changed && reason.hints.length ? { triggeredBy: reason.hints.slice(0, 5) } : {}),
-        ms: Math.round(totalMs),
-        compileMs: Math.round(compileMs),
-        applyMs: Object.fromEntries(Object.entries(report.ms).map(([k, v]) => [k, Math.round(v)])),
-        virtualServers: plan.virtualServers.size,
-        ipvsCommands: report.ipvsCommands,
-        servicesAdded: report.servicesAdded,
-        servicesRemoved: report.servicesRemoved,
-        realServersAdded: report.realServersAdded,
-        realServersRemoved: report.realServersRemoved,
-        draining: report.draining,
-        vipsAdded: report.vipsAdded,
-        vipsRemoved: report.vipsRemoved,
-        natChanged: report.natChanged,
-      },
-      report.changed ? 'service proxy synced' : 'service proxy in sync',
-    );
+    logSync(log, 'service proxy', reason, report.changed, {
+      ms: Math.round(totalMs),
+      compileMs: Math.round(compileMs),
+      applyMs: Object.fromEntries(Object.entries(report.ms).map(([k, v]) => [k, Math.round(v)])),
+      virtualServers: plan.virtualServers.size,
+      ipvsCommands: report.ipvsCommands,
+      servicesAdded: report.servicesAdded,
+      servicesRemoved: report.servicesRemoved,
+      realServersAdded: report.realServersAdded,
+      realServersRemoved: report.realServersRemoved,
+      draining: report.draining,
+      vipsAdded: report.vipsAdded,
+      vipsRemoved: report.vipsRemoved,
+      natChanged: report.natChanged,
+    });
     scheduleDrain();
   }
 
@@ -143,7 +137,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     drainTimer = undefined;
     const at = applier?.nextDrainDeadline();
     if (at === undefined) return;
-    drainTimer = setTimeout(() => runner?.request('graceful period ended'), Math.max(0, at - Date.now()) + 50);
+    drainTimer = setTimeout(() => loop?.request('graceful period ended'), Math.max(0, at - Date.now()) + 50);
     drainTimer.unref();
   }
 
@@ -158,13 +152,6 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       await exec('ipvsadm', ['--set', s(timeouts.tcp), s(timeouts.tcpFin), s(timeouts.udp)]);
     }
   }
-
-  const onChanges = (changes: readonly ModelChange[]): void => {
-    for (const c of changes) {
-      if (c.kind === 'Node' && c.key !== opts.nodeName) continue;
-      runner?.request(`${c.kind} ${c.key}`);
-    }
-  };
 
   return {
     name: 'proxy',
@@ -186,30 +173,13 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
         excludedCIDRs: opts.excludedCidrs,
         gracefulPeriodMs: opts.ipvsGracefulTermination ? opts.ipvsGracefulPeriodMs : 0,
       });
-      ctx.health.register('proxy', opts.ipvsSyncPeriodMs);
-      await ctx.cluster.whenSynced();
-      runner = new SyncRunner({
-        name: 'proxy',
-        run: (reason) => {
-          const p = sync(reason);
-          inflight = p.catch(() => undefined);
-          return p;
-        },
-        minIntervalMs: 0,
-        periodMs: opts.ipvsSyncPeriodMs,
-        backoff: { initialMs: 250, maxMs: 30_000 },
-        log,
-      });
-      unsubscribe = ctx.cluster.subscribe(WATCHED, onChanges);
-      await runner.start();
+      loop = new SyncLoop(ctx, { name: 'proxy', watched: WATCHED, nodeName: opts.nodeName, periodMs: opts.ipvsSyncPeriodMs, sync });
+      await loop.start();
     },
     async stop() {
-      unsubscribe?.();
-      unsubscribe = undefined;
       if (drainTimer) clearTimeout(drainTimer);
-      runner?.stop();
-      runner = undefined;
-      await inflight;
+      await loop?.stop();
+      loop = undefined;
     },
     async cleanup() {
       const backend = deps.backend ?? (await detectBackend(exec)).backend;

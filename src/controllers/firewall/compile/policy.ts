@@ -77,6 +77,7 @@ interface PortPart {
 }
 
 const ANY: { readonly kind: 'any' } = { kind: 'any' };
+const POLICY_MARKED: Match = { kind: 'mark', mark: MARK_POLICY, negate: false };
 
 function portMatches(ports: readonly PolicyPort[], family: IPFamily, namedPorts: Set<string>, warn: (m: string) => void): PortPart[] {
   if (ports.length === 0) return [{ matches: [], origin: ANY }];
@@ -216,10 +217,11 @@ function compileRule(
     for (const port of ports) {
       const matches = dir === 'ingress' ? [...peerMatch, target, ...port.matches] : [target, ...peerMatch, ...port.matches];
       const origin = { kind: 'policy', namespace: np.namespace, policy: np.name, direction: dir, rule: idx, peer: peer.origin, port: port.origin } as const;
-      const parts = { comment: peer.comment, ...(port.proto ? { proto: port.proto } : {}), origin };
+      const { comment } = peer;
+      const { proto } = port;
       // Mark, then return if marked: the pod chain accepts what any policy of the namespace marked.
-      out.push(rule({ ...parts, matches, target: SET_POLICY_MARK }));
-      out.push(rule({ ...parts, matches: [...matches, { kind: 'mark', mark: MARK_POLICY }], target: RETURN }));
+      out.push(rule({ proto, comment, matches, target: SET_POLICY_MARK, origin }));
+      out.push(rule({ proto, comment, matches: [...matches, POLICY_MARKED], target: RETURN, origin }));
     }
   }
 }

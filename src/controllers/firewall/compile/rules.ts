@@ -16,16 +16,11 @@ export interface RuleParts {
   readonly origin: RuleOrigin;
 }
 
+const NO_MATCHES: readonly Match[] = [];
+
+/** Every rule has the same fields in the same order (absent ones undefined): one object shape for V8. */
 export function rule(p: RuleParts): Rule {
-  return {
-    ...(p.src !== undefined ? { src: p.src } : {}),
-    ...(p.dst !== undefined ? { dst: p.dst } : {}),
-    ...(p.proto !== undefined ? { proto: p.proto } : {}),
-    comment: p.comment,
-    matches: p.matches ?? [],
-    target: p.target,
-    origin: p.origin,
-  };
+  return { src: p.src, dst: p.dst, proto: p.proto, comment: p.comment, matches: p.matches ?? NO_MATCHES, target: p.target, origin: p.origin };
 }
 
 export const ACCEPT: Target = { kind: 'ACCEPT' };
@@ -40,7 +35,7 @@ export function jump(chain: string): Target {
 }
 
 export function matchSet(set: string, dir: 'src' | 'dst' | 'dst,dst', negate = false): Match {
-  return negate ? { kind: 'set', set, dir, negate } : { kind: 'set', set, dir };
+  return { kind: 'set', set, dir, negate };
 }
 
 export function rejectTarget(family: IPFamily): Target {
