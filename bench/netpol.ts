@@ -12,6 +12,7 @@ import { setRestoreLines } from '../src/dataplane/ipset/ipset.js';
 import { binaries, type BackendName } from '../src/dataplane/iptables/backend.js';
 import type { ClusterSnapshot, NetworkPolicyModel, PodModel } from '../src/model/types.js';
 import { FirewallApplier } from '../src/controllers/firewall/apply/applier.js';
+import { renderChain } from '../src/controllers/firewall/apply/render.js';
 import { FirewallCompiler, type CompileOptions } from '../src/controllers/firewall/compile/compiler.js';
 import { namespace, pod, policy, snapshot } from '../src/testing/firewall/fixtures.js';
 
@@ -167,7 +168,7 @@ async function runBackend(backend: BackendName, s1: ClusterSnapshot): Promise<vo
       changedChain = rep.chainsReplaced[0] ?? changedChain;
     }
     // Floor for that: one --noflush restore of the same chain into the loaded floor table.
-    const chainRules = compiler.update(cur).plan.tables.get(4)!.chains.get(changedChain) ?? [];
+    const chainRules = renderChain(compiler.update(cur).plan.tables.get(4)!.chains.get(changedChain) ?? []);
     const floorChain: number[] = [];
     for (let i = 0; i < REPEAT; i++) {
       const text = `*filter\n:${changedChain} - [0:0]\n${chainRules.map((r) => `-A ${changedChain} ${r}`).join('\n')}\nCOMMIT\n`;
@@ -203,7 +204,7 @@ if (dump) {
   // The first-apply restore input, for experiments with iptables-restore by hand.
   const plan = new FirewallCompiler(OPTS).update(s1).plan;
   const t = plan.tables.get(4)!;
-  const text = renderRestore('filter', { edits: [...t.chains].map(([chain, rules]) => ({ kind: 'replace' as const, chain, rules })) });
+  const text = renderRestore('filter', { edits: [...t.chains].map(([chain, rules]) => ({ kind: 'replace' as const, chain, rules: renderChain(rules) })) });
   writeFileSync(dump, text);
   const sets: string[] = [];
   for (const spec of plan.sets.values()) setRestoreLines(sets, spec, undefined, '', { created: 0, swapped: 0, added: 0, deleted: 0 });

@@ -15,6 +15,7 @@ import { downLab } from '../src/lab/down.js';
 import { R } from '../src/lab/kube.js';
 import type { IptablesBackend } from '../src/lab/iptables.js';
 import { netnsList } from '../src/lab/sh.js';
+import { waitFor } from '../src/testing/wait.js';
 
 const pexec = promisify(execFile);
 const ROOT = join(__dirname, '..');
@@ -51,6 +52,7 @@ for (const { backend, name } of LABS) {
   describe.skipIf(!existsSync(AGENT))(`NetworkPolicy conformance, iptables ${backend}`, () => {
     let lab: Lab;
     const t0 = Date.now();
+    let explainMs = 0;
 
     beforeAll(async () => {
       await downLab({ stateDir: STATE, prefix: PREFIX });
@@ -60,7 +62,7 @@ for (const { backend, name } of LABS) {
     afterAll(async () => {
       if (lab) await lab.down();
       await downLab({ stateDir: STATE, prefix: PREFIX });
-      process.stdout.write(`iptables ${backend}: lab up + all cases + down in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+      process.stdout.write(`iptables ${backend}: lab up + all cases + down in ${((Date.now() - t0) / 1000).toFixed(1)} s (explain checks ${(explainMs / 1000).toFixed(1)} s)\n`);
     }, 60_000);
 
     it(`the agents program the ${backend} backend, and only it`, async () => {
@@ -83,14 +85,49 @@ for (const { backend, name } of LABS) {
     ] as const) {
       for (const c of caseNames(dir)) {
         it(`${folder}: ${c}`, async () => {
-          const r = await runConformance(lab, dir, { only: [c], stepTimeoutMs: 30_000, probeTimeoutMs: 1000 });
+          const r = await runConformance(lab, dir, { only: [c], stepTimeoutMs: 30_000, probeTimeoutMs: 1000, explain: true });
           expect(r.cases.length).toBe(1);
           const res = r.cases[0]!;
           // The message names the step and every differing cell (port/proto from->to, want vs got).
           expect(res.status, formatCase(res)).toBe('pass');
+          // `kube-router explain` agrees with the packets on every probed cell of every step.
+          expect(res.explain?.checked).toBeGreaterThan(0);
+          expect(res.explain?.mismatches, formatCase(res)).toEqual([]);
+          explainMs += res.timings?.explainMs ?? 0;
         }, 150_000);
       }
     }
+
+    it('kube-router explain, run as a CLI against the lab API server, names the policy rule and matches the kernel', async () => {
+      await lab.client.createOrReplace(R.networkpolicies, 'y', {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: 'b-from-x', namespace: 'y' },
+        spec: { podSelector: { matchLabels: { pod: 'b' } }, ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: 'x' } } }], ports: [{ port: 80, protocol: 'TCP' }] }] },
+      });
+      const st = await lab.status();
+      const ip = (k: string): string => st.state.pods[k]!.ip!;
+      await waitFor('z/a -> y/b blocked', async () => !(await lab.probe('z/a', ip('y/b'), 80, 'TCP', 1000)), 30_000, 200);
+      const cli = async (...args: string[]) => {
+        const r = await pexec(process.execPath, [AGENT, 'explain', ...args, '--lab', name, '--kernel', '--json']).catch((e: { stdout: string; code: number }) => e);
+        return { code: 'code' in r ? r.code : 0, json: JSON.parse(r.stdout) as Record<string, any> };
+      };
+      const denied = await cli('z/a', 'y/b', '--port', '80');
+      expect(denied.json).toMatchObject({ allowed: false, to: { ip: ip('y/b') } });
+      expect(denied.json['directions'].at(-1)).toMatchObject({ direction: 'ingress', outcome: 'default-deny', policies: [{ namespace: 'y', policy: 'b-from-x' }] });
+      const allowed = await cli('x/a', ip('y/b'), '--port', '80');
+      expect(allowed.json).toMatchObject({ allowed: true });
+      expect(allowed.json['directions'].at(-1)['admittedBy'][0]).toMatchObject({ policy: 'b-from-x', rule: 0, peer: { kind: 'pods', peers: [0] }, port: { kind: 'port', index: 0, port: 80 } });
+      // The real packets agree, and every chain and set the traces walked is in the nodes' kernels as planned.
+      expect(await lab.probe('x/a', ip('y/b'), 80, 'TCP', 2000)).toBe(true);
+      for (const r of [denied, allowed]) {
+        expect(r.code).toBe(0);
+        const items = (r.json['kernel'] as { items: { same: boolean }[]; error?: string }[]).flatMap((k) => (k.error ? [{ same: false }] : k.items));
+        expect(items.length).toBeGreaterThan(0);
+        expect(items.filter((i) => !i.same)).toEqual([]);
+      }
+      await lab.client.delete(R.networkpolicies, 'y', 'b-from-x');
+    }, 60_000);
 
     it('spread the nine pods over all three nodes', async () => {
       const st = await lab.status();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { proxyOptionsFrom } from '../controllers/proxy/options.js';
 import { routerDefaults, routerOptionsFrom } from '../controllers/router/options.js';
 import { defaultConfig, parseAgentArgs } from '../cli/parse.js';
 import { configKey } from '../cli/flag-spec.js';
@@ -50,6 +51,31 @@ describe('flags -> router options', () => {
       peerRouterAsns: [65001],
       serviceClusterIpRange: ['10.100.0.0/16'],
       cniConfFile: '/tmp/x.conflist',
+    });
+  });
+});
+
+describe('flags -> proxy options', () => {
+  it('gives the proxy every proxy-owned flag of the table and the shared ones, at kube-router defaults', () => {
+    const o = proxyOptionsFrom(defaultConfig(), 'n1');
+    for (const f of FLAGS.filter((x) => x.owner === 'proxy' && !('action' in x))) expect(Object.keys(o)).toContain(configKey(f));
+    expect(o).toMatchObject({
+      nodeName: 'n1', ipvsSyncPeriodMs: 300_000, ipvsGracefulTermination: false, ipvsGracefulPeriodMs: 30_000,
+      masqueradeAll: false, nodeportBindonAllIp: false, excludedCidrs: [], strictExternalIpValidation: true,
+      serviceTcpTimeoutMs: 0, serviceTcpfinTimeoutMs: 0, serviceUdpTimeoutMs: 0, hairpinMode: false,
+      enableIpv4: true, enableIpv6: false, serviceExternalIpRange: [], loadbalancerIpRange: [],
+      serviceNodePortRange: { from: 30000, to: 32767 },
+    });
+  });
+
+  it('carries typed flag values through', () => {
+    const out = parseAgentArgs(['--ipvs-graceful-termination', '--ipvs-graceful-period=5s', '--service-node-port-range=31000-31010', '--excluded-cidrs=10.1.0.0/16']);
+    if (out.kind !== 'run') throw new Error('no config');
+    expect(proxyOptionsFrom(out.config, 'n1')).toMatchObject({
+      ipvsGracefulTermination: true,
+      ipvsGracefulPeriodMs: 5_000,
+      serviceNodePortRange: { from: 31000, to: 31010 },
+      excludedCidrs: ['10.1.0.0/16'],
     });
   });
 });

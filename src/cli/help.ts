@@ -76,6 +76,7 @@ export function renderHelp(width = 110): string {
     '  kube-router [flags]              run the agent on this node',
     '  kube-router apiserver [options]  a small Kubernetes API server (lab and tests)',
     '  kube-router lab <command>        a cluster of network namespaces on this machine',
+    '  kube-router explain FROM TO      why a connection is allowed or denied by NetworkPolicy',
     '',
     'Values: durations as 90s, 5m or 1h30m; lists comma-separated or by repeating the flag;',
     'booleans as --flag or --flag=false.',

@@ -64,4 +64,14 @@ describe('kube-router (spawned)', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('Usage: kube-router lab');
   });
+
+  it('explain has its own help and checks its options before reaching for a cluster', () => {
+    const h = kubeRouter('explain', '--help');
+    expect(h.status).toBe(0);
+    expect(h.stdout).toContain('Usage: kube-router explain');
+    expect(h.stdout).toContain('--kernel');
+    const r = kubeRouter('explain', 'x/a', 'y/b', '--port', '0', '--kubeconfig', '/nonexistent');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('[KRT_EXPLAIN_ENDPOINT]');
+  }, 60_000);
 });

@@ -4,6 +4,7 @@
 //   kube-router [flags]            the agent (src/agent)
 //   kube-router apiserver ...      src/apiserver (apiserverCommand)
 //   kube-router lab ...            src/lab (labCommand)
+//   kube-router explain FROM TO    src/explain (explainCommand): why a connection is allowed or denied
 //   kube-router docs-flags         (hidden) markdown flag reference: docs/flags.md; --readme: README section
 
 import { realpathSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { errorFields, errorLine } from '../observe/errors.js';
 const SUBCOMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   apiserver: async () => (await import('../apiserver/index.js')).apiserverCommand(),
   lab: async () => (await import('../lab/index.js')).labCommand(),
+  explain: async () => (await import('../explain/command.js')).explainCommand(),
 };
 
 function fail(message: string, code: number): number {

@@ -10,6 +10,7 @@ import { lastSyncOf, type AgentHealth } from './health.js';
 import { R, type KObj } from './kube.js';
 import type { Lab } from './lab.js';
 import { sleep } from './sh.js';
+import { explainProbes, type ExplainMismatch } from '../explain/matrix.js';
 
 export const NAMESPACES = ['x', 'y', 'z'] as const;
 export const POD_NAMES = ['a', 'b', 'c'] as const;
@@ -66,7 +67,9 @@ export interface CaseResult {
   readonly diffs?: readonly CellDiff[];
   readonly error?: string;
   /** Where the time went: waiting for firewall syncs, probing (all rounds), and probe rounds made. */
-  readonly timings?: { readonly syncWaitMs: number; readonly probeMs: number; readonly rounds: number };
+  readonly timings?: { readonly syncWaitMs: number; readonly probeMs: number; readonly rounds: number; readonly explainMs?: number };
+  /** With `explain`: cells checked against `kube-router explain`, and those where it disagrees with the packets. */
+  readonly explain?: { readonly checked: number; readonly mismatches: readonly (ExplainMismatch & { readonly step: number })[] };
 }
 export interface ConformanceReport {
   readonly cases: readonly CaseResult[];
@@ -74,6 +77,8 @@ export interface ConformanceReport {
   readonly failed: number;
   readonly skipped: number;
   readonly setupMs: number;
+  /** Present with `explain`: cells where explain and the real packets disagree, over all cases. */
+  readonly explainMismatches?: number;
 }
 export interface ConformanceOptions {
   readonly stepTimeoutMs?: number;
@@ -82,6 +87,8 @@ export interface ConformanceOptions {
   /** Nodes to place the nine pods on, round-robin (default: every lab node). */
   readonly nodes?: readonly string[];
   readonly onCase?: ((line: string) => void) | undefined;
+  /** Also check every probed cell of every step against `kube-router explain` (src/explain). */
+  readonly explain?: boolean;
 }
 
 /** Loads every *.yaml case in `dir`; an unreadable case becomes a failing entry, never a crash. */
@@ -297,7 +304,9 @@ async function waitForFirewallSync(lab: Lab, since: number, timeoutMs: number): 
   }
 }
 
-async function observe(lab: Lab, step: Step, ips: Readonly<Record<string, string>>, probeTimeoutMs: number): Promise<CellDiff[]> {
+type Observed = Record<string, Record<string, boolean>>;
+
+async function observe(lab: Lab, step: Step, ips: Readonly<Record<string, string>>, probeTimeoutMs: number): Promise<{ diffs: CellDiff[]; results: Observed[] }> {
   const exps = step.expect;
   const results = await Promise.all(exps.map((e) => lab.matrix(PODS, ips, e.port, e.protocol, probeTimeoutMs)));
   const diffs: CellDiff[] = [];
@@ -321,21 +330,30 @@ async function observe(lab: Lab, step: Step, ips: Readonly<Record<string, string
       if (expected !== observed) diffs.push({ port: e.port, protocol: e.protocol, from: f, to: t, expected, observed });
     }
   });
-  return diffs;
+  return { diffs, results };
 }
 
 export function formatCase(r: CaseResult): string {
   const secs = `(${(r.ms / 1000).toFixed(1)} s)`;
-  if (r.status === 'pass') return `PASS ${r.name} ${secs}`;
+  const mm = r.explain?.mismatches ?? [];
+  const explain =
+    mm.length === 0
+      ? ''
+      : `; explain disagrees on ${mm.length} cells: ${mm
+          .slice(0, 6)
+          .map((m) => `step ${m.step} ${m.port}/${m.protocol} ${m.from}->${m.to} packets ${m.observed ? 'allow' : 'deny'} explain ${m.error ?? (m.explained ? 'allow' : 'deny')}`)
+          .join('; ')}${mm.length > 6 ? ' ...' : ''}`;
+  if (r.status === 'pass') return `PASS ${r.name} ${secs}${explain}`;
   if (r.status === 'skip') return `SKIP ${r.name}: ${r.error ?? ''}`;
   const cells = (r.diffs ?? []).slice(0, 12).map((d) => `${d.port}/${d.protocol} ${d.from}->${d.to} want ${d.expected ? 'allow' : 'deny'} got ${d.observed ? 'allow' : 'deny'}`);
   const more = (r.diffs?.length ?? 0) > 12 ? ` ... and ${(r.diffs?.length ?? 0) - 12} more` : '';
-  return `FAIL ${r.name} ${secs}${r.failedStep ? ` step ${r.failedStep}` : ''}: ${r.error ?? `${r.diffs?.length ?? 0} cells differ: ${cells.join('; ')}${more}`}`;
+  return `FAIL ${r.name} ${secs}${r.failedStep ? ` step ${r.failedStep}` : ''}: ${r.error ?? `${r.diffs?.length ?? 0} cells differ: ${cells.join('; ')}${more}`}${explain}`;
 }
 
 export function formatReport(r: ConformanceReport, withCases = true): string {
   const lines = withCases ? r.cases.map(formatCase) : [];
-  lines.push(`${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''}`);
+  const explain = r.explainMismatches !== undefined ? `, ${r.explainMismatches} explain mismatches` : '';
+  lines.push(`${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''}${explain}`);
   return lines.join('\n');
 }
 
@@ -357,7 +375,9 @@ export async function runConformance(lab: Lab, dir: string, o: ConformanceOption
     else if (needsServiceProxy(c) && !proxy) r = { name: c.name, status: 'skip', ms: 0, error: 'needs the service proxy (Services, {{clusterip}}): run it in a lab with the proxy (IPVS: user-mode Linux)' };
     else {
       r = { name: c.name, status: 'pass', ms: 0 };
-      const t = { syncWaitMs: 0, probeMs: 0, rounds: 0 };
+      const t = { syncWaitMs: 0, probeMs: 0, rounds: 0, ...(o.explain ? { explainMs: 0 } : {}) };
+      const ex = { checked: 0, mismatches: [] as (ExplainMismatch & { step: number })[] };
+      let last: Observed[] = [];
       const waitSync = async (since: number): Promise<void> => {
         const w0 = Date.now();
         await waitForFirewallSync(lab, since, 30_000);
@@ -368,7 +388,8 @@ export async function runConformance(lab: Lab, dir: string, o: ConformanceOption
         const d = await observe(lab, step, ips, o.probeTimeoutMs ?? 1000);
         t.probeMs += Date.now() - p0;
         t.rounds++;
-        return d;
+        last = d.results;
+        return d.diffs;
       };
       try {
         const resetAt = Date.now();
@@ -388,6 +409,14 @@ export async function runConformance(lab: Lab, dir: string, o: ConformanceOption
             await sleep(300);
             diffs = await look(step);
           }
+          if (o.explain) {
+            // The last round's packets against explain over the cluster as it is now (the agents synced it).
+            const e0 = Date.now();
+            const res = await explainProbes(lab.kubeconfig, lab.state.agentFlags, step.expect.map((e, k) => ({ port: e.port, protocol: e.protocol, observed: last[k] ?? {} })));
+            t.explainMs = (t.explainMs ?? 0) + Date.now() - e0;
+            ex.checked += res.checked;
+            ex.mismatches.push(...res.mismatches.map((m) => ({ ...m, step: i + 1 })));
+          }
           if (diffs.length > 0) {
             r = { name: c.name, status: 'fail', ms: 0, failedStep: i + 1, diffs };
             break;
@@ -396,7 +425,7 @@ export async function runConformance(lab: Lab, dir: string, o: ConformanceOption
       } catch (e) {
         r = { name: c.name, status: 'fail', ms: 0, error: e instanceof Error ? e.message : String(e) };
       }
-      r = { ...r, ms: Date.now() - start, timings: t };
+      r = { ...r, ms: Date.now() - start, timings: t, ...(o.explain ? { explain: ex } : {}) };
     }
     results.push(r);
     o.onCase?.(formatCase(r));
@@ -408,5 +437,6 @@ export async function runConformance(lab: Lab, dir: string, o: ConformanceOption
     failed: results.filter((r) => r.status === 'fail').length,
     skipped: results.filter((r) => r.status === 'skip').length,
     setupMs,
+    ...(o.explain ? { explainMismatches: results.reduce((n, r) => n + (r.explain?.mismatches.length ?? 0), 0) } : {}),
   };
 }

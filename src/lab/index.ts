@@ -163,6 +163,7 @@ export function labCommand(): Command {
     .option('--timeout <s>', 'per-step time to wait for the expected matrix', (v) => Number(v), 60)
     .option('--probe-timeout <ms>', 'per-probe timeout', (v) => Number(v), 1000)
     .option('--nodes <names>', 'comma-separated nodes to place the 9 pods on (default: all, spread)')
+    .option('--explain', 'also check every probed cell against `kube-router explain` (same cluster, agent flags and compiler); counts explain mismatches')
     .action(async (dir: string, o: Record<string, unknown>, cmd: Command) => {
       const l = await Promise.resolve()
         .then(() => Lab.attach(where(cmd)))
@@ -172,11 +173,12 @@ export function labCommand(): Command {
         probeTimeoutMs: o['probeTimeout'] as number,
         ...(o['case'] ? { only: o['case'] as string[] } : {}),
         ...(o['nodes'] ? { nodes: String(o['nodes']).split(',') } : {}),
+        ...(o['explain'] ? { explain: true } : {}),
         onCase: o['json'] ? undefined : (line) => process.stdout.write(line + '\n'),
       }).catch(fail);
       if (o['json']) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else process.stdout.write(formatReport(report, false) + '\n');
-      process.exitCode = report.failed > 0 ? 1 : 0;
+      process.exitCode = report.failed > 0 || (report.explainMismatches ?? 0) > 0 ? 1 : 0;
     });
 
   // The detached supervisor `lab up` starts: owns the API server, kubelet, controllers and agents.

@@ -21,6 +21,13 @@ export const ERROR_CODES = {
   KRT_APISERVER_PATCH: 'The project API server cannot apply a JSON, merge or strategic patch.',
   KRT_APISERVER_SELECTOR: 'The project API server cannot parse a label or field selector.',
   KRT_LAB_API: 'The lab API client got an error status from the API server.',
+  KRT_EXPLAIN_ENDPOINT: '`kube-router explain`: an endpoint is neither `namespace/pod`, a node name nor an IP address, or an option of explain is out of range. Exits 2.',
+  KRT_EXPLAIN_UNKNOWN_POD: '`kube-router explain`: no pod of that `namespace/name` in the cluster. Exits 1.',
+  KRT_EXPLAIN_POD_NO_IP: '`kube-router explain`: the pod has no IP (or none of the family the other end has), is not scheduled, or has finished, so no firewall holds rules for it. Exits 1.',
+  KRT_EXPLAIN_AMBIGUOUS_IP: '`kube-router explain`: an IP names more than one pod or node; name the pod as `namespace/pod` instead. Exits 1.',
+  KRT_EXPLAIN_NO_PATH: "`kube-router explain`: neither end is a pod, a node or an address of a node's pod CIDR, or the two ends share no IP family: no firewall of the cluster sees the packet. Exits 1.",
+  KRT_EXPLAIN_API: '`kube-router explain`: the cluster could not be listed (API server unreachable or not answering within --timeout). Exits 1.',
+  KRT_EXPLAIN_KERNEL: "`kube-router explain --kernel`: a node's kernel state cannot be read (not this host's node and no `--lab`, or iptables-save / ipset save failed). Exits 1.",
   KRT_INTERNAL: 'Anything that is not a KrtError (a bug or an unexpected failure); the message says what.',
 } as const satisfies Record<string, string>;
 

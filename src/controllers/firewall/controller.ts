@@ -4,13 +4,14 @@
 import type { Logger } from 'pino';
 import { execHost, type Exec } from '../../dataplane/exec.js';
 import { detectBackend, type BackendName, type IptablesBinaries } from '../../dataplane/iptables/backend.js';
-import type { IPFamily, ModelChange, NodeModel } from '../../model/types.js';
+import type { IPFamily, NodeModel } from '../../model/types.js';
 import { gauge, histogram, counter } from '../../observe/metrics.js';
-import { SyncRunner, type SyncReason } from '../../watch/sync-runner.js';
+import type { SyncReason } from '../../watch/sync-runner.js';
 import type { Controller, ControllerContext } from '../controller.js';
+import { logSync, SyncLoop } from '../sync-loop.js';
 import { FirewallApplier } from './apply/applier.js';
 import { FirewallCompiler, type CompileOptions } from './compile/compiler.js';
-import { nodePodCidrs } from './compile/pod-cidrs.js';
+import { deriveCompileOptions, firewallFamilies } from './options.js';
 import { errorCode } from '../../observe/errors.js';
 
 export interface FirewallOptions {
@@ -58,7 +59,7 @@ const WATCHED = ['Pod', 'Namespace', 'NetworkPolicy', 'Node'] as const;
 export function createFirewallController(ctx: ControllerContext, opts: FirewallOptions, deps: FirewallDeps = {}): FirewallController {
   const log: Logger = ctx.log;
   const exec = deps.exec ?? execHost;
-  const families: IPFamily[] = [...(opts.enableIPv4 ? [4 as const] : []), ...(opts.enableIPv6 ? [6 as const] : [])];
+  const families: IPFamily[] = firewallFamilies(opts);
   const m = {
     sync: histogram(ctx.metrics, 'controller_iptables_sync_time', 'Time it took for the network policy controller to sync iptables'),
     compile: histogram(ctx.metrics, 'controller_policy_chains_sync_time', 'Time it took to compile network policy chains and sets'),
@@ -78,12 +79,10 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
   let applier: FirewallApplier | undefined;
   let compiler: FirewallCompiler | undefined;
   let compilerKey = '';
-  let runner: SyncRunner | undefined;
-  let unsubscribe: (() => void) | undefined;
+  let loop: SyncLoop | undefined;
   let syncs = 0;
   let warned = new Set<string>();
   let cidrNote = '';
-  let inflight: Promise<void> | undefined;
   // Our Node as last seen: its deletion from the API (transient, or an operator's mistake) must not drop
   // fail-closed; the router holds its last state the same way (router/own-node.ts).
   let lastNode: NodeModel | undefined;
@@ -91,8 +90,8 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
   const compileOptions = (): CompileOptions => {
     const node = ctx.cluster.snapshot().nodes.get(opts.nodeName) ?? lastNode;
     lastNode = node;
-    const found = opts.podCIDRs ? { cidrs: opts.podCIDRs, source: 'option', invalid: [] } : nodePodCidrs(node, families);
-    const podCIDRs = [...found.cidrs];
+    const { options, podCidrs: found } = deriveCompileOptions(opts, node);
+    const podCIDRs = options.podCIDRs;
     // Said once per change of what is known, so an operator sees when fail-closed starts (or cannot).
     const note = `${found.source}:${podCIDRs.join(',')}:${found.invalid.join(',')}`;
     if (note !== cidrNote) {
@@ -108,17 +107,7 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
       }
       if (podCIDRs.length > 0) log.info({ podCIDRs, source: found.source }, 'firewall: failing closed for pod addresses not programmed yet');
     }
-    return {
-      nodeName: opts.nodeName,
-      families,
-      podCIDRs,
-      ranges: {
-        clusterIPRanges: opts.serviceClusterIPRanges,
-        externalIPRanges: opts.serviceExternalIPRanges,
-        loadBalancerIPRanges: opts.loadBalancerIPRanges,
-        nodePortRange: opts.nodePortRange,
-      },
-    };
+    return options;
   };
 
   async function sync(reason: SyncReason): Promise<void> {
@@ -164,40 +153,24 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
     m.ipsets.set(plan.sets.size);
     syncs++;
     ctx.health.beat('firewall');
-    // A sync that changed the kernel is news for an operator (info, with what triggered it); a no-op is not.
-    (report.changed ? log.info.bind(log) : log.debug.bind(log))(
-      {
-        cause: reason.cause,
-        ...(report.changed && reason.hints.length > 0
-          ? { triggeredBy: reason.hints.slice(0, 5), ...(reason.hints.length > 5 || reason.hintsTruncated ? { moreTriggers: true } : {}) }
-          : {}),
-        ms: Math.round(totalMs),
-        compileMs: Math.round(compileMs),
-        ipsetMs: Math.round(report.timings.ipsetMs + report.timings.postMs),
-        iptablesMs: report.timings.iptablesMs,
-        podsCompiled: stats.podsCompiled,
-        policiesCompiled: stats.policiesCompiled,
-        chainsReplaced: report.chainsReplaced.length,
-        chainsEdited: report.chainsEdited.length,
-        chainsDeleted: report.chainsDeleted.length,
-        setsChanged: report.setsChanged.length,
-        setsDestroyed: report.setsDestroyed.length,
-        jumpsFixed: report.jumpsFixed,
-      },
-      report.changed ? 'firewall synced' : 'firewall in sync',
-    );
+    logSync(log, 'firewall', reason, report.changed, {
+      ms: Math.round(totalMs),
+      compileMs: Math.round(compileMs),
+      ipsetMs: Math.round(report.timings.ipsetMs + report.timings.postMs),
+      iptablesMs: report.timings.iptablesMs,
+      podsCompiled: stats.podsCompiled,
+      policiesCompiled: stats.policiesCompiled,
+      chainsReplaced: report.chainsReplaced.length,
+      chainsEdited: report.chainsEdited.length,
+      chainsDeleted: report.chainsDeleted.length,
+      setsChanged: report.setsChanged.length,
+      setsDestroyed: report.setsDestroyed.length,
+      jumpsFixed: report.jumpsFixed,
+    });
     if (report.changed && log.isLevelEnabled('trace')) {
       log.trace({ ipset: report.texts.ipset, iptables: report.texts.iptables, ipsetPost: report.texts.post }, 'firewall restore input');
     }
   }
-
-  const onChanges = (changes: readonly ModelChange[]): void => {
-    for (const c of changes) {
-      // Other nodes' objects matter only as far as their pods do; our own node may bring pod CIDRs.
-      if (c.kind === 'Node' && c.key !== opts.nodeName) continue;
-      runner?.request(`${c.kind} ${c.key}`);
-    }
-  };
 
   return {
     name: 'firewall',
@@ -222,30 +195,19 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
         ...(deps.binaries ? { binaries: deps.binaries } : {}),
         ...(deps.ipsetBinary ? { ipsetBinary: deps.ipsetBinary } : {}),
       });
-      ctx.health.register('firewall', opts.syncPeriodMs);
-      await ctx.cluster.whenSynced();
-      runner = new SyncRunner({
+      loop = new SyncLoop(ctx, {
         name: 'firewall',
-        run: (reason) => {
-          const p = sync(reason);
-          inflight = p.catch(() => undefined);
-          return p;
-        },
-        minIntervalMs: 0,
+        watched: WATCHED,
+        nodeName: opts.nodeName,
         periodMs: opts.syncPeriodMs,
-        backoff: deps.backoff ?? { initialMs: 250, maxMs: 30_000 },
-        log,
+        ...(deps.backoff ? { backoff: deps.backoff } : {}),
+        sync,
       });
-      unsubscribe = ctx.cluster.subscribe(WATCHED, onChanges);
-      await runner.start();
+      await loop.start();
     },
     async stop() {
-      unsubscribe?.();
-      unsubscribe = undefined;
-      runner?.stop();
-      runner = undefined;
-      // Let a sync in flight finish: a successor agent must not race our last restore.
-      await inflight;
+      await loop?.stop();
+      loop = undefined;
     },
     async cleanup() {
       const choice = await detectBackend(exec, opts.backend ?? 'auto');

@@ -4,10 +4,11 @@
 import { writeFile } from 'node:fs/promises';
 import { execHost, type Exec } from '../../dataplane/exec.js';
 import { detectBackend, type BackendName } from '../../dataplane/iptables/backend.js';
-import type { IPFamily, ModelChange } from '../../model/types.js';
+import type { IPFamily } from '../../model/types.js';
 import { counter, gauge, histogram } from '../../observe/metrics.js';
-import { SyncRunner, type SyncReason } from '../../watch/sync-runner.js';
+import type { SyncReason } from '../../watch/sync-runner.js';
 import type { Controller, ControllerContext } from '../controller.js';
+import { logSync, SyncLoop } from '../sync-loop.js';
 import { ProxyApplier } from './apply/applier.js';
 import { DUMMY_IF, parseAddrShow } from './apply/dummy-link.js';
 import { ProxyCompiler } from './compile/incremental.js';
@@ -44,7 +45,8 @@ const SYSCTLS: readonly [string, string][] = [
 export function createProxyController(ctx: ControllerContext, opts: ProxyOptions, deps: ProxyDeps = {}): ProxyController {
   const log = ctx.log;
   const exec = deps.exec ?? execHost;
-  const families: IPFamily[] = [...(opts.enableIPv4 ? [4 as const] : []), ...(opts.enableIPv6 ? [6 as const] : [])];
+  const families: IPFamily[] = [...(opts.enableIpv4 ? [4 as const] : []), ...(opts.enableIpv6 ? [6 as const] : [])];
+  const nodePortRange = { min: opts.serviceNodePortRange.from, max: opts.serviceNodePortRange.to };
   const m = {
     sync: histogram(ctx.metrics, 'controller_ipvs_services_sync_time', 'Time it took for the service proxy to sync IPVS'),
     services: gauge(ctx.metrics, 'controller_ipvs_services', 'IPVS virtual servers programmed by the service proxy'),
@@ -54,9 +56,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
   let applier: ProxyApplier | undefined;
   const compiler = new ProxyCompiler();
   let extras: ProxyExtras | undefined;
-  let runner: SyncRunner | undefined;
-  let unsubscribe: (() => void) | undefined;
-  let inflight: Promise<void> | undefined;
+  let loop: SyncLoop | undefined;
   let drainTimer: NodeJS.Timeout | undefined;
   let syncs = 0;
   let said = new Set<string>();
@@ -77,16 +77,16 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
   function inputs(): ProxyInputs {
     const node = ctx.cluster.snapshot().nodes.get(opts.nodeName);
     const nodeIP = node?.primaryIP;
-    const nodePortAddresses = opts.nodePortBindOnAllIPs ? localAddresses : [...(node?.internalIPs ?? []), ...(node?.externalIPs ?? [])].slice(0, 1);
+    const nodePortAddresses = opts.nodeportBindonAllIp ? localAddresses : [...(node?.internalIPs ?? []), ...(node?.externalIPs ?? [])].slice(0, 1);
     return {
       nodeName: opts.nodeName,
       ...(nodeIP ? { nodeIP } : {}),
       nodePortAddresses,
       podCIDRs: node?.podCIDRs ?? [],
       families,
-      externalIPRanges: opts.externalIPRanges,
-      loadBalancerIPRanges: opts.loadBalancerIPRanges,
-      strictExternalIPs: opts.strictExternalIPs,
+      externalIPRanges: opts.serviceExternalIpRange,
+      loadBalancerIPRanges: opts.loadbalancerIpRange,
+      strictExternalIPs: opts.strictExternalIpValidation,
       masqueradeAll: opts.masqueradeAll,
       hairpinAll: opts.hairpinMode,
       ...(node?.labels[ZONE_LABEL] ? { zone: node.labels[ZONE_LABEL] } : {}),
@@ -95,7 +95,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
 
   async function sync(reason: SyncReason): Promise<void> {
     const t0 = performance.now();
-    if (reason.full && opts.nodePortBindOnAllIPs) localAddresses = await readLocalAddresses();
+    if (reason.full && opts.nodeportBindonAllIp) localAddresses = await readLocalAddresses();
     const inp = inputs();
     const snapshot = ctx.cluster.snapshot();
     const plan = compiler.compile(snapshot, inp);
@@ -123,29 +123,24 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     m.services.set(plan.virtualServers.size);
     syncs++;
     ctx.health.beat('proxy');
-    (report.changed ? log.info.bind(log) : log.debug.bind(log))(
-      {
-        cause: reason.cause,
-        ...(report.changed && reason.hints.length ? { triggeredBy: reason.hints.slice(0, 5) } : {}),
-        ms: Math.round(totalMs),
-        compileMs: Math.round(compileMs),
-        servicesCompiled: compiler.stats().recompiled,
-        applyMs: Object.fromEntries(Object.entries(report.ms).map(([k, v]) => [k, Math.round(v)])),
-        virtualServers: plan.virtualServers.size,
-        ipvsCommands: report.ipvsCommands,
-        servicesAdded: report.servicesAdded,
-        servicesRemoved: report.servicesRemoved,
-        realServersAdded: report.realServersAdded,
-        realServersRemoved: report.realServersRemoved,
-        draining: report.draining,
-        vipsAdded: report.vipsAdded,
-        vipsRemoved: report.vipsRemoved,
-        natChanged: report.natChanged,
-        ...(fw.changed ? { vipFirewall: fw.chainWritten ? 'chain written' : 'sets changed' } : {}),
-        ...(after.udpFlushed ? { udpConntrackFlushed: after.udpFlushed } : {}),
-      },
-      report.changed || fw.changed ? 'service proxy synced' : 'service proxy in sync',
-    );
+    logSync(log, 'service proxy', reason, report.changed || fw.changed, {
+      ms: Math.round(totalMs),
+      compileMs: Math.round(compileMs),
+      applyMs: Object.fromEntries(Object.entries(report.ms).map(([k, v]) => [k, Math.round(v)])),
+      virtualServers: plan.virtualServers.size,
+      ipvsCommands: report.ipvsCommands,
+      servicesAdded: report.servicesAdded,
+      servicesRemoved: report.servicesRemoved,
+      realServersAdded: report.realServersAdded,
+      realServersRemoved: report.realServersRemoved,
+      draining: report.draining,
+      vipsAdded: report.vipsAdded,
+      vipsRemoved: report.vipsRemoved,
+      natChanged: report.natChanged,
+      servicesCompiled: compiler.stats().recompiled,
+      ...(fw.changed ? { vipFirewall: fw.chainWritten ? 'chain written' : 'sets changed' } : {}),
+      ...(after.udpFlushed ? { udpConntrackFlushed: after.udpFlushed } : {}),
+    });
     scheduleDrain();
   }
 
@@ -156,12 +151,12 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     const drains = [applier?.nextDrainDeadline(), extras?.nextFlushDue()].filter((t): t is number => t !== undefined);
     if (drains.length === 0) return;
     const at = Math.min(...drains);
-    drainTimer = setTimeout(() => runner?.request('graceful period ended'), Math.max(0, at - Date.now()) + 50);
+    drainTimer = setTimeout(() => loop?.request('graceful period ended'), Math.max(0, at - Date.now()) + 50);
     drainTimer.unref();
   }
 
   async function setSysctls(): Promise<void> {
-    const timeouts = opts.timeoutsMs;
+    const timeouts = { tcp: opts.serviceTcpTimeoutMs, tcpFin: opts.serviceTcpfinTimeoutMs, udp: opts.serviceUdpTimeoutMs };
     for (const [key, value] of SYSCTLS) {
       await writeFile(`/proc/sys/${key}`, value).catch((e: Error) => log.warn({ sysctl: key, err: e.message }, 'service proxy: cannot set a kernel setting'));
     }
@@ -172,20 +167,13 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     }
   }
 
-  const onChanges = (changes: readonly ModelChange[]): void => {
-    for (const c of changes) {
-      if (c.kind === 'Node' && c.key !== opts.nodeName) continue;
-      runner?.request(`${c.kind} ${c.key}`);
-    }
-  };
-
   return {
     name: 'proxy',
     get syncs() {
       return syncs;
     },
     async start() {
-      if (!opts.enableIPv4) throw new Error('service proxy: only IPv4 is supported so far; run with --enable-ipv4');
+      if (!opts.enableIpv4) throw new Error('service proxy: only IPv4 is supported so far; run with --enable-ipv4');
       // ipvsadm loads ip_vs where modules can load; its failure says clearly that this kernel has no IPVS.
       await exec('ipvsadm', ['-S', '-n']).catch((e: Error) => {
         throw new Error(`service proxy: IPVS is not available on this node (${e.message}); the proxy needs the ip_vs kernel module`);
@@ -195,50 +183,33 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       applier = new ProxyApplier({
         exec,
         backend,
-        nodePortRange: opts.nodePortRange,
-        excludedCIDRs: opts.excludedCIDRs,
-        gracefulPeriodMs: opts.gracefulTermination ? opts.gracefulPeriodMs : 0,
+        nodePortRange,
+        excludedCIDRs: opts.excludedCidrs,
+        gracefulPeriodMs: opts.ipvsGracefulTermination ? opts.ipvsGracefulPeriodMs : 0,
       });
       extras = new ProxyExtras({
         exec,
         backend,
         nodeName: opts.nodeName,
         families,
-        permitAll: opts.permitAll,
-        gracefulPeriodMs: opts.gracefulTermination ? opts.gracefulPeriodMs : 0,
-        metricsEnabled: opts.metricsEnabled,
+        permitAll: opts.ipvsPermitAll,
+        gracefulPeriodMs: opts.ipvsGracefulTermination ? opts.ipvsGracefulPeriodMs : 0,
+        metricsEnabled: opts.metricsPort > 0,
         log,
         registry: ctx.metrics,
       });
-      ctx.health.register('proxy', opts.syncPeriodMs);
-      await ctx.cluster.whenSynced();
-      runner = new SyncRunner({
-        name: 'proxy',
-        run: (reason) => {
-          const p = sync(reason);
-          inflight = p.catch(() => undefined);
-          return p;
-        },
-        minIntervalMs: 0,
-        periodMs: opts.syncPeriodMs,
-        backoff: { initialMs: 250, maxMs: 30_000 },
-        log,
-      });
-      unsubscribe = ctx.cluster.subscribe(WATCHED, onChanges);
-      await runner.start();
+      loop = new SyncLoop(ctx, { name: 'proxy', watched: WATCHED, nodeName: opts.nodeName, periodMs: opts.ipvsSyncPeriodMs, sync });
+      await loop.start();
     },
     async stop() {
-      unsubscribe?.();
-      unsubscribe = undefined;
       if (drainTimer) clearTimeout(drainTimer);
-      runner?.stop();
-      runner = undefined;
-      await inflight;
+      await loop?.stop();
+      loop = undefined;
       await extras?.stop();
     },
     async cleanup() {
       const backend = deps.backend ?? (await detectBackend(exec)).backend;
-      const a = new ProxyApplier({ exec, backend, nodePortRange: opts.nodePortRange, excludedCIDRs: opts.excludedCIDRs, gracefulPeriodMs: 0 });
+      const a = new ProxyApplier({ exec, backend, nodePortRange, excludedCIDRs: opts.excludedCidrs, gracefulPeriodMs: 0 });
       await a.cleanup(await readLocalAddresses().catch(() => []));
       const x = new ProxyExtras({ exec, backend, nodeName: opts.nodeName, families, permitAll: false, gracefulPeriodMs: 0, metricsEnabled: false, log, registry: ctx.metrics });
       await x.cleanup();

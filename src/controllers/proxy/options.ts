@@ -1,47 +1,25 @@
-// The service proxy's settings, taken from the agent's flags (cli/flags.ts) by name.
-import type { AgentConfig } from '../../cli/flags.js';
+// Options of the service proxy. Every flag the flag table (src/cli/flags.ts) gives to the proxy
+// (`owner: 'proxy'`), plus the shared settings listed in PROXY_SHARED_FLAGS, comes from that table with
+// its name, type and default: a new proxy flag is one row there. Only what no flag sets is declared here.
+import { ownedConfig, type AgentConfig, type OwnedConfig } from '../../cli/flags.js';
 
-export interface ProxyOptions {
+/**
+ * Flags the proxy reads but does not own: address families, the Service ranges and NodePort range (agent),
+ * --hairpin-mode (router: it also sets bridge hairpin; here it SNATs every service's hairpin traffic) and
+ * --metrics-port (agent: per-service IPVS metrics are exported only when metrics are served).
+ */
+export const PROXY_SHARED_FLAGS = [
+  'enableIpv4', 'enableIpv6', 'serviceExternalIpRange', 'loadbalancerIpRange', 'serviceNodePortRange', 'hairpinMode', 'metricsPort',
+] as const satisfies readonly (keyof AgentConfig)[];
+
+export type ProxyFlagOptions = OwnedConfig<'proxy'> & Pick<AgentConfig, (typeof PROXY_SHARED_FLAGS)[number]>;
+
+export type ProxyOptions = ProxyFlagOptions & {
+  /** This node's name in the cluster (--hostname-override, $NODE_NAME or the host name). */
   readonly nodeName: string;
-  readonly syncPeriodMs: number;
-  readonly gracefulTermination: boolean;
-  readonly gracefulPeriodMs: number;
-  readonly masqueradeAll: boolean;
-  readonly hairpinMode: boolean;
-  readonly nodePortBindOnAllIPs: boolean;
-  readonly excludedCIDRs: readonly string[];
-  readonly externalIPRanges: readonly string[];
-  readonly loadBalancerIPRanges: readonly string[];
-  readonly strictExternalIPs: boolean;
-  readonly nodePortRange: { readonly min: number; readonly max: number };
-  readonly enableIPv4: boolean;
-  readonly enableIPv6: boolean;
-  /** --ipvs-permit-all: the VIP firewall (kube-router's KUBE-ROUTER-SERVICES) is on. */
-  readonly permitAll: boolean;
-  /** --metrics-port > 0: per-service IPVS traffic metrics are exported. */
-  readonly metricsEnabled: boolean;
-  /** IPVS connection timeouts in ms (0 keeps the kernel's). */
-  readonly timeoutsMs: { readonly tcp: number; readonly tcpFin: number; readonly udp: number };
+};
+
+export function proxyOptionsFrom(config: AgentConfig, nodeName: string): ProxyOptions {
+  return { ...ownedConfig(config, 'proxy', PROXY_SHARED_FLAGS), nodeName };
 }
 
-export function proxyOptionsFrom(c: AgentConfig, nodeName: string): ProxyOptions {
-  return {
-    nodeName,
-    syncPeriodMs: c.ipvsSyncPeriodMs,
-    gracefulTermination: c.ipvsGracefulTermination,
-    gracefulPeriodMs: c.ipvsGracefulPeriodMs,
-    masqueradeAll: c.masqueradeAll,
-    hairpinMode: c.hairpinMode,
-    nodePortBindOnAllIPs: c.nodeportBindonAllIp,
-    excludedCIDRs: [...c.excludedCidrs],
-    externalIPRanges: [...c.serviceExternalIpRange],
-    loadBalancerIPRanges: [...c.loadbalancerIpRange],
-    strictExternalIPs: c.strictExternalIpValidation,
-    nodePortRange: { min: c.serviceNodePortRange.from, max: c.serviceNodePortRange.to },
-    enableIPv4: c.enableIpv4,
-    enableIPv6: c.enableIpv6,
-    permitAll: c.ipvsPermitAll,
-    metricsEnabled: c.metricsPort > 0,
-    timeoutsMs: { tcp: c.serviceTcpTimeoutMs, tcpFin: c.serviceTcpfinTimeoutMs, udp: c.serviceUdpTimeoutMs },
-  };
-}

@@ -92,12 +92,18 @@ export interface Mismatch {
   got: boolean;
 }
 
-/** Runs a case; returns every (step, probe, pair) whose traced verdict differs from the expectation. */
-export function runCase(c: ConformanceCase, extra: Partial<CompileOptions> = {}): Mismatch[] {
+/**
+ * Applies a case's steps in order to the default cluster, compiling every node's plan after each; `each`
+ * sees the step, its plans and the pods. (The renderer's golden test reads the plans this way, untraced.)
+ */
+export function compileSteps(
+  c: ConformanceCase,
+  extra: Partial<CompileOptions>,
+  each: (step: number, spec: Step, cluster: Cluster, pods: ReadonlyMap<string, PodModel>) => void,
+): void {
   const { namespaces, pods } = defaultCluster();
   const policies = new Map<string, NetworkPolicyModel>();
   const cluster = new Cluster(['node1', 'node2'], extra);
-  const out: Mismatch[] = [];
   c.steps.forEach((step, si) => {
     for (const d of step.delete ?? []) policies.delete(d);
     for (const m of step.apply ?? []) {
@@ -129,6 +135,14 @@ export function runCase(c: ConformanceCase, extra: Partial<CompileOptions> = {})
       policies: new Map(policies),
     };
     cluster.update(snap);
+    each(si, step, cluster, pods);
+  });
+}
+
+/** Runs a case; returns every (step, probe, pair) whose traced verdict differs from the expectation. */
+export function runCase(c: ConformanceCase, extra: Partial<CompileOptions> = {}): Mismatch[] {
+  const out: Mismatch[] = [];
+  compileSteps(c, extra, (si, step, cluster, pods) => {
     for (const e of step.expect) {
       for (const from of ALL) {
         for (const to of ALL) {

@@ -4,7 +4,7 @@
 import type { ClusterSnapshot, IPFamily, PodModel } from '../../model/types.js';
 import { FirewallCompiler, type CompileOptions } from '../../controllers/firewall/compile/compiler.js';
 import type { FirewallPlan } from '../../controllers/firewall/compile/plan.js';
-import { tracePacket, type Verdict } from './trace.js';
+import { tracePacket, type Verdict } from '../../controllers/firewall/compile/trace.js';
 
 export const TEST_RANGES = {
   clusterIPRanges: ['10.96.0.0/12'],

@@ -12,6 +12,7 @@ import type { Exec } from '../../../dataplane/exec.js';
 import type { IPFamily } from '../../../model/types.js';
 import { isOurChain, isOurSet, tmpSetName } from '../compile/names.js';
 import type { FirewallPlan } from '../compile/plan.js';
+import { renderChain, renderRule } from './render.js';
 
 const BUILTINS = ['INPUT', 'FORWARD', 'OUTPUT'] as const;
 type Builtin = (typeof BUILTINS)[number];
@@ -168,7 +169,10 @@ export class FirewallApplier {
     for (const [f, table] of plan.tables) {
       const k: KernelTable = this.tables.get(f) ?? { chains: new Map(), builtins: new Map(), foreignRules: 0 };
       const edits: ChainEdit[] = [];
-      for (const [name, rules] of table.chains) {
+      const desired = new Map<string, readonly string[]>();
+      for (const [name, rules] of table.chains) desired.set(name, renderChain(rules));
+      const jumps = table.jumps.map((j) => ({ from: j.from, rule: renderRule(j.rule) }));
+      for (const [name, rules] of desired) {
         const e = chainEdit(name, k.chains.get(name), rules);
         if (!e) continue;
         edits.push(e);
@@ -177,7 +181,7 @@ export class FirewallApplier {
       const stale = [...k.chains.keys()].filter((n) => !table.chains.has(n));
       chainsDeleted.push(...stale);
       const extra: string[] = [];
-      for (const j of table.jumps) {
+      for (const j of jumps) {
         const rules = k.builtins.get(j.from) ?? [];
         if (rules[0] === j.rule && rules.indexOf(j.rule, 1) < 0) continue;
         // Missing, duplicated or pushed down by another tool: put exactly one back at the top.
@@ -203,9 +207,9 @@ export class FirewallApplier {
         f,
         texts,
         apply: () => {
-          for (const e of edits) k.chains.set(e.chain, table.chains.get(e.chain)!);
+          for (const e of edits) k.chains.set(e.chain, desired.get(e.chain)!);
           for (const n of stale) k.chains.delete(n);
-          for (const j of table.jumps) {
+          for (const j of jumps) {
             const rules = (k.builtins.get(j.from) ?? []).filter((r: string) => r !== j.rule);
             k.builtins.set(j.from, [j.rule, ...rules]);
           }

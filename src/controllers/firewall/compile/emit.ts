@@ -3,23 +3,28 @@
 // changed) and keeps the results, so successive plans share unchanged chain arrays by identity.
 import type { IPFamily } from '../../../model/types.js';
 import { isolatedSetName, policyChainName, policySetName } from './names.js';
-import type { TablePlan, TopLevelJump } from './plan.js';
+import type { Rule, TablePlan, TopLevelJump } from './plan.js';
 import type { CompiledPolicy } from './policy.js';
-import { inputHead, matchSet, rule, topLevelHead, topLevelTail, type PodJumps, type ServiceRanges } from './rules.js';
+import { builtinJump, inputHead, jump, matchSet, rule, topLevelHead, topLevelTail, type PodJumps, type ServiceRanges } from './rules.js';
 
 /** A namespace's two dispatch chains: jump to each policy's chain for traffic to/from the pods it selects. */
-export function namespaceChains(f: IPFamily, policies: readonly CompiledPolicy[]): { ingress: string[]; egress: string[] } {
-  const ingress: string[] = [];
-  const egress: string[] = [];
+export function namespaceChains(f: IPFamily, policies: readonly CompiledPolicy[]): { ingress: Rule[]; egress: Rule[] } {
+  const ingress: Rule[] = [];
+  const egress: Rule[] = [];
   for (const c of policies) {
     const np = c.policy;
-    const target = policySetName(f, 'DST', c.targetKey);
+    const targetSet = policySetName(f, 'DST', c.targetKey);
     const who = `policy name: ${np.name} namespace ${np.namespace}`;
-    if (c.ingress) {
-      ingress.push(rule({ comment: `rule to jump to ingress chain of ${who}`, matches: [matchSet(target, 'dst')], target: policyChainName(np.namespace, np.name, 'ingress') }));
-    }
-    if (c.egress) {
-      egress.push(rule({ comment: `rule to jump to egress chain of ${who}`, matches: [matchSet(target, 'src')], target: policyChainName(np.namespace, np.name, 'egress') }));
+    for (const direction of ['ingress', 'egress'] as const) {
+      if (!c[direction]) continue;
+      (direction === 'ingress' ? ingress : egress).push(
+        rule({
+          comment: `rule to jump to ${direction} chain of ${who}`,
+          matches: [matchSet(targetSet, direction === 'ingress' ? 'dst' : 'src')],
+          target: jump(policyChainName(np.namespace, np.name, direction)),
+          origin: { kind: 'dispatch', namespace: np.namespace, policy: np.name, direction, targetSet },
+        }),
+      );
     }
   }
   return { ingress, egress };
@@ -32,11 +37,11 @@ export function topLevelChains(
   failClosed: boolean,
   ranges: ServiceRanges,
   podJumps: Iterable<PodJumps>,
-): { input: string[]; forward: string[]; output: string[] } {
+): { input: Rule[]; forward: Rule[]; output: Rule[] } {
   const head = topLevelHead(failClosed);
   const input = [...head, ...inputHead(f, ranges)];
-  const forward: string[] = [];
-  const output: string[] = [];
+  const forward: Rule[] = [];
+  const output: Rule[] = [];
   for (const j of podJumps) {
     input.push(...j.input);
     forward.push(...j.forward);
@@ -47,13 +52,12 @@ export function topLevelChains(
 }
 
 /** One TablePlan per family: a copy of the compiler's chains and the jumps from the built-in chains. */
-export function tablePlans(families: readonly IPFamily[], chains: ReadonlyMap<IPFamily, ReadonlyMap<string, readonly string[]>>): Map<IPFamily, TablePlan> {
+const JUMPS: readonly TopLevelJump[] = (['INPUT', 'FORWARD', 'OUTPUT'] as const).map((from) => ({ from, rule: builtinJump(from) }));
+
+export function tablePlans(families: readonly IPFamily[], chains: ReadonlyMap<IPFamily, ReadonlyMap<string, readonly Rule[]>>): Map<IPFamily, TablePlan> {
   const tables = new Map<IPFamily, TablePlan>();
   for (const f of families) {
-    const jumps: TopLevelJump[] = (['INPUT', 'FORWARD', 'OUTPUT'] as const).map((from) => ({
-      from,
-      rule: rule({ comment: `kube-router netpol - jump to KUBE-ROUTER-${from}`, target: `KUBE-ROUTER-${from}` }),
-    }));
+    const jumps = JUMPS;
     tables.set(f, { family: f, chains: new Map(chains.get(f)!), jumps });
   }
   return tables;

@@ -2,6 +2,9 @@
 // no sync version, so a restarted agent computes the very names the kernel already holds.
 import { createHash } from 'node:crypto';
 import type { IPFamily } from '../../../model/types.js';
+import type { Direction, Mark } from './plan.js';
+
+export type { Direction } from './plan.js';
 
 const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
@@ -35,10 +38,10 @@ export const POLICY_CHAIN_PREFIX = 'KUBE-NWPLCY-';
 export const NS_INGRESS_PREFIX = 'KUBE-NS-IN-';
 export const NS_EGRESS_PREFIX = 'KUBE-NS-EG-';
 
-export const MARK_POLICY = '0x10000/0x10000';
-export const MARK_NETPOL_OK = '0x20000/0x20000';
-
-export type Direction = 'ingress' | 'egress';
+/** Set by a policy rule that admits the packet; a pod chain rejects what lacks it. */
+export const MARK_POLICY: Mark = { value: 0x10000, mask: 0x10000 };
+/** Set at the end of a pod chain; the top-level chains accept what carries it. */
+export const MARK_NETPOL_OK: Mark = { value: 0x20000, mask: 0x20000 };
 
 export function podChainName(namespace: string, name: string): string {
   return POD_CHAIN_PREFIX + hash16(`pod/${namespace}/${name}`);

@@ -9,11 +9,11 @@ import type {
   PolicyPort,
   PolicyRule,
 } from '../../../model/types.js';
-import type { SetSpec } from './plan.js';
+import type { Match, PeerOrigin, PortOrigin, PortProtocol, Rule, SetSpec } from './plan.js';
 import { cidrContains, parseCIDR, sameCIDR, type ParsedCIDR } from '../../../model/normalize/cidr.js';
 import { ipsetNet, splitZero } from './ipset-net.js';
 import { MARK_POLICY, namedPortSetName, policyChainName, policySetName, type Direction } from './names.js';
-import { matchSet, rule } from './rules.js';
+import { matchSet, RETURN, rule, SET_POLICY_MARK } from './rules.js';
 
 /** One OR-term of a selection: pods matching podSelector in `namespace`, or in namespaces matching nsSelector. */
 export interface SelectionTerm {
@@ -44,7 +44,7 @@ export interface CompiledPolicy {
   readonly blockSets: readonly SetSpec[];
   /** "PROTO/name" of every named port the rules use. */
   readonly namedPorts: readonly string[];
-  readonly chains: ReadonlyMap<IPFamily, ReadonlyMap<string, readonly string[]>>;
+  readonly chains: ReadonlyMap<IPFamily, ReadonlyMap<string, readonly Rule[]>>;
   readonly warnings: readonly string[];
 }
 
@@ -70,28 +70,44 @@ export function selectionKey(side: 'SRC' | 'DST', terms: readonly SelectionTerm[
   return `sel/${side}/${localOnly ? 'local' : 'all'}/${[...new Set(t)].join('|')}`;
 }
 
-function portMatches(ports: readonly PolicyPort[], family: IPFamily, namedPorts: Set<string>, warn: (m: string) => void): Array<{ proto?: string; matches: string[] }> {
-  if (ports.length === 0) return [{ matches: [] }];
-  const out: Array<{ proto?: string; matches: string[] }> = [];
-  for (const p of ports) {
-    const proto = p.protocol.toLowerCase();
+interface PortPart {
+  readonly proto?: PortProtocol;
+  readonly matches: readonly Match[];
+  readonly origin: PortOrigin;
+}
+
+const ANY: { readonly kind: 'any' } = { kind: 'any' };
+const POLICY_MARKED: Match = { kind: 'mark', mark: MARK_POLICY, negate: false };
+
+function portMatches(ports: readonly PolicyPort[], family: IPFamily, namedPorts: Set<string>, warn: (m: string) => void): PortPart[] {
+  if (ports.length === 0) return [{ matches: [], origin: ANY }];
+  const out: PortPart[] = [];
+  ports.forEach((p, index) => {
+    const proto = p.protocol.toLowerCase() as PortProtocol;
+    const origin: PortOrigin = {
+      kind: 'port',
+      index,
+      protocol: p.protocol,
+      ...(p.port !== undefined ? { port: p.port } : {}),
+      ...(p.endPort !== undefined ? { endPort: p.endPort } : {}),
+    };
     if (p.port === undefined) {
-      out.push({ proto, matches: [] });
+      out.push({ proto, matches: [], origin });
     } else if (typeof p.port === 'string') {
       namedPorts.add(`${p.protocol}/${p.port}`);
       // hash:ip,port with dst,dst checks address, protocol and port against the pods that name it.
-      out.push({ matches: [matchSet(namedPortSetName(family, p.protocol, p.port), 'dst,dst')] });
+      out.push({ matches: [matchSet(namedPortSetName(family, p.protocol, p.port), 'dst,dst')], origin });
     } else {
       const from = p.port;
       const to = p.endPort;
       if (!Number.isInteger(from) || from < 1 || from > 65535 || (to !== undefined && (to < from || to > 65535))) {
         warn(`port ${from}${to !== undefined ? `-${to}` : ''} is not a valid port or range; rule port skipped`);
-        continue;
+        return;
       }
-      const range = to !== undefined && to !== from ? `${from}:${to}` : String(from);
-      out.push({ proto, matches: [`-m ${proto} --dport ${range}`] });
+      const dport: Match = to !== undefined && to !== from ? { kind: 'dport', proto, from, to } : { kind: 'dport', proto, from };
+      out.push({ proto, matches: [dport], origin });
     }
-  }
+  });
   return out;
 }
 
@@ -138,28 +154,30 @@ function compileRule(
   blockSets: SetSpec[],
   namedPorts: Set<string>,
   warn: (m: string) => void,
-  out: string[],
+  out: Rule[],
 ): void {
   const { np, dir, family } = ctx;
   const peerDir = dir === 'ingress' ? 'src' : 'dst';
   const targetDir = dir === 'ingress' ? 'dst' : 'src';
   const peerSide = dir === 'ingress' ? 'SRC' : 'DST';
   const who = `policy name: ${np.name} namespace ${np.namespace}`;
-  const peers: Array<{ match: string; comment: string }> = [];
+  const peers: Array<{ match?: Match; comment: string; origin: PeerOrigin }> = [];
   if (r.peers.length === 0) {
     peers.push({
-      match: '',
       comment: dir === 'ingress' ? `rule to ACCEPT traffic from all sources to dest pods selected by ${who}` : `rule to ACCEPT traffic from source pods to all destinations selected by ${who}`,
+      origin: ANY,
     });
   } else {
     const podTerms: SelectionTerm[] = [];
-    r.peers.forEach((peer) => {
+    const podPeers: number[] = [];
+    r.peers.forEach((peer, peerIdx) => {
       if (peer.kind === 'pods') {
         if (peer.namespaceSelector) {
           podTerms.push({ nsSelector: peer.namespaceSelector, podSelector: peer.podSelector ?? EVERYTHING });
         } else {
           podTerms.push({ namespace: np.namespace, podSelector: peer.podSelector ?? EVERYTHING });
         }
+        podPeers.push(peerIdx);
         return;
       }
       if (peer.family !== family) return;
@@ -173,6 +191,7 @@ function compileRule(
           dir === 'ingress'
             ? `rule to ACCEPT traffic from specified ipBlocks to dest pods selected by ${who}`
             : `rule to ACCEPT traffic from source pods to specified ipBlocks selected by ${who}`,
+        origin: { kind: 'ipBlock', peer: peerIdx, cidr: peer.cidr, set: name },
       });
     });
     if (podTerms.length > 0) {
@@ -181,27 +200,28 @@ function compileRule(
       if (!selections.some((s) => s.key === key)) {
         selections.push({ side: peerSide, key, terms: podTerms, localOnly: false, target: false });
       }
+      const set = policySetName(family, peerSide, key);
       peers.unshift({
-        match: matchSet(policySetName(family, peerSide, key), peerDir),
-        comment:
-          dir === 'ingress'
-            ? `rule to ACCEPT traffic from source pods to dest pods selected by ${who}`
-            : `rule to ACCEPT traffic from source pods to dest pods selected by ${who}`,
+        match: matchSet(set, peerDir),
+        comment: `rule to ACCEPT traffic from source pods to dest pods selected by ${who}`,
+        origin: { kind: 'pods', peers: podPeers, set },
       });
     }
     // Peers exist but none applies to this family: the rule allows nothing here (never "any peer").
     if (peers.length === 0) return;
   }
   const ports = portMatches(r.ports, family, namedPorts, warn);
+  const target = matchSet(ctx.targetSet, targetDir);
   for (const peer of peers) {
+    const peerMatch = peer.match ? [peer.match] : [];
     for (const port of ports) {
-      const matches =
-        dir === 'ingress'
-          ? [peer.match, matchSet(ctx.targetSet, targetDir), ...port.matches]
-          : [matchSet(ctx.targetSet, targetDir), peer.match, ...port.matches];
-      const base = { comment: peer.comment, ...(port.proto ? { proto: port.proto } : {}) };
-      out.push(rule({ ...base, matches, target: `MARK --set-xmark ${MARK_POLICY}` }));
-      out.push(rule({ ...base, matches: [...matches, `-m mark --mark ${MARK_POLICY}`], target: 'RETURN' }));
+      const matches = dir === 'ingress' ? [...peerMatch, target, ...port.matches] : [target, ...peerMatch, ...port.matches];
+      const origin = { kind: 'policy', namespace: np.namespace, policy: np.name, direction: dir, rule: idx, peer: peer.origin, port: port.origin } as const;
+      const { comment } = peer;
+      const { proto } = port;
+      // Mark, then return if marked: the pod chain accepts what any policy of the namespace marked.
+      out.push(rule({ proto, comment, matches, target: SET_POLICY_MARK, origin }));
+      out.push(rule({ proto, comment, matches: [...matches, POLICY_MARKED], target: RETURN, origin }));
     }
   }
 }
@@ -222,7 +242,7 @@ export function compilePolicy(np: NetworkPolicyModel, families: readonly IPFamil
   const selections: SelectionDef[] = [{ side: 'DST', key: targetKey, terms: targetTerms, localOnly: true, target: true }];
   const blockSets: SetSpec[] = [];
   const namedPorts = new Set<string>();
-  const chains = new Map<IPFamily, Map<string, string[]>>();
+  const chains = new Map<IPFamily, Map<string, Rule[]>>();
   for (const r of [...(ingress ? np.ingress : []), ...(egress ? np.egress : [])]) {
     for (const peer of r.peers) {
       if (peer.kind === 'ipBlock' && !enabledFamilies.includes(peer.family)) {
@@ -231,12 +251,12 @@ export function compilePolicy(np: NetworkPolicyModel, families: readonly IPFamil
     }
   }
   for (const family of families) {
-    const fam = new Map<string, string[]>();
+    const fam = new Map<string, Rule[]>();
     const targetSet = policySetName(family, 'DST', targetKey);
     for (const dir of ['ingress', 'egress'] as const) {
       if (dir === 'ingress' ? !ingress : !egress) continue;
       const chain = policyChainName(np.namespace, np.name, dir);
-      const rules: string[] = [];
+      const rules: Rule[] = [];
       const ctx: RuleCtx = { np, dir, family, targetSet, chain };
       (dir === 'ingress' ? np.ingress : np.egress).forEach((r, i) =>
         compileRule(ctx, r, i, selections, blockSets, namedPorts, warn, rules),

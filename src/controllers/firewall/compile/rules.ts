@@ -1,59 +1,59 @@
-// Rule rendering in the exact form `iptables-save` prints (-s/-d/-p first, then matches in the order
-// given), so a restarted agent recognises its own rules and rewrites nothing. Comments follow
-// kube-router's wording so an operator who knows its rules recognises ours.
-import { quoteComment } from '../../../dataplane/iptables/restore.js';
+// The chains every node has (COMMON, DEFAULT, TAIL, the head and tail of the top-level chains) and the
+// per-pod chain and jumps, as typed rules. Matches are listed in the order iptables-save prints them
+// (apply/render.ts puts -s/-d/-p first), so a restarted agent recognises its own rules and rewrites
+// nothing. Comments follow kube-router's wording so an operator who knows its rules recognises ours.
 import type { IPFamily } from '../../../model/types.js';
-import {
-  CHAIN_COMMON,
-  CHAIN_DEFAULT,
-  CHAIN_TAIL,
-  MARK_NETPOL_OK,
-  MARK_POLICY,
-} from './names.js';
+import { CHAIN_COMMON, CHAIN_DEFAULT, CHAIN_TAIL, MARK_NETPOL_OK, MARK_POLICY } from './names.js';
+import type { BaseStep, CtState, Match, PodStep, Rule, RuleOrigin, RuleProtocol, Target } from './plan.js';
 
 export interface RuleParts {
   readonly src?: string;
   readonly dst?: string;
-  readonly proto?: string;
+  readonly proto?: RuleProtocol;
   readonly comment: string;
-  readonly matches?: readonly string[];
-  readonly target: string;
+  readonly matches?: readonly Match[];
+  readonly target: Target;
+  readonly origin: RuleOrigin;
 }
 
-/** iptables-save prints a bare address with its full prefix length. */
-export function hostCidr(ip: string): string {
-  if (ip.includes('/')) return ip;
-  return ip.includes(':') ? `${ip}/128` : `${ip}/32`;
+const NO_MATCHES: readonly Match[] = [];
+
+/** Every rule has the same fields in the same order (absent ones undefined): one object shape for V8. */
+export function rule(p: RuleParts): Rule {
+  return { src: p.src, dst: p.dst, proto: p.proto, comment: p.comment, matches: p.matches ?? NO_MATCHES, target: p.target, origin: p.origin };
 }
 
-export function rule(p: RuleParts): string {
-  const out: string[] = [];
-  if (p.src) out.push(`-s ${hostCidr(p.src)}`);
-  if (p.dst) out.push(`-d ${hostCidr(p.dst)}`);
-  if (p.proto) out.push(`-p ${p.proto}`);
-  out.push(`-m comment --comment ${quoteComment(p.comment)}`);
-  for (const m of p.matches ?? []) if (m) out.push(m);
-  out.push(`-j ${p.target}`);
-  return out.join(' ');
+export const ACCEPT: Target = { kind: 'ACCEPT' };
+export const DROP: Target = { kind: 'DROP' };
+export const RETURN: Target = { kind: 'RETURN' };
+export const NFLOG: Target = { kind: 'NFLOG', group: 100 };
+export const SET_POLICY_MARK: Target = { kind: 'MARK', mark: MARK_POLICY };
+const LOG_LIMIT: Match = { kind: 'limit', rate: '10/min', burst: 10 };
+
+export function jump(chain: string): Target {
+  return { kind: 'jump', chain };
 }
 
-export function matchSet(name: string, dir: string, negate = false): string {
-  return `-m set ${negate ? '! ' : ''}--match-set ${name} ${dir}`;
+export function matchSet(set: string, dir: 'src' | 'dst' | 'dst,dst', negate = false): Match {
+  return { kind: 'set', set, dir, negate };
 }
 
-export function rejectTarget(family: IPFamily): string {
-  return `REJECT --reject-with ${family === 4 ? 'icmp-port-unreachable' : 'icmp6-port-unreachable'}`;
+export function rejectTarget(family: IPFamily): Target {
+  return { kind: 'REJECT', with: family === 4 ? 'icmp-port-unreachable' : 'icmp6-port-unreachable' };
 }
+
+function ctstate(...states: CtState[]): Match {
+  return { kind: 'conntrack', states };
+}
+
+const base = (step: BaseStep): RuleOrigin => ({ kind: 'base', step });
 
 /** INVALID drop, stateful accept, and the ICMP a pod always needs (kube-router's COMMON chain). */
-export function commonChain(family: IPFamily): string[] {
+export function commonChain(family: IPFamily): Rule[] {
+  const origin = base('common');
   const rules = [
-    rule({ comment: 'rule to drop invalid state for pod', matches: ['-m conntrack --ctstate INVALID'], target: 'DROP' }),
-    rule({
-      comment: 'rule for stateful firewall for pod',
-      matches: ['-m conntrack --ctstate RELATED,ESTABLISHED'],
-      target: 'ACCEPT',
-    }),
+    rule({ comment: 'rule to drop invalid state for pod', matches: [ctstate('INVALID')], target: DROP, origin }),
+    rule({ comment: 'rule for stateful firewall for pod', matches: [ctstate('RELATED', 'ESTABLISHED')], target: ACCEPT, origin }),
   ];
   const icmp: Array<[string, number]> =
     family === 4
@@ -71,17 +71,13 @@ export function commonChain(family: IPFamily): string[] {
           ['allow icmp neighbour advertisement messages', 136],
         ];
   for (const [comment, type] of icmp) {
-    rules.push(
-      family === 4
-        ? rule({ proto: 'icmp', comment, matches: [`-m icmp --icmp-type ${type}`], target: 'ACCEPT' })
-        : rule({ proto: 'ipv6-icmp', comment, matches: [`-m icmp6 --icmpv6-type ${type}`], target: 'ACCEPT' }),
-    );
+    rules.push(rule({ proto: family === 4 ? 'icmp' : 'ipv6-icmp', comment, matches: [{ kind: 'icmp', family, type }], target: ACCEPT, origin }));
   }
   return rules;
 }
 
-export function defaultChain(): string[] {
-  return [rule({ comment: 'rule to mark traffic matching a network policy', target: `MARK --set-xmark ${MARK_POLICY}` })];
+export function defaultChain(): Rule[] {
+  return [rule({ comment: 'rule to mark traffic matching a network policy', target: SET_POLICY_MARK, origin: base('default-allow') })];
 }
 
 /**
@@ -92,21 +88,21 @@ export function defaultChain(): string[] {
  * gateway, first of the CIDR) are exempt, so programmed pods keep their gateway; IPv6 neighbour discovery
  * is exempt too, so a pod resolves its gateway before being programmed and is reachable the moment it is.
  */
-export function tailChain(family: IPFamily, podCIDRs: readonly string[], localPodsSet: string): string[] {
-  const out: string[] = [];
+export function tailChain(family: IPFamily, podCIDRs: readonly string[], localPodsSet: string): Rule[] {
+  const origin = base('fail-closed');
+  const out: Rule[] = [];
   if (family === 6) {
     for (const [name, type] of [['router solicitation', 133], ['router advertisement', 134], ['neighbour solicitation', 135], ['neighbour advertisement', 136]] as const) {
-      out.push(rule({ proto: 'ipv6-icmp', comment: `allow icmp ${name} messages before pods are programmed`, matches: [`-m icmp6 --icmpv6-type ${type}`], target: 'RETURN' }));
+      out.push(rule({ proto: 'ipv6-icmp', comment: `allow icmp ${name} messages before pods are programmed`, matches: [{ kind: 'icmp', family, type }], target: RETURN, origin }));
     }
   }
-  const limit = '-m limit --limit 10/min --limit-burst 10';
   for (const cidr of podCIDRs) {
-    const to = { dst: cidr, matches: [matchSet(localPodsSet, 'dst', true), '-m addrtype ! --dst-type LOCAL'] };
-    const from = { src: cidr, matches: [matchSet(localPodsSet, 'src', true), '-m addrtype ! --src-type LOCAL'] };
+    const to = { dst: cidr, matches: [matchSet(localPodsSet, 'dst', true), { kind: 'addrtype', side: 'dst', negate: true } as const], origin };
+    const from = { src: cidr, matches: [matchSet(localPodsSet, 'src', true), { kind: 'addrtype', side: 'src', negate: true } as const], origin };
     out.push(
-      rule({ ...to, comment: 'rule to log traffic to pods whose firewall is not programmed yet', matches: [...to.matches, limit], target: 'NFLOG --nflog-group 100' }),
+      rule({ ...to, comment: 'rule to log traffic to pods whose firewall is not programmed yet', matches: [...to.matches, LOG_LIMIT], target: NFLOG }),
       rule({ ...to, comment: 'rule to REJECT traffic to pods whose firewall is not programmed yet', target: rejectTarget(family) }),
-      rule({ ...from, comment: 'rule to log traffic from pods whose firewall is not programmed yet', matches: [...from.matches, limit], target: 'NFLOG --nflog-group 100' }),
+      rule({ ...from, comment: 'rule to log traffic from pods whose firewall is not programmed yet', matches: [...from.matches, LOG_LIMIT], target: NFLOG }),
       rule({ ...from, comment: 'rule to REJECT traffic from pods whose firewall is not programmed yet', target: rejectTarget(family) }),
     );
   }
@@ -121,44 +117,57 @@ export interface ServiceRanges {
 }
 
 /** KUBE-ROUTER-INPUT starts by letting service traffic through, as kube-router does. */
-export function inputHead(family: IPFamily, r: ServiceRanges): string[] {
+export function inputHead(family: IPFamily, r: ServiceRanges): Rule[] {
+  const origin = base('service');
   const fam = (c: string): boolean => c.includes(':') === (family === 6);
-  const out: string[] = [];
+  const out: Rule[] = [];
   for (const c of r.clusterIPRanges.filter(fam)) {
-    out.push(rule({ dst: c, comment: 'allow traffic to primary/secondary cluster IP range', target: 'RETURN' }));
+    out.push(rule({ dst: c, comment: 'allow traffic to primary/secondary cluster IP range', target: RETURN, origin }));
   }
-  for (const proto of ['tcp', 'udp', 'sctp']) {
+  for (const proto of ['tcp', 'udp', 'sctp'] as const) {
     out.push(
       rule({
         proto,
         comment: `allow LOCAL ${proto.toUpperCase()} traffic to node ports`,
-        matches: ['-m addrtype --dst-type LOCAL', `-m multiport --dports ${r.nodePortRange.min}:${r.nodePortRange.max}`],
-        target: 'RETURN',
+        matches: [
+          { kind: 'addrtype', side: 'dst' },
+          { kind: 'multiport', from: r.nodePortRange.min, to: r.nodePortRange.max },
+        ],
+        target: RETURN,
+        origin,
       }),
     );
   }
   for (const c of r.externalIPRanges.filter(fam)) {
-    out.push(rule({ dst: c, comment: `allow traffic to external IP range: ${c}`, target: 'RETURN' }));
+    out.push(rule({ dst: c, comment: `allow traffic to external IP range: ${c}`, target: RETURN, origin }));
   }
   for (const c of r.loadBalancerIPRanges.filter(fam)) {
-    out.push(rule({ dst: c, comment: `allow traffic to load balancer IP range: ${c}`, target: 'RETURN' }));
+    out.push(rule({ dst: c, comment: `allow traffic to load balancer IP range: ${c}`, target: RETURN, origin }));
   }
   return out;
 }
 
 /** First rule of each KUBE-ROUTER-* chain when the pod CIDR is known: the fail-closed check. */
-export function topLevelHead(failClosed: boolean): string[] {
-  return failClosed ? [rule({ comment: 'rule to reject traffic of pods whose firewall is not programmed yet', target: CHAIN_TAIL })] : [];
+export function topLevelHead(failClosed: boolean): Rule[] {
+  return failClosed
+    ? [rule({ comment: 'rule to reject traffic of pods whose firewall is not programmed yet', target: jump(CHAIN_TAIL), origin: base('fail-closed') })]
+    : [];
 }
 
-export function topLevelTail(): string[] {
+export function topLevelTail(): Rule[] {
   return [
     rule({
       comment: 'rule to explicitly ACCEPT traffic that comply to network policies',
-      matches: [`-m mark --mark ${MARK_NETPOL_OK}`],
-      target: 'ACCEPT',
+      matches: [{ kind: 'mark', mark: MARK_NETPOL_OK }],
+      target: ACCEPT,
+      origin: base('accept-marked'),
     }),
   ];
+}
+
+/** The jump from a built-in chain (INPUT/FORWARD/OUTPUT) to ours. */
+export function builtinJump(from: 'INPUT' | 'FORWARD' | 'OUTPUT'): Rule {
+  return rule({ comment: `kube-router netpol - jump to KUBE-ROUTER-${from}`, target: jump(`KUBE-ROUTER-${from}`), origin: base('top-level-jump') });
 }
 
 export interface PodChainInput {
@@ -176,52 +185,50 @@ export interface PodChainInput {
  * A pod's chain depends on the pod alone: which policies apply is decided by set membership in the
  * namespace dispatch chains, so a label change never rewrites it.
  */
-export function podChain(p: PodChainInput): string[] {
+export function podChain(p: PodChainInput): Rule[] {
   const who = `POD name:${p.name} namespace: ${p.namespace}`;
+  const origin = (step: PodStep): RuleOrigin => ({ kind: 'pod', namespace: p.namespace, pod: p.name, step });
+  const notPolicyMarked: Match = { kind: 'mark', mark: MARK_POLICY, negate: true };
   return [
-    rule({ comment: 'rule to jump traffic to common chain for pod', target: CHAIN_COMMON }),
+    rule({ comment: 'rule to jump traffic to common chain for pod', target: jump(CHAIN_COMMON), origin: origin('common') }),
     rule({
       dst: p.ip,
       comment: "rule to permit the traffic traffic to pods when source is the pod's local node",
-      matches: ['-m addrtype --src-type LOCAL'],
-      target: 'ACCEPT',
+      matches: [{ kind: 'addrtype', side: 'src' }],
+      target: ACCEPT,
+      origin: origin('node-local'),
     }),
     rule({
       dst: p.ip,
       comment: `rule to apply default allow to ingress of ${who} not selected by any ingress policy`,
       matches: [matchSet(p.ingressIsolatedSet, 'dst', true)],
-      target: CHAIN_DEFAULT,
+      target: jump(CHAIN_DEFAULT),
+      origin: origin('default-ingress'),
     }),
-    rule({ dst: p.ip, comment: `rule to run ingress network policies of namespace ${p.namespace}`, target: p.nsIngressChain }),
+    rule({ dst: p.ip, comment: `rule to run ingress network policies of namespace ${p.namespace}`, target: jump(p.nsIngressChain), origin: origin('ingress-policies') }),
     rule({
       src: p.ip,
       comment: `rule to apply default allow to egress of ${who} not selected by any egress policy`,
       matches: [matchSet(p.egressIsolatedSet, 'src', true)],
-      target: CHAIN_DEFAULT,
+      target: jump(CHAIN_DEFAULT),
+      origin: origin('default-egress'),
     }),
-    rule({ src: p.ip, comment: `rule to run egress network policies of namespace ${p.namespace}`, target: p.nsEgressChain }),
+    rule({ src: p.ip, comment: `rule to run egress network policies of namespace ${p.namespace}`, target: jump(p.nsEgressChain), origin: origin('egress-policies') }),
+    rule({ comment: `rule to log dropped traffic ${who}`, matches: [notPolicyMarked, LOG_LIMIT], target: NFLOG, origin: origin('log-rejected') }),
+    rule({ comment: `rule to REJECT traffic destined for ${who}`, matches: [notPolicyMarked], target: rejectTarget(p.family), origin: origin('reject') }),
     rule({
-      comment: `rule to log dropped traffic ${who}`,
-      matches: [`-m mark ! --mark ${MARK_POLICY}`, '-m limit --limit 10/min --limit-burst 10'],
-      target: 'NFLOG --nflog-group 100',
+      comment: 'rule to clear the policy mark for the next chain',
+      target: { kind: 'MARK', mark: { value: 0, mask: MARK_POLICY.mask } },
+      origin: origin('clear-mark'),
     }),
-    rule({
-      comment: `rule to REJECT traffic destined for ${who}`,
-      matches: [`-m mark ! --mark ${MARK_POLICY}`],
-      target: rejectTarget(p.family),
-    }),
-    rule({ comment: 'rule to clear the policy mark for the next chain', target: 'MARK --set-xmark 0x0/0x10000' }),
-    rule({
-      comment: 'set mark to ACCEPT traffic that comply to network policies',
-      target: `MARK --set-xmark ${MARK_NETPOL_OK}`,
-    }),
+    rule({ comment: 'set mark to ACCEPT traffic that comply to network policies', target: { kind: 'MARK', mark: MARK_NETPOL_OK }, origin: origin('accepted-mark') }),
   ];
 }
 
 export interface PodJumps {
-  readonly input: string[];
-  readonly forward: string[];
-  readonly output: string[];
+  readonly input: Rule[];
+  readonly forward: Rule[];
+  readonly output: Rule[];
 }
 
 /**
@@ -231,11 +238,10 @@ export interface PodJumps {
  * validation walk each pod chain two more times. Left out.
  */
 export function podJumps(namespace: string, name: string, ip: string, chain: string): PodJumps {
-  const to = `rule to jump traffic destined to POD name:${name} namespace: ${namespace} to chain ${chain}`;
-  const from = `rule to jump traffic from POD name:${name} namespace: ${namespace} to chain ${chain}`;
-  return {
-    input: [rule({ src: ip, comment: from, target: chain })],
-    forward: [rule({ dst: ip, comment: to, target: chain }), rule({ src: ip, comment: from, target: chain })],
-    output: [rule({ dst: ip, comment: to, target: chain }), rule({ src: ip, comment: from, target: chain })],
-  };
+  const toOrigin: RuleOrigin = { kind: 'pod', namespace, pod: name, step: 'jump-to-pod' };
+  const fromOrigin: RuleOrigin = { kind: 'pod', namespace, pod: name, step: 'jump-from-pod' };
+  const to = rule({ dst: ip, comment: `rule to jump traffic destined to POD name:${name} namespace: ${namespace} to chain ${chain}`, target: jump(chain), origin: toOrigin });
+  const from = rule({ src: ip, comment: `rule to jump traffic from POD name:${name} namespace: ${namespace} to chain ${chain}`, target: jump(chain), origin: fromOrigin });
+  // The same rule object in every chain that holds it: rendered once, compared by identity.
+  return { input: [from], forward: [to, from], output: [to, from] };
 }
