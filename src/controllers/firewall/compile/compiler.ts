@@ -60,6 +60,9 @@ export class FirewallCompiler implements IndexEvents {
   /** Families that fail closed (a pod CIDR of theirs is known). */
   private readonly failClosed = new Set<IPFamily>();
   private readonly maps = new Map<IPFamily, Map<string, VerdictMap>>();
+  /** Map dispatch: local pod address -> (pod key, namespace), kept per event; published when dirty. */
+  private readonly dispatch = new Map<IPFamily, Map<string, { key: string; namespace: string }>>();
+  private readonly nsPodsChains = new Map<string, { ingress: string; egress: string }>();
   private readonly byMaps: boolean;
   private setsRecomputed = 0;
 
@@ -77,6 +80,7 @@ export class FirewallCompiler implements IndexEvents {
       }
       this.chains.set(f, m);
       this.maps.set(f, new Map());
+      this.dispatch.set(f, new Map());
       if (this.byMaps) {
         // The top-level chains never change under map dispatch: pods come and go as map elements.
         const top = topLevelChains(f, this.failClosed.has(f), opts.ranges, [mapDispatch(MAP_TO_PODS, MAP_FROM_PODS)]);
@@ -100,7 +104,10 @@ export class FirewallCompiler implements IndexEvents {
   // and go with pods and policies ----
 
   localPodAdded(e: PodEntry): void {
-    if (this.byMaps) return;
+    if (this.byMaps) {
+      for (const [f, ip] of e.ips) this.dispatch.get(f)?.set(ip, { key: e.key, namespace: e.pod.namespace });
+      return;
+    }
     let render = this.podRender.get(e.key);
     if (!render) {
       const ns = e.pod.namespace;
@@ -126,7 +133,14 @@ export class FirewallCompiler implements IndexEvents {
   }
 
   localPodDropped(e: PodEntry): void {
-    if (this.byMaps) return;
+    if (this.byMaps) {
+      // Only if the address is still this pod's: a new pod may have taken it in the same update.
+      for (const [f, ip] of e.ips) {
+        const d = this.dispatch.get(f);
+        if (d?.get(ip)?.key === e.key) d.delete(ip);
+      }
+      return;
+    }
     this.podRender.delete(e.key);
     for (const f of this.opts.families) this.chains.get(f)!.delete(e.chain);
   }
@@ -197,27 +211,27 @@ export class FirewallCompiler implements IndexEvents {
       ix.isoDirty[d] = false;
       for (const f of fams) this.putSet(isolatedSetName(f, d), 'hash:ip', f, this.ipsOf(ix.iso[d].keys(), f));
     }
-    const localKeys = ix.localDirty ? [...ix.pods.values()].filter((e) => e.local).map((e) => e.key).sort() : [];
-    if (ix.localDirty) {
+    const localKeys = ix.localDirty && !this.byMaps ? [...ix.pods.values()].filter((e) => e.local).map((e) => e.key).sort() : [];
+    if (ix.localDirty && !this.byMaps) {
       for (const f of this.failClosed) this.putSet(localPodsSetName(f), 'hash:ip', f, this.ipsOf(localKeys, f));
     }
     for (const ns of ix.dirtyNs) this.renderNamespace(ns);
     ix.dirtyNs.clear();
     if (ix.localDirty && this.byMaps) {
+      // Map dispatch: the maps and the local-pods set follow the dispatch index, no sort, no chains.
       ix.localDirty = false;
       for (const f of fams) {
         const to = new Map<string, string>();
         const from = new Map<string, string>();
-        for (const k of localKeys) {
-          const e = ix.pods.get(k)!;
-          const ip = e.ips.get(f);
-          if (!ip) continue;
-          to.set(ip, namespacePodsChainName(e.pod.namespace, 'ingress'));
-          from.set(ip, namespacePodsChainName(e.pod.namespace, 'egress'));
+        for (const [ip, d] of this.dispatch.get(f)!) {
+          const names = this.podsChainsOf(d.namespace);
+          to.set(ip, names.ingress);
+          from.set(ip, names.egress);
         }
         const maps = this.maps.get(f)!;
         maps.set(MAP_TO_PODS, { name: MAP_TO_PODS, family: f, entries: to });
         maps.set(MAP_FROM_PODS, { name: MAP_FROM_PODS, family: f, entries: from });
+        if (this.failClosed.has(f)) this.putSet(localPodsSetName(f), 'hash:ip', f, [...to.keys()]);
       }
     }
     if (ix.localDirty) {
@@ -240,6 +254,12 @@ export class FirewallCompiler implements IndexEvents {
     return { tables: tablePlans(fams, this.chains, this.maps), sets: new Map(this.sets), denySets: denySets(fams), warnings };
   }
 
+  private podsChainsOf(ns: string): { ingress: string; egress: string } {
+    let n = this.nsPodsChains.get(ns);
+    if (!n) this.nsPodsChains.set(ns, (n = { ingress: namespacePodsChainName(ns, 'ingress'), egress: namespacePodsChainName(ns, 'egress') }));
+    return n;
+  }
+
   private renderNamespace(ns: string): void {
     const needed = this.index.namespaceNeeded(ns);
     const policies = needed ? this.index.policiesOf(ns) : [];
@@ -247,8 +267,7 @@ export class FirewallCompiler implements IndexEvents {
       const m = this.chains.get(f)!;
       const inName = namespaceChainName(ns, 'ingress');
       const egName = namespaceChainName(ns, 'egress');
-      const podsIn = namespacePodsChainName(ns, 'ingress');
-      const podsEg = namespacePodsChainName(ns, 'egress');
+      const { ingress: podsIn, egress: podsEg } = this.podsChainsOf(ns);
       if (!needed) {
         m.delete(inName);
         m.delete(egName);
