@@ -118,7 +118,8 @@ describe('rendered plans', () => {
     }
     expect(differ).toEqual([]);
     expect(now.has('dual-stack every-form node1')).toBe(true);
-  });
+    // Compiles every conformance case twice over (~3 s alone): the default 5 s is too short at load 8+.
+  }, 30_000);
 
   it('prints each rule form the way iptables-save does', () => {
     const plan = dualStack();
