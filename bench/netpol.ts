@@ -4,7 +4,10 @@
 //   full compile, full apply, rules/chains/sets/entries, one pod-label change to kernel, one policy
 //   change to kernel, and the raw floor (iptables-restore + ipset restore of the final state into an
 //   empty netns; one --noflush chain restore into the loaded table) measured in the same run.
-// Run: npx tsx bench/netpol.ts [--pods 5000] [--namespaces 100] [--policies 1000] [--backend nft|legacy|both]
+// The native nftables backend (--use-nftables-for-netpol: verdict-map dispatch, one `nft -f` per sync) runs
+// beside them on the same cluster; its floor is `nft -f` of its own full transaction into an empty netns.
+// Run: npx tsx bench/netpol.ts [--pods 5000] [--namespaces 100] [--policies 1000] [--backend nft|legacy|native|both|all]
+// (both = nft and legacy, all = the three; default all)
 import { writeFileSync } from 'node:fs';
 import { execHost, execInNetns, type Exec } from '../src/dataplane/exec.js';
 import { renderRestore } from '../src/dataplane/iptables/restore.js';
@@ -12,6 +15,8 @@ import { setRestoreLines } from '../src/dataplane/ipset/ipset.js';
 import { binaries, type BackendName } from '../src/dataplane/iptables/backend.js';
 import type { ClusterSnapshot, NetworkPolicyModel, PodModel } from '../src/model/types.js';
 import { FirewallApplier } from '../src/controllers/firewall/apply/applier.js';
+import { NftFirewallApplier } from '../src/controllers/firewall/apply/nft-applier.js';
+import type { FirewallPlan } from '../src/controllers/firewall/compile/plan.js';
 import { renderChain } from '../src/controllers/firewall/apply/render.js';
 import { FirewallCompiler, type CompileOptions } from '../src/controllers/firewall/compile/compiler.js';
 import { namespace, pod, policy, snapshot } from '../src/testing/firewall/fixtures.js';
@@ -23,7 +28,8 @@ function arg(name: string, def: string): string {
 const PODS = Number(arg('pods', '5000'));
 const NAMESPACES = Number(arg('namespaces', '100'));
 const POLICIES = Number(arg('policies', '1000'));
-const BACKENDS: BackendName[] = arg('backend', 'both') === 'both' ? ['nft', 'legacy'] : [arg('backend', 'nft') as BackendName];
+type Bench = BackendName | 'native';
+const BACKENDS: Bench[] = ((b: string): Bench[] => (b === 'all' ? ['nft', 'legacy', 'native'] : b === 'both' ? ['nft', 'legacy'] : [b as Bench]))(arg('backend', 'all'));
 const REPEAT = 5;
 
 const ms = (t: number): string => `${t.toFixed(1)} ms`;
@@ -198,6 +204,86 @@ async function runBackend(backend: BackendName, s1: ClusterSnapshot): Promise<vo
   }
 }
 
+function counts(plan: FirewallPlan): { rules: number; chains: number; sets: number; entries: number; maps: number; mapEntries: number } {
+  const table = plan.tables.get(4)!;
+  let rules = 0;
+  for (const r of table.chains.values()) rules += r.length;
+  let entries = 0;
+  for (const s of plan.sets.values()) entries += s.entries.length;
+  let mapEntries = 0;
+  for (const m of table.maps.values()) mapEntries += m.entries.size;
+  return { rules, chains: table.chains.size, sets: plan.sets.size, entries, maps: table.maps.size, mapEntries };
+}
+
+/** The native backend: the same cluster and the same changes as runBackend, through `nft -f`. */
+async function runNative(s1: ClusterSnapshot): Promise<void> {
+  const nsA = 'krt-np-bench-native';
+  const nsB = 'krt-np-bench-native-floor';
+  try {
+    const exec = await freshNetns(nsA);
+    const compiler = new FirewallCompiler({ ...OPTS, podDispatch: 'maps' });
+    const [{ plan }, compileMs] = await timed(async () => compiler.update(s1));
+    const applier = new NftFirewallApplier({ exec, families: [4], timeoutMs: 300_000 });
+    const [fullRep, applyMs] = await timed(() => applier.apply(plan));
+    const c = counts(plan);
+    // Floor: the same transaction text into an empty netns, by hand.
+    const floorExec = await freshNetns(nsB);
+    const [, floorMs] = await timed(() => floorExec('nft', ['-f', '-'], { input: fullRep.text }));
+
+    const labelTimes: number[] = [];
+    const labelCompile: number[] = [];
+    let cur = s1;
+    const victim = [...s1.pods.values()][1234 % PODS]!;
+    let labelCmds = 0;
+    for (let i = 0; i < REPEAT; i++) {
+      const pods = new Map(cur.pods);
+      pods.set(`${victim.namespace}/${victim.name}`, { ...victim, labels: { ...victim.labels, tier: i % 2 === 0 ? 'web' : 'db', canary: i % 2 === 0 ? 'true' : 'no' } });
+      cur = { ...cur, pods };
+      const t0 = performance.now();
+      const p = compiler.update(cur).plan;
+      labelCompile.push(performance.now() - t0);
+      const rep = await applier.apply(p);
+      labelTimes.push(performance.now() - t0);
+      labelCmds = rep.commands;
+    }
+    const polTimes: number[] = [];
+    const target = [...s1.policies.values()][0]!;
+    let polCmds = 0;
+    for (let i = 0; i < REPEAT; i++) {
+      const policies = new Map(cur.policies);
+      policies.set(`${target.namespace}/${target.name}`, {
+        ...target,
+        ingress: [{ ...target.ingress[0]!, ports: [...target.ingress[0]!.ports, { protocol: 'TCP', port: 10000 + i }] }],
+      });
+      cur = { ...cur, policies };
+      const [rep, t] = await timed(async () => applier.apply(compiler.update(cur).plan));
+      polTimes.push(t);
+      polCmds = rep.commands;
+    }
+    const podTimes: number[] = [];
+    let podCmds = 0;
+    for (let i = 0; i < REPEAT; i++) {
+      const pods = new Map(cur.pods);
+      pods.set(`ns0/new${i}`, pod({ ns: 'ns0', name: `new${i}`, ip: `10.244.250.${i + 2}`, node: 'bench', labels: { app: 'app0', tier: 'web' } }));
+      cur = { ...cur, pods };
+      const [rep, t] = await timed(async () => applier.apply(compiler.update(cur).plan));
+      podTimes.push(t);
+      podCmds = rep.commands;
+    }
+    const full = compileMs + applyMs;
+    console.log(`\n== backend native nftables: ${PODS} pods, ${NAMESPACES} namespaces, ${POLICIES} policies (all pods on this node)`);
+    console.log(`rules ${c.rules}, chains ${c.chains}, sets ${c.sets}, set elements ${c.entries}, verdict maps ${c.maps}, map elements ${c.mapEntries}`);
+    console.log(`full compile            ${ms(compileMs)}`);
+    console.log(`full apply              ${ms(applyMs)}  (nft -f ${ms(fullRep.timings.nftMs)}, ${fullRep.commands} commands)`);
+    console.log(`full sync (both)        ${ms(full)}   raw floor nft -f ${ms(floorMs)}   ratio ${(full / floorMs).toFixed(2)}x`);
+    console.log(`pod label change        ${ms(median(labelTimes))} median of ${REPEAT} (compile ${ms(median(labelCompile))}; ${labelCmds} nft commands)`);
+    console.log(`policy change (1 chain) ${ms(median(polTimes))} median (${polCmds} nft commands)`);
+    console.log(`new pod                 ${ms(median(podTimes))} median (${podCmds} nft commands)`);
+  } finally {
+    for (const n of [nsA, nsB]) await execHost('ip', ['netns', 'del', n], { okCodes: [1, 255] }).catch(() => undefined);
+  }
+}
+
 const s1 = buildCluster();
 const dump = arg('dump', '');
 if (dump) {
@@ -210,4 +296,4 @@ if (dump) {
   for (const spec of plan.sets.values()) setRestoreLines(sets, spec, undefined, '', { created: 0, swapped: 0, added: 0, deleted: 0 });
   writeFileSync(`${dump}.ipset`, `${sets.join('\n')}\n`);
   console.log(`wrote ${dump}: ${t.chains.size} chains`);
-} else for (const b of BACKENDS) await runBackend(b, s1);
+} else for (const b of BACKENDS) await (b === 'native' ? runNative(s1) : runBackend(b, s1));

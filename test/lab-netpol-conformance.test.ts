@@ -3,7 +3,8 @@
 // through the lab's conformance runner, on a 3-node lab with real agents (router + firewall; the proxy
 // off), once per iptables backend. The nine pods spread over the three nodes, so every matrix mixes
 // same-node (bridge) and cross-node (routed) paths. One `it` per case: a failure names the case, the
-// step and the differing cells.
+// step and the differing cells. The native nftables backend (--use-nftables-for-netpol) runs the same
+// cases in the --full tier (KRT_UML_FULL=1, ~1 min more) or with KRT_NETPOL_NATIVE=1.
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,31 +39,34 @@ describe('conformance case folders', () => {
   });
 });
 
-const LABS: readonly { backend: IptablesBackend; name: string }[] = [
+const NATIVE = process.env['KRT_UML_FULL'] === '1' || process.env['KRT_NETPOL_NATIVE'] === '1';
+const LABS: readonly { backend: IptablesBackend; name: string; native?: boolean }[] = [
   { backend: 'nft', name: 'lt6' },
   { backend: 'legacy', name: 'lt7' },
+  ...(NATIVE ? [{ backend: 'nft' as const, name: 'lt8', native: true }] : []),
 ];
 const OTHER: Record<IptablesBackend, IptablesBackend> = { nft: 'legacy', legacy: 'nft' };
 const ruleCount = (save: string): number => save.split('\n').filter((l) => l.startsWith('-A ')).length;
 
-for (const { backend, name } of LABS) {
+for (const { backend, name, native } of LABS) {
   const STATE = `/run/kube-router-lab-${name}`;
   const PREFIX = `krlab-${name}-`;
 
-  describe.skipIf(!existsSync(AGENT))(`NetworkPolicy conformance, iptables ${backend}`, () => {
+  const label = native ? 'native nftables (router on iptables nft)' : `iptables ${backend}`;
+  describe.skipIf(!existsSync(AGENT))(`NetworkPolicy conformance, ${label}`, () => {
     let lab: Lab;
     const t0 = Date.now();
     let explainMs = 0;
 
     beforeAll(async () => {
       await downLab({ stateDir: STATE, prefix: PREFIX });
-      lab = await Lab.up({ name, nodes: 3, iptables: backend, agentFlags: ['--run-service-proxy=false'] });
+      lab = await Lab.up({ name, nodes: 3, iptables: backend, agentFlags: ['--run-service-proxy=false', ...(native ? ['--use-nftables-for-netpol'] : [])] });
     }, 120_000);
 
     afterAll(async () => {
       if (lab) await lab.down();
       await downLab({ stateDir: STATE, prefix: PREFIX });
-      process.stdout.write(`iptables ${backend}: lab up + all cases + down in ${((Date.now() - t0) / 1000).toFixed(1)} s (explain checks ${(explainMs / 1000).toFixed(1)} s)\n`);
+      process.stdout.write(`${label}: lab up + all cases + down in ${((Date.now() - t0) / 1000).toFixed(1)} s (explain checks ${(explainMs / 1000).toFixed(1)} s)\n`);
     }, 60_000);
 
     it(`the agents program the ${backend} backend, and only it`, async () => {
@@ -73,7 +77,15 @@ for (const { backend, name } of LABS) {
         // `iptables` on the node is the chosen backend, as through the host's alternatives.
         expect((await lab.exec(n.name, ['iptables', '-V'])).stdout).toContain(backend === 'nft' ? 'nf_tables' : 'legacy');
         const mine = (await lab.exec(n.name, [`iptables-${backend}-save`])).stdout;
-        expect(mine).toContain('KUBE-ROUTER-FORWARD');
+        // The firewall in our nftables table (and not in iptables), or in iptables; the router always in iptables.
+        const tables = (await lab.exec(n.name, ['nft', 'list', 'tables'])).stdout;
+        if (native) {
+          expect(tables).toContain('table inet kube-router-ts-netpol');
+          expect(mine).not.toContain('KUBE-ROUTER-FORWARD');
+        } else {
+          expect(tables).not.toContain('kube-router-ts-netpol');
+          expect(mine).toContain('KUBE-ROUTER-FORWARD');
+        }
         expect(mine).toContain('KUBE-ROUTER-BRIDGE-FWD');
         expect(ruleCount((await lab.exec(n.name, [`iptables-${OTHER[backend]}-save`])).stdout)).toBe(0);
       }

@@ -21,6 +21,7 @@ export function firewallOptionsFrom(c: AgentConfig, nodeName: string): FirewallO
     nodePortRange: { min: c.serviceNodePortRange.from, max: c.serviceNodePortRange.to },
     enableIPv4: c.enableIpv4,
     enableIPv6: c.enableIpv6,
+    useNftables: c.useNftablesForNetpol,
   };
 }
 

@@ -10,6 +10,7 @@ import type { SyncReason } from '../../watch/sync-runner.js';
 import type { Controller, ControllerContext } from '../controller.js';
 import { logSync, SyncLoop } from '../sync-loop.js';
 import { FirewallApplier } from './apply/applier.js';
+import { NftFirewallApplier } from './apply/nft-applier.js';
 import { FirewallCompiler, type CompileOptions } from './compile/compiler.js';
 import { deriveCompileOptions, firewallFamilies } from './options.js';
 import { errorCode } from '../../observe/errors.js';
@@ -36,6 +37,12 @@ export interface FirewallOptions {
   enableIPv4: boolean;
   enableIPv6: boolean;
   backend?: 'auto' | BackendName;
+  /**
+   * --use-nftables-for-netpol: program our own nftables table (inet kube-router-ts-netpol) with verdict
+   * maps instead of iptables chains. Whichever backend runs removes the other's state after its first
+   * sync, so an agent restarted with the other setting leaves nothing behind.
+   */
+  useNftables?: boolean;
   netns?: never;
 }
 
@@ -44,6 +51,7 @@ export interface FirewallDeps {
   readonly exec?: Exec;
   readonly binaries?: (family: IPFamily) => IptablesBinaries;
   readonly ipsetBinary?: string;
+  readonly nftBinary?: string;
   readonly backoff?: { initialMs: number; maxMs: number };
 }
 
@@ -51,7 +59,8 @@ export type FirewallController = Controller & {
   cleanup(): Promise<void>;
   /** Completed successful syncs (tests wait on it). */
   readonly syncs: number;
-  readonly backend: BackendName | undefined;
+  /** The iptables backend, or 'nftables' for the native one. */
+  readonly backend: BackendName | 'nftables' | undefined;
 };
 
 const WATCHED = ['Pod', 'Namespace', 'NetworkPolicy', 'Node'] as const;
@@ -75,8 +84,11 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
     warnings: counter(ctx.metrics, 'controller_policy_warnings', 'Policy parts skipped as invalid or unsupported'),
   };
 
-  let backend: BackendName | undefined;
+  let backend: BackendName | 'nftables' | undefined;
   let applier: FirewallApplier | undefined;
+  let nftApplier: NftFirewallApplier | undefined;
+  /** The other backend's state is removed once, after our first successful sync. */
+  let otherCleaned = false;
   let compiler: FirewallCompiler | undefined;
   let compilerKey = '';
   let loop: SyncLoop | undefined;
@@ -110,6 +122,38 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
     return options;
   };
 
+  /** Removes what the backend we are not using holds (an agent restarted with the other setting). */
+  async function cleanOther(): Promise<void> {
+    try {
+      if (opts.useNftables) {
+        await iptablesApplier(await detectBackend(exec, opts.backend ?? 'auto')).cleanup();
+      } else {
+        const n = nftablesApplier();
+        if (await n.exists()) {
+          await n.cleanup();
+          log.info('firewall: removed the native nftables table left by --use-nftables-for-netpol');
+        }
+      }
+    } catch (err) {
+      // No nft binary, or no iptables: nothing of that backend can be ours.
+      log.debug({ err }, 'firewall: the other backend could not be read or cleaned');
+    }
+  }
+
+  function iptablesApplier(choice: { backend: BackendName }, fams: readonly IPFamily[] = [4, 6]): FirewallApplier {
+    return new FirewallApplier({
+      exec,
+      backend: choice.backend,
+      families: fams,
+      ...(deps.binaries ? { binaries: deps.binaries } : {}),
+      ...(deps.ipsetBinary ? { ipsetBinary: deps.ipsetBinary } : {}),
+    });
+  }
+
+  function nftablesApplier(): NftFirewallApplier {
+    return new NftFirewallApplier({ exec, families, ...(deps.nftBinary ? { nftBinary: deps.nftBinary } : {}) });
+  }
+
   async function sync(reason: SyncReason): Promise<void> {
     const t0 = performance.now();
     const co = compileOptions();
@@ -120,7 +164,10 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
       compiler = new FirewallCompiler(co);
       compilerKey = key;
     }
-    if (reason.full && reason.cause === 'periodic') await applier!.readKernel();
+    if (reason.full && reason.cause === 'periodic') {
+      if (nftApplier) nftApplier.invalidate();
+      else await applier!.readKernel();
+    }
     const { plan, stats } = compiler.update(ctx.cluster.snapshot());
     const compileMs = performance.now() - t0;
     m.compile.observe(compileMs / 1000);
@@ -131,6 +178,58 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
       m.warnings.inc();
     }
     warned = now;
+    if (nftApplier) {
+      let rep;
+      try {
+        rep = await nftApplier.apply(plan);
+      } catch (err) {
+        m.failures.inc();
+        ctx.health.problem('firewall', `apply failed: ${err instanceof Error ? err.message : String(err)}`, errorCode(err));
+        throw err;
+      }
+      const totalMs = performance.now() - t0;
+      m.sync.observe(totalMs / 1000);
+      const st = nftApplier.state();
+      m.chains.set(st.chains);
+      m.ipsets.set(st.sets + st.maps);
+      finishSync(reason, rep.changed, {
+        ms: Math.round(totalMs),
+        compileMs: Math.round(compileMs),
+        nftMs: Math.round(rep.timings.nftMs),
+        fullTable: rep.full,
+        commands: rep.commands,
+        podsCompiled: stats.podsCompiled,
+        policiesCompiled: stats.policiesCompiled,
+        chainsReplaced: rep.chainsReplaced.length,
+        chainsDeleted: rep.chainsDeleted.length,
+        setsChanged: rep.setsChanged.length,
+        setsDeleted: rep.setsDeleted.length,
+        elementsAdded: rep.elementsAdded,
+        elementsDeleted: rep.elementsDeleted,
+      });
+      if (rep.changed && log.isLevelEnabled('trace')) log.trace({ nft: rep.text }, 'firewall nft input');
+    } else {
+      await applyIptables(reason, plan, stats, t0, compileMs);
+    }
+    if (!otherCleaned) {
+      otherCleaned = true;
+      await cleanOther();
+    }
+  }
+
+  function finishSync(reason: SyncReason, changed: boolean, fields: Record<string, unknown>): void {
+    syncs++;
+    ctx.health.beat('firewall');
+    logSync(log, 'firewall', reason, changed, fields);
+  }
+
+  async function applyIptables(
+    reason: SyncReason,
+    plan: Parameters<FirewallApplier['apply']>[0],
+    stats: { podsCompiled: number; policiesCompiled: number },
+    t0: number,
+    compileMs: number,
+  ): Promise<void> {
     let report;
     try {
       report = await applier!.apply(plan);
@@ -151,9 +250,7 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
     for (const t of plan.tables.values()) chains += t.chains.size;
     m.chains.set(chains);
     m.ipsets.set(plan.sets.size);
-    syncs++;
-    ctx.health.beat('firewall');
-    logSync(log, 'firewall', reason, report.changed, {
+    finishSync(reason, report.changed, {
       ms: Math.round(totalMs),
       compileMs: Math.round(compileMs),
       ipsetMs: Math.round(report.timings.ipsetMs + report.timings.postMs),
@@ -182,19 +279,19 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
     },
     async start() {
       if (families.length === 0) throw new Error('firewall: neither IPv4 nor IPv6 is enabled');
-      const choice = await detectBackend(exec, opts.backend ?? 'auto');
-      backend = choice.backend;
-      log.info({ backend: choice.backend, reason: choice.reason, families }, 'firewall: iptables backend chosen');
+      if (opts.useNftables) {
+        backend = 'nftables';
+        nftApplier = nftablesApplier();
+        log.info({ backend, families }, 'firewall: native nftables (--use-nftables-for-netpol), table inet kube-router-ts-netpol');
+      } else {
+        const choice = await detectBackend(exec, opts.backend ?? 'auto');
+        backend = choice.backend;
+        log.info({ backend: choice.backend, reason: choice.reason, families }, 'firewall: iptables backend chosen');
+        applier = iptablesApplier(choice, families);
+      }
       if (opts.defaultDeny) {
         log.info('firewall: --netpol-default-deny changes nothing: kube-router-ts always rejects traffic of pods whose rules are not programmed yet (kept for compatibility)');
       }
-      applier = new FirewallApplier({
-        exec,
-        backend,
-        families,
-        ...(deps.binaries ? { binaries: deps.binaries } : {}),
-        ...(deps.ipsetBinary ? { ipsetBinary: deps.ipsetBinary } : {}),
-      });
       loop = new SyncLoop(ctx, {
         name: 'firewall',
         watched: WATCHED,
@@ -210,16 +307,22 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
       loop = undefined;
     },
     async cleanup() {
-      const choice = await detectBackend(exec, opts.backend ?? 'auto');
-      const a = new FirewallApplier({
-        exec,
-        backend: choice.backend,
-        families: [4, 6],
-        ...(deps.binaries ? { binaries: deps.binaries } : {}),
-        ...(deps.ipsetBinary ? { ipsetBinary: deps.ipsetBinary } : {}),
-      });
-      await a.cleanup();
-      log.info('firewall: removed all network policy chains, jumps and ipsets');
+      // Every backend: a node may have run either setting.
+      const errors: unknown[] = [];
+      try {
+        await iptablesApplier(await detectBackend(exec, opts.backend ?? 'auto')).cleanup();
+      } catch (e) {
+        errors.push(e);
+      }
+      try {
+        const n = nftablesApplier();
+        if (await n.exists()) await n.cleanup();
+      } catch (e) {
+        // Without nft on the host there is no table of ours; a failure with it is reported.
+        if (opts.useNftables) errors.push(e);
+      }
+      if (errors.length > 0) throw errors[0];
+      log.info('firewall: removed all network policy chains, jumps, ipsets and nftables table');
     },
   };
 }

@@ -120,7 +120,8 @@ describe('rendered plans', () => {
     const differ = [...golden].filter(([k, d]) => now.has(k) && digest(now.get(k)!) !== d).map(([k]) => k);
     expect(differ).toEqual([]);
     expect(now.has('dual-stack every-form node1')).toBe(true);
-  });
+    // Compiles every conformance case twice over (~3 s alone): the default 5 s is too short at load 8+.
+  }, 30_000);
 
   it('prints each rule form the way iptables-save does', () => {
     const plan = dualStack();

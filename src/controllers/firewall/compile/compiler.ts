@@ -15,14 +15,17 @@ import {
   CHAIN_TAIL,
   isolatedSetName,
   localPodsSetName,
+  MAP_FROM_PODS,
+  MAP_TO_PODS,
+  namespacePodsChainName,
   namedPortSetName,
   namespaceChainName,
   policySetName,
 } from './names.js';
-import type { CompileStats, FirewallPlan, Rule, SetSpec } from './plan.js';
+import type { CompileStats, FirewallPlan, Rule, SetSpec, VerdictMap } from './plan.js';
 import { denySets, namespaceChains, tablePlans, topLevelChains } from './emit.js';
 import type { CompiledPolicy, SelectionDef } from './policy.js';
-import { commonChain, defaultChain, podChain, podJumps, tailChain, type PodJumps, type ServiceRanges } from './rules.js';
+import { commonChain, defaultChain, mapDispatch, namespacePodsChain, podChain, podJumps, tailChain, type PodJumps, type ServiceRanges } from './rules.js';
 import { SelectionIndex, type IndexEvents, type NamedPortEntry, type PodEntry } from './selection-index.js';
 
 export { policyPod } from './selection-index.js';
@@ -37,6 +40,13 @@ export interface CompileOptions {
    */
   readonly podCIDRs: readonly string[];
   readonly ranges: ServiceRanges;
+  /**
+   * How traffic reaches a local pod's rules. `chains` (iptables; the default): a chain per pod and two
+   * jumps per pod in the top-level chains. `maps` (native nftables): one chain per namespace and
+   * direction, reached through the to-pods / from-pods verdict maps, so a new pod is two map elements
+   * and the top-level chains never change.
+   */
+  readonly podDispatch?: 'chains' | 'maps';
 }
 
 /** A local pod's rendered chain and jumps, per family: kept until its chain changes (IPs, node). */
@@ -49,10 +59,16 @@ export class FirewallCompiler implements IndexEvents {
   private readonly podRender = new Map<string, PodRender>();
   /** Families that fail closed (a pod CIDR of theirs is known). */
   private readonly failClosed = new Set<IPFamily>();
+  private readonly maps = new Map<IPFamily, Map<string, VerdictMap>>();
+  /** Map dispatch: local pod address -> (pod key, namespace), kept per event; published when dirty. */
+  private readonly dispatch = new Map<IPFamily, Map<string, { key: string; namespace: string }>>();
+  private readonly nsPodsChains = new Map<string, { ingress: string; egress: string }>();
+  private readonly byMaps: boolean;
   private setsRecomputed = 0;
 
   constructor(private readonly opts: CompileOptions) {
     this.index = new SelectionIndex(opts, this);
+    this.byMaps = opts.podDispatch === 'maps';
     for (const f of opts.families) {
       const m = new Map<string, readonly Rule[]>();
       m.set(CHAIN_COMMON, commonChain(f));
@@ -63,6 +79,15 @@ export class FirewallCompiler implements IndexEvents {
         m.set(CHAIN_TAIL, tailChain(f, cidrs, localPodsSetName(f)));
       }
       this.chains.set(f, m);
+      this.maps.set(f, new Map());
+      this.dispatch.set(f, new Map());
+      if (this.byMaps) {
+        // The top-level chains never change under map dispatch: pods come and go as map elements.
+        const top = topLevelChains(f, this.failClosed.has(f), opts.ranges, [mapDispatch(MAP_TO_PODS, MAP_FROM_PODS)]);
+        m.set(CHAIN_INPUT, top.input);
+        m.set(CHAIN_FORWARD, top.forward);
+        m.set(CHAIN_OUTPUT, top.output);
+      }
     }
   }
 
@@ -79,6 +104,10 @@ export class FirewallCompiler implements IndexEvents {
   // and go with pods and policies ----
 
   localPodAdded(e: PodEntry): void {
+    if (this.byMaps) {
+      for (const [f, ip] of e.ips) this.dispatch.get(f)?.set(ip, { key: e.key, namespace: e.pod.namespace });
+      return;
+    }
     let render = this.podRender.get(e.key);
     if (!render) {
       const ns = e.pod.namespace;
@@ -104,6 +133,14 @@ export class FirewallCompiler implements IndexEvents {
   }
 
   localPodDropped(e: PodEntry): void {
+    if (this.byMaps) {
+      // Only if the address is still this pod's: a new pod may have taken it in the same update.
+      for (const [f, ip] of e.ips) {
+        const d = this.dispatch.get(f);
+        if (d?.get(ip)?.key === e.key) d.delete(ip);
+      }
+      return;
+    }
     this.podRender.delete(e.key);
     for (const f of this.opts.families) this.chains.get(f)!.delete(e.chain);
   }
@@ -174,12 +211,29 @@ export class FirewallCompiler implements IndexEvents {
       ix.isoDirty[d] = false;
       for (const f of fams) this.putSet(isolatedSetName(f, d), 'hash:ip', f, this.ipsOf(ix.iso[d].keys(), f));
     }
-    const localKeys = ix.localDirty ? [...ix.pods.values()].filter((e) => e.local).map((e) => e.key).sort() : [];
-    if (ix.localDirty) {
+    const localKeys = ix.localDirty && !this.byMaps ? [...ix.pods.values()].filter((e) => e.local).map((e) => e.key).sort() : [];
+    if (ix.localDirty && !this.byMaps) {
       for (const f of this.failClosed) this.putSet(localPodsSetName(f), 'hash:ip', f, this.ipsOf(localKeys, f));
     }
     for (const ns of ix.dirtyNs) this.renderNamespace(ns);
     ix.dirtyNs.clear();
+    if (ix.localDirty && this.byMaps) {
+      // Map dispatch: the maps and the local-pods set follow the dispatch index, no sort, no chains.
+      ix.localDirty = false;
+      for (const f of fams) {
+        const to = new Map<string, string>();
+        const from = new Map<string, string>();
+        for (const [ip, d] of this.dispatch.get(f)!) {
+          const names = this.podsChainsOf(d.namespace);
+          to.set(ip, names.ingress);
+          from.set(ip, names.egress);
+        }
+        const maps = this.maps.get(f)!;
+        maps.set(MAP_TO_PODS, { name: MAP_TO_PODS, family: f, entries: to });
+        maps.set(MAP_FROM_PODS, { name: MAP_FROM_PODS, family: f, entries: from });
+        if (this.failClosed.has(f)) this.putSet(localPodsSetName(f), 'hash:ip', f, [...to.keys()]);
+      }
+    }
     if (ix.localDirty) {
       ix.localDirty = false;
       for (const f of fams) {
@@ -197,7 +251,13 @@ export class FirewallCompiler implements IndexEvents {
     }
     const warnings: string[] = [];
     for (const p of ix.policies.values()) warnings.push(...p.compiled.warnings);
-    return { tables: tablePlans(fams, this.chains), sets: new Map(this.sets), denySets: denySets(fams), warnings };
+    return { tables: tablePlans(fams, this.chains, this.maps), sets: new Map(this.sets), denySets: denySets(fams), warnings };
+  }
+
+  private podsChainsOf(ns: string): { ingress: string; egress: string } {
+    let n = this.nsPodsChains.get(ns);
+    if (!n) this.nsPodsChains.set(ns, (n = { ingress: namespacePodsChainName(ns, 'ingress'), egress: namespacePodsChainName(ns, 'egress') }));
+    return n;
   }
 
   private renderNamespace(ns: string): void {
@@ -207,14 +267,21 @@ export class FirewallCompiler implements IndexEvents {
       const m = this.chains.get(f)!;
       const inName = namespaceChainName(ns, 'ingress');
       const egName = namespaceChainName(ns, 'egress');
+      const { ingress: podsIn, egress: podsEg } = this.podsChainsOf(ns);
       if (!needed) {
         m.delete(inName);
         m.delete(egName);
+        m.delete(podsIn);
+        m.delete(podsEg);
         continue;
       }
       const chains = namespaceChains(f, policies);
       m.set(inName, chains.ingress);
       m.set(egName, chains.egress);
+      if (this.byMaps && !m.has(podsIn)) {
+        m.set(podsIn, namespacePodsChain(ns, f, 'ingress', inName, isolatedSetName(f, 'ingress')));
+        m.set(podsEg, namespacePodsChain(ns, f, 'egress', egName, isolatedSetName(f, 'egress')));
+      }
     }
   }
 }

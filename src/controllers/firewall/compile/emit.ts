@@ -3,7 +3,7 @@
 // changed) and keeps the results, so successive plans share unchanged chain arrays by identity.
 import type { IPFamily } from '../../../model/types.js';
 import { isolatedSetName, policyChainName, policySetName } from './names.js';
-import type { Rule, TablePlan, TopLevelJump } from './plan.js';
+import type { Rule, TablePlan, TopLevelJump, VerdictMap } from './plan.js';
 import type { CompiledPolicy } from './policy.js';
 import { builtinJump, inputHead, jump, matchSet, rule, topLevelHead, topLevelTail, type PodJumps, type ServiceRanges } from './rules.js';
 
@@ -54,11 +54,15 @@ export function topLevelChains(
 /** One TablePlan per family: a copy of the compiler's chains and the jumps from the built-in chains. */
 const JUMPS: readonly TopLevelJump[] = (['INPUT', 'FORWARD', 'OUTPUT'] as const).map((from) => ({ from, rule: builtinJump(from) }));
 
-export function tablePlans(families: readonly IPFamily[], chains: ReadonlyMap<IPFamily, ReadonlyMap<string, readonly Rule[]>>): Map<IPFamily, TablePlan> {
+export function tablePlans(
+  families: readonly IPFamily[],
+  chains: ReadonlyMap<IPFamily, ReadonlyMap<string, readonly Rule[]>>,
+  maps: ReadonlyMap<IPFamily, ReadonlyMap<string, VerdictMap>>,
+): Map<IPFamily, TablePlan> {
   const tables = new Map<IPFamily, TablePlan>();
   for (const f of families) {
     const jumps = JUMPS;
-    tables.set(f, { family: f, chains: new Map(chains.get(f)!), jumps });
+    tables.set(f, { family: f, chains: new Map(chains.get(f)!), maps: new Map(maps.get(f) ?? []), jumps });
   }
   return tables;
 }

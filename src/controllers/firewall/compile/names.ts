@@ -37,6 +37,12 @@ export const POLICY_CHAIN_PREFIX = 'KUBE-NWPLCY-';
 /** Per-namespace dispatch chains: one set-guarded jump per policy of the namespace. */
 export const NS_INGRESS_PREFIX = 'KUBE-NS-IN-';
 export const NS_EGRESS_PREFIX = 'KUBE-NS-EG-';
+/** Map dispatch: one shared pod chain per namespace and direction, in place of one chain per pod. */
+export const NS_PODS_INGRESS_PREFIX = 'KUBE-PODS-IN-';
+export const NS_PODS_EGRESS_PREFIX = 'KUBE-PODS-EG-';
+/** Map dispatch: local pod address -> its namespace's pod chain, for traffic to / from it. */
+export const MAP_TO_PODS = 'kube-router-to-pods';
+export const MAP_FROM_PODS = 'kube-router-from-pods';
 
 /** Set by a policy rule that admits the packet; a pod chain rejects what lacks it. */
 export const MARK_POLICY: Mark = { value: 0x10000, mask: 0x10000 };
@@ -53,6 +59,10 @@ export function policyChainName(namespace: string, name: string, dir: Direction)
 
 export function namespaceChainName(namespace: string, dir: Direction): string {
   return (dir === 'ingress' ? NS_INGRESS_PREFIX : NS_EGRESS_PREFIX) + hash16(`ns/${namespace}/${dir}`);
+}
+
+export function namespacePodsChainName(namespace: string, dir: Direction): string {
+  return (dir === 'ingress' ? NS_PODS_INGRESS_PREFIX : NS_PODS_EGRESS_PREFIX) + hash16(`nspods/${namespace}/${dir}`);
 }
 
 function familyPrefix(family: IPFamily): string {
@@ -91,7 +101,9 @@ export function isOurChain(name: string): boolean {
     name.startsWith(POLICY_CHAIN_PREFIX) ||
     name.startsWith(POD_CHAIN_PREFIX) ||
     name.startsWith(NS_INGRESS_PREFIX) ||
-    name.startsWith(NS_EGRESS_PREFIX)
+    name.startsWith(NS_EGRESS_PREFIX) ||
+    name.startsWith(NS_PODS_INGRESS_PREFIX) ||
+    name.startsWith(NS_PODS_EGRESS_PREFIX)
   );
 }
 

@@ -51,7 +51,12 @@ export type Target =
   | { readonly kind: 'MARK'; readonly mark: Mark }
   | { readonly kind: 'NFLOG'; readonly group: number }
   /** A jump to another chain of ours. */
-  | { readonly kind: 'jump'; readonly chain: string };
+  | { readonly kind: 'jump'; readonly chain: string }
+  /**
+   * Native nftables only: look the packet's source or destination address up in a verdict map of the
+   * table (`ip saddr vmap @map`) and jump to the chain it names; no element, no verdict (next rule).
+   */
+  | { readonly kind: 'vmap'; readonly map: string; readonly key: 'src' | 'dst' };
 
 /** Which peer of a policy rule a rule stands for (indices into the rule's `from`/`to` list). */
 export type PeerOrigin =
@@ -82,6 +87,8 @@ export type RuleOrigin =
   | { readonly kind: 'dispatch'; readonly namespace: string; readonly policy: string; readonly direction: Direction; readonly targetSet: string }
   /** A rule of a local pod's own chain, or its jump from a top-level chain. */
   | { readonly kind: 'pod'; readonly namespace: string; readonly pod: string; readonly step: PodStep }
+  /** A rule of a namespace's shared pod chain (map dispatch: one chain per namespace and direction). */
+  | { readonly kind: 'namespace-pods'; readonly namespace: string; readonly direction: Direction; readonly step: PodStep }
   /** Rules that are the same for every cluster (COMMON, DEFAULT, TAIL, service and top-level rules). */
   | { readonly kind: 'base'; readonly step: BaseStep };
 
@@ -99,7 +106,16 @@ export type PodStep =
   | 'jump-to-pod'
   | 'jump-from-pod';
 
-export type BaseStep = 'common' | 'default-allow' | 'fail-closed' | 'service' | 'accept-marked' | 'top-level-jump';
+export type BaseStep =
+  | 'common'
+  | 'default-allow'
+  | 'fail-closed'
+  | 'service'
+  | 'accept-marked'
+  | 'top-level-jump'
+  /** Map dispatch (native nftables): the lookup of every local pod's address. */
+  | 'dispatch-to-pods'
+  | 'dispatch-from-pods';
 
 /** One iptables rule of one chain; apply/render.ts prints it exactly as `iptables-save` would. */
 export interface Rule {
@@ -113,11 +129,23 @@ export interface Rule {
   readonly origin: RuleOrigin;
 }
 
-/** One iptables table (filter) of one IP family. */
+/**
+ * A verdict map (native nftables): address -> chain to jump to. Map dispatch sends each local pod's
+ * traffic to its namespace's shared pod chain, so a new pod is an element, not a chain.
+ */
+export interface VerdictMap {
+  readonly name: string;
+  readonly family: IPFamily;
+  readonly entries: ReadonlyMap<string, string>;
+}
+
+/** One table of one IP family (iptables: filter; native nftables: that family's part of our table). */
 export interface TablePlan {
   readonly family: IPFamily;
   /** Our chains: name -> rules, in order. */
   readonly chains: ReadonlyMap<string, readonly Rule[]>;
+  /** Verdict maps (map dispatch only; empty otherwise). */
+  readonly maps: ReadonlyMap<string, VerdictMap>;
   /** Jumps that must be the first rule of a built-in chain: INPUT -> KUBE-ROUTER-INPUT etc. */
   readonly jumps: readonly TopLevelJump[];
 }

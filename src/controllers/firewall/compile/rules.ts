@@ -181,48 +181,106 @@ export interface PodChainInput {
   readonly egressIsolatedSet: string;
 }
 
+interface PodSide {
+  /** The pod's address (per-pod chains); absent in a namespace's shared chain, entered for that side only. */
+  readonly ip?: string;
+  readonly nsChain: string;
+  readonly isolatedSet: string;
+}
+
 /**
- * A pod's chain depends on the pod alone: which policies apply is decided by set membership in the
- * namespace dispatch chains, so a label change never rewrites it.
+ * The verdict part of a pod's firewall, shared by per-pod chains (both directions, each guarded by the
+ * pod's address) and by map dispatch's per-namespace chains (one direction, no guard: the map already
+ * chose the pod). Same rules, same order, so both layouts decide alike.
  */
-export function podChain(p: PodChainInput): Rule[] {
-  const who = `POD name:${p.name} namespace: ${p.namespace}`;
-  const origin = (step: PodStep): RuleOrigin => ({ kind: 'pod', namespace: p.namespace, pod: p.name, step });
+function podRules(ns: string, family: IPFamily, who: string, sides: { ingress?: PodSide; egress?: PodSide }, origin: (step: PodStep) => RuleOrigin): Rule[] {
   const notPolicyMarked: Match = { kind: 'mark', mark: MARK_POLICY, negate: true };
-  return [
-    rule({ comment: 'rule to jump traffic to common chain for pod', target: jump(CHAIN_COMMON), origin: origin('common') }),
-    rule({
-      dst: p.ip,
-      comment: "rule to permit the traffic traffic to pods when source is the pod's local node",
-      matches: [{ kind: 'addrtype', side: 'src' }],
-      target: ACCEPT,
-      origin: origin('node-local'),
-    }),
-    rule({
-      dst: p.ip,
-      comment: `rule to apply default allow to ingress of ${who} not selected by any ingress policy`,
-      matches: [matchSet(p.ingressIsolatedSet, 'dst', true)],
-      target: jump(CHAIN_DEFAULT),
-      origin: origin('default-ingress'),
-    }),
-    rule({ dst: p.ip, comment: `rule to run ingress network policies of namespace ${p.namespace}`, target: jump(p.nsIngressChain), origin: origin('ingress-policies') }),
-    rule({
-      src: p.ip,
-      comment: `rule to apply default allow to egress of ${who} not selected by any egress policy`,
-      matches: [matchSet(p.egressIsolatedSet, 'src', true)],
-      target: jump(CHAIN_DEFAULT),
-      origin: origin('default-egress'),
-    }),
-    rule({ src: p.ip, comment: `rule to run egress network policies of namespace ${p.namespace}`, target: jump(p.nsEgressChain), origin: origin('egress-policies') }),
+  const out: Rule[] = [rule({ comment: 'rule to jump traffic to common chain for pod', target: jump(CHAIN_COMMON), origin: origin('common') })];
+  const inn = sides.ingress;
+  if (inn) {
+    const dst = inn.ip !== undefined ? { dst: inn.ip } : {};
+    out.push(
+      rule({
+        ...dst,
+        comment: "rule to permit the traffic traffic to pods when source is the pod's local node",
+        matches: [{ kind: 'addrtype', side: 'src' }],
+        target: ACCEPT,
+        origin: origin('node-local'),
+      }),
+      rule({
+        ...dst,
+        comment: `rule to apply default allow to ingress of ${who} not selected by any ingress policy`,
+        matches: [matchSet(inn.isolatedSet, 'dst', true)],
+        target: jump(CHAIN_DEFAULT),
+        origin: origin('default-ingress'),
+      }),
+      rule({ ...dst, comment: `rule to run ingress network policies of namespace ${ns}`, target: jump(inn.nsChain), origin: origin('ingress-policies') }),
+    );
+  }
+  const eg = sides.egress;
+  if (eg) {
+    const src = eg.ip !== undefined ? { src: eg.ip } : {};
+    out.push(
+      rule({
+        ...src,
+        comment: `rule to apply default allow to egress of ${who} not selected by any egress policy`,
+        matches: [matchSet(eg.isolatedSet, 'src', true)],
+        target: jump(CHAIN_DEFAULT),
+        origin: origin('default-egress'),
+      }),
+      rule({ ...src, comment: `rule to run egress network policies of namespace ${ns}`, target: jump(eg.nsChain), origin: origin('egress-policies') }),
+    );
+  }
+  out.push(
     rule({ comment: `rule to log dropped traffic ${who}`, matches: [notPolicyMarked, LOG_LIMIT], target: NFLOG, origin: origin('log-rejected') }),
-    rule({ comment: `rule to REJECT traffic destined for ${who}`, matches: [notPolicyMarked], target: rejectTarget(p.family), origin: origin('reject') }),
+    rule({ comment: `rule to REJECT traffic destined for ${who}`, matches: [notPolicyMarked], target: rejectTarget(family), origin: origin('reject') }),
     rule({
       comment: 'rule to clear the policy mark for the next chain',
       target: { kind: 'MARK', mark: { value: 0, mask: MARK_POLICY.mask } },
       origin: origin('clear-mark'),
     }),
     rule({ comment: 'set mark to ACCEPT traffic that comply to network policies', target: { kind: 'MARK', mark: MARK_NETPOL_OK }, origin: origin('accepted-mark') }),
-  ];
+  );
+  return out;
+}
+
+/**
+ * A pod's chain depends on the pod alone: which policies apply is decided by set membership in the
+ * namespace dispatch chains, so a label change never rewrites it.
+ */
+export function podChain(p: PodChainInput): Rule[] {
+  return podRules(
+    p.namespace,
+    p.family,
+    `POD name:${p.name} namespace: ${p.namespace}`,
+    {
+      ingress: { ip: p.ip, nsChain: p.nsIngressChain, isolatedSet: p.ingressIsolatedSet },
+      egress: { ip: p.ip, nsChain: p.nsEgressChain, isolatedSet: p.egressIsolatedSet },
+    },
+    (step) => ({ kind: 'pod', namespace: p.namespace, pod: p.name, step }),
+  );
+}
+
+/**
+ * Map dispatch: the chain every local pod of a namespace shares for one direction. Entered from the
+ * to-pods / from-pods verdict map, so it needs no address guard; a pod talking to itself through the
+ * node runs both directions' chains (per-pod chains let either direction admit it).
+ */
+export function namespacePodsChain(namespace: string, family: IPFamily, dir: 'ingress' | 'egress', nsChain: string, isolatedSet: string): Rule[] {
+  return podRules(
+    namespace,
+    family,
+    `POD of namespace: ${namespace}`,
+    { [dir]: { nsChain, isolatedSet } },
+    (step) => ({ kind: 'namespace-pods', namespace, direction: dir, step }),
+  );
+}
+
+/** Map dispatch: the to-pods / from-pods lookups that replace every per-pod jump of a top-level chain. */
+export function mapDispatch(toMap: string, fromMap: string): PodJumps {
+  const to = rule({ comment: 'rule to run the firewall of the destination pod', target: { kind: 'vmap', map: toMap, key: 'dst' }, origin: base('dispatch-to-pods') });
+  const from = rule({ comment: 'rule to run the firewall of the source pod', target: { kind: 'vmap', map: fromMap, key: 'src' }, origin: base('dispatch-from-pods') });
+  return { input: [from], forward: [to, from], output: [to, from] };
 }
 
 export interface PodJumps {

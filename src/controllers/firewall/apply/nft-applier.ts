@@ -1,0 +1,256 @@
+// Plan -> native nftables (--use-nftables-for-netpol): one `nft -f` transaction per sync, in our own
+// table only (inet kube-router-ts-netpol). The first sync after start or after a failure replaces the
+// whole table in one transaction (`add table; delete table; add table ...`, atomic, so packets see the
+// old rules or the new, never none); later syncs carry only what changed against the state remembered
+// from the last successful transaction (chains whose rules differ, set and map elements added or
+// removed), as kube-proxy's nftables mode does. No narrowing/widening order is needed: the kernel
+// commits the whole transaction or nothing.
+import type { Exec } from '../../../dataplane/exec.js';
+import type { IPFamily } from '../../../model/types.js';
+import type { FirewallPlan, SetSpec } from '../compile/plan.js';
+import { BASE_CHAINS, nftChain, nftChainRules, nftElements, nftRule, nftSet, nftSetType, T } from './nft-render.js';
+
+export interface NftApplierOptions {
+  readonly exec: Exec;
+  readonly families: readonly IPFamily[];
+  /** The nft binary (tests may point it elsewhere). */
+  readonly nftBinary?: string;
+  readonly timeoutMs?: number;
+}
+
+export interface NftApplyReport {
+  readonly changed: boolean;
+  readonly full: boolean;
+  readonly chainsReplaced: string[];
+  readonly chainsDeleted: string[];
+  readonly setsChanged: string[];
+  readonly setsDeleted: string[];
+  readonly elementsAdded: number;
+  readonly elementsDeleted: number;
+  /** Lines of the transaction (0 when nothing changed). */
+  readonly commands: number;
+  readonly timings: { nftMs: number };
+  readonly text: string;
+}
+
+interface AppliedSet {
+  readonly spec: SetSpec;
+  readonly decl: string;
+  readonly elements: ReadonlySet<string>;
+}
+
+interface AppliedMap {
+  /** Address -> plan chain name, as last committed. */
+  readonly src: ReadonlyMap<string, string>;
+}
+
+const CHUNK = 2000;
+const BASE_PRIORITY = 'filter';
+
+function chunks<T>(xs: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += CHUNK) out.push(xs.slice(i, i + CHUNK));
+  return out;
+}
+
+function sameLines(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (!a || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export class NftFirewallApplier {
+  private chains = new Map<string, readonly string[]>();
+  private sets = new Map<string, AppliedSet>();
+  private maps = new Map<string, AppliedMap>();
+  private known = false;
+
+  constructor(private readonly o: NftApplierOptions) {}
+
+  private get nft(): string {
+    return this.o.nftBinary ?? 'nft';
+  }
+
+  /** Forget what we believe the kernel holds: the next apply replaces the whole table. */
+  invalidate(): void {
+    this.known = false;
+  }
+
+  /** What the applier believes the kernel holds. */
+  state(): { chains: number; sets: number; maps: number; elements: number } {
+    let elements = 0;
+    for (const s of this.sets.values()) elements += s.elements.size;
+    for (const m of this.maps.values()) elements += m.src.size;
+    return { chains: this.chains.size, sets: this.sets.size, maps: this.maps.size, elements };
+  }
+
+  async apply(plan: FirewallPlan): Promise<NftApplyReport> {
+    try {
+      return await this.applyPlan(plan);
+    } catch (err) {
+      this.known = false;
+      throw err;
+    }
+  }
+
+  /** Removes our table (both families), whatever it holds. Nothing else is touched. */
+  async cleanup(): Promise<void> {
+    // `add` first makes the delete succeed when the table does not exist; both in one transaction.
+    await this.o.exec(this.nft, ['-f', '-'], { input: `add table ${T}\ndelete table ${T}\n`, timeoutMs: this.o.timeoutMs });
+    this.known = false;
+    this.chains = new Map();
+    this.sets = new Map();
+    this.maps = new Map();
+  }
+
+  /** Whether our table exists (read-only). */
+  async exists(): Promise<boolean> {
+    const { stdout } = await this.o.exec(this.nft, ['list', 'tables'], { timeoutMs: this.o.timeoutMs });
+    return stdout.split('\n').some((l) => l.trim() === `table ${T}`);
+  }
+
+  private desired(plan: FirewallPlan): {
+    chains: Map<string, readonly string[]>;
+    sets: Map<string, { spec: SetSpec; decl: string }>;
+    maps: Map<string, { family: IPFamily; src: ReadonlyMap<string, string> }>;
+  } {
+    const chains = new Map<string, readonly string[]>();
+    const base: Record<string, string[]> = { input: [], forward: [], output: [] };
+    const maps = new Map<string, { family: IPFamily; src: ReadonlyMap<string, string> }>();
+    for (const f of this.o.families) {
+      const table = plan.tables.get(f);
+      if (!table) continue;
+      for (const [name, rules] of table.chains) chains.set(nftChain(name, f), nftChainRules(rules, f));
+      for (const j of table.jumps) base[BASE_CHAINS[j.from]]!.push(`meta nfproto ipv${f} ${nftRule(j.rule, f)}`);
+      for (const [name, m] of table.maps) maps.set(nftChain(name, f), { family: f, src: m.entries });
+    }
+    for (const [name, rules] of Object.entries(base)) chains.set(name, rules);
+    const sets = new Map<string, { spec: SetSpec; decl: string }>();
+    for (const [name, spec] of plan.sets) sets.set(nftSet(name), { spec, decl: nftSetType(spec) });
+    return { chains, sets, maps };
+  }
+
+  private chainDecl(name: string): string {
+    const hook = Object.values(BASE_CHAINS).find((b) => b === name);
+    return hook ? `add chain ${T} ${name} { type filter hook ${hook} priority ${BASE_PRIORITY}; policy accept; }` : `add chain ${T} ${name}`;
+  }
+
+  private async applyPlan(plan: FirewallPlan): Promise<NftApplyReport> {
+    const want = this.desired(plan);
+    const full = !this.known;
+    const head: string[] = [];
+    const elems: string[] = [];
+    const rules: string[] = [];
+    const tail: string[] = [];
+    const chainsReplaced: string[] = [];
+    const chainsDeleted: string[] = [];
+    const setsChanged: string[] = [];
+    const setsDeleted: string[] = [];
+    let elementsAdded = 0;
+    let elementsDeleted = 0;
+    const cur: { chains: ReadonlyMap<string, readonly string[]>; sets: ReadonlyMap<string, AppliedSet>; maps: ReadonlyMap<string, AppliedMap> } = full
+      ? { chains: new Map(), sets: new Map(), maps: new Map() }
+      : { chains: this.chains, sets: this.sets, maps: this.maps };
+    if (full) head.push(`add table ${T}`, `delete table ${T}`, `add table ${T}`);
+
+    const nextSets = new Map<string, AppliedSet>();
+    for (const [name, { spec, decl }] of want.sets) {
+      const old = cur.sets.get(name);
+      if (old && old.spec === spec && old.decl === decl) {
+        nextSets.set(name, old);
+        continue;
+      }
+      const elements = new Set(nftElements(spec));
+      nextSets.set(name, { spec, decl, elements });
+      let add: string[];
+      if (!old || old.decl !== decl) {
+        if (old) head.push(`delete set ${T} ${name}`);
+        head.push(`add set ${T} ${name} { ${decl} }`);
+        add = [...elements];
+      } else if (spec.type === 'hash:net') {
+        // Interval elements are ranges cut from each other: rewrite the set rather than edit ranges.
+        elems.push(`flush set ${T} ${name}`);
+        elementsDeleted += old.elements.size;
+        add = [...elements];
+      } else {
+        const del = [...old.elements].filter((e) => !elements.has(e));
+        add = [...elements].filter((e) => !old.elements.has(e));
+        for (const c of chunks(del)) elems.push(`delete element ${T} ${name} { ${c.join(', ')} }`);
+        elementsDeleted += del.length;
+      }
+      for (const c of chunks(add)) elems.push(`add element ${T} ${name} { ${c.join(', ')} }`);
+      elementsAdded += add.length;
+      if (old?.elements.size !== elements.size || add.length > 0) setsChanged.push(name);
+    }
+    const staleSets = [...cur.sets.keys()].filter((n) => !want.sets.has(n));
+
+    // Chains first declared (empty), so map elements and rules may jump to them in any order below.
+    for (const name of want.chains.keys()) if (!cur.chains.has(name)) head.push(this.chainDecl(name));
+    for (const [name, m] of want.maps) {
+      if (cur.maps.has(name)) continue;
+      head.push(`add map ${T} ${name} { type ${m.family === 4 ? 'ipv4_addr' : 'ipv6_addr'} : verdict; }`);
+    }
+
+    const nextMaps = new Map<string, AppliedMap>();
+    for (const [name, m] of want.maps) {
+      const old = cur.maps.get(name);
+      if (old && old.src === m.src) {
+        nextMaps.set(name, old);
+        continue;
+      }
+      const del: string[] = [];
+      const add: string[] = [];
+      for (const [k, chain] of old?.src ?? []) if (m.src.get(k) !== chain) del.push(k);
+      for (const [k, chain] of m.src) if (old?.src.get(k) !== chain) add.push(`${k} : jump ${nftChain(chain, m.family)}`);
+      for (const c of chunks(del)) elems.push(`delete element ${T} ${name} { ${c.join(', ')} }`);
+      for (const c of chunks(add)) elems.push(`add element ${T} ${name} { ${c.join(', ')} }`);
+      elementsAdded += add.length;
+      elementsDeleted += del.length;
+      nextMaps.set(name, { src: m.src });
+    }
+    const staleMaps = [...cur.maps.keys()].filter((n) => !want.maps.has(n));
+
+    for (const [name, lines] of want.chains) {
+      const old = cur.chains.get(name);
+      if (sameLines(old, lines)) continue;
+      if (old) rules.push(`flush chain ${T} ${name}`);
+      for (const l of lines) rules.push(`add rule ${T} ${name} ${l}`);
+      chainsReplaced.push(name);
+    }
+    const staleChains = [...cur.chains.keys()].filter((n) => !want.chains.has(n));
+    // Rules may jump between stale chains: empty them all before deleting any.
+    for (const n of staleChains) tail.push(`flush chain ${T} ${n}`);
+    for (const n of staleChains) tail.push(`delete chain ${T} ${n}`);
+    for (const n of staleMaps) tail.push(`delete map ${T} ${n}`);
+    for (const n of staleSets) tail.push(`delete set ${T} ${n}`);
+    chainsDeleted.push(...staleChains);
+    setsDeleted.push(...staleSets, ...staleMaps);
+
+    const lines = [...head, ...elems, ...rules, ...tail];
+    let nftMs = 0;
+    const text = lines.length > 0 ? `${lines.join('\n')}\n` : '';
+    if (text) {
+      const t0 = performance.now();
+      await this.o.exec(this.nft, ['-f', '-'], { input: text, timeoutMs: this.o.timeoutMs });
+      nftMs = performance.now() - t0;
+    }
+    this.chains = new Map(want.chains);
+    this.sets = nextSets;
+    this.maps = nextMaps;
+    this.known = true;
+    return {
+      changed: lines.length > 0,
+      full,
+      chainsReplaced,
+      chainsDeleted,
+      setsChanged,
+      setsDeleted,
+      elementsAdded,
+      elementsDeleted,
+      commands: lines.length,
+      timings: { nftMs },
+      text,
+    };
+  }
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { compileFirewall } from '../compile/compiler.js';
+import { namespace, pod, policy, snapshot } from '../../../testing/firewall/fixtures.js';
+import { TEST_RANGES } from '../../../testing/firewall/reach.js';
+import { netRanges, nftChain, nftElements, nftRule, nftSet } from './nft-render.js';
+
+describe('nft rendering of the typed plan', () => {
+  it('cuts ipBlock exceptions out of the block: disjoint ranges with the same addresses as hash:net nomatch', () => {
+    expect(netRanges(['10.0.0.0/8', '10.244.5.0/24 nomatch'], 4)).toEqual(['10.0.0.0-10.244.4.255', '10.244.6.0-10.255.255.255']);
+    // /0 split in halves by the compiler, one host excepted, nested exceptions.
+    expect(netRanges(['0.0.0.0/1', '128.0.0.0/1', '169.254.169.254 nomatch'], 4)).toEqual([
+      '0.0.0.0-127.255.255.255',
+      '128.0.0.0-169.254.169.253',
+      '169.254.169.255-255.255.255.255',
+    ]);
+    expect(netRanges(['10.0.0.0/16', '10.0.1.0/24 nomatch', '10.0.1.128/25 nomatch'], 4)).toEqual(['10.0.0.0-10.0.0.255', '10.0.2.0-10.0.255.255']);
+    expect(netRanges(['fd00::/64', 'fd00::1 nomatch'], 6)).toEqual(['fd00::', 'fd00::2-fd00::ffff:ffff:ffff:ffff']);
+  });
+
+  it('names IPv6 objects apart inside the one inet table', () => {
+    expect(nftSet('inet6:KUBE-DST-ABC')).toBe('KUBE-DST-ABC-6');
+    expect(nftSet('KUBE-DST-ABC')).toBe('KUBE-DST-ABC');
+    expect(nftChain('KUBE-ROUTER-FORWARD', 6)).toBe('KUBE-ROUTER-FORWARD-6');
+  });
+
+  it('renders a map-dispatch plan: verdict maps in the top-level chains, named ports as concatenations', () => {
+    const s = snapshot({
+      namespaces: [namespace('x', {})],
+      pods: [pod({ ns: 'x', name: 'a', ip: '10.244.1.2', node: 'node1', labels: { app: 'a' }, ports: [{ name: 'http', containerPort: 80, protocol: 'TCP' }] })],
+      policies: [policy('x', 'p', { podSelector: { matchLabels: { app: 'a' } }, ingress: [{ ports: [{ port: 'http' }] }] })],
+    });
+    const plan = compileFirewall(s, { nodeName: 'node1', families: [4], podCIDRs: ['10.244.1.0/24'], ranges: TEST_RANGES, podDispatch: 'maps' });
+    const t = plan.tables.get(4)!;
+    const forward = t.chains.get('KUBE-ROUTER-FORWARD')!.map((r) => nftRule(r, 4));
+    expect(forward).toEqual([
+      'jump KUBE-NWPLCY-TAIL comment "rule to reject traffic of pods whose firewall is not programmed yet"',
+      'ip daddr vmap @kube-router-to-pods comment "rule to run the firewall of the destination pod"',
+      'ip saddr vmap @kube-router-from-pods comment "rule to run the firewall of the source pod"',
+      'meta mark & 0x20000 == 0x20000 accept comment "rule to explicitly ACCEPT traffic that comply to network policies"',
+    ]);
+    // No per-pod chain; the pod's address maps to its namespace's chains.
+    expect([...t.chains.keys()].some((c) => c.startsWith('KUBE-POD-FW-'))).toBe(false);
+    const to = t.maps.get('kube-router-to-pods')!.entries;
+    expect(to.get('10.244.1.2')).toMatch(/^KUBE-PODS-IN-/);
+    expect(t.chains.has(to.get('10.244.1.2')!)).toBe(true);
+    const named = [...plan.sets.values()].find((x) => x.type === 'hash:ip,port')!;
+    expect(nftElements(named)).toEqual(['10.244.1.2 . tcp . 80']);
+    const rules = [...t.chains.values()].flat().map((r) => nftRule(r, 4));
+    expect(rules.some((r) => r.includes('ip daddr . meta l4proto . th dport @KUBE-DST-'))).toBe(true);
+    expect(rules.some((r) => r.startsWith('meta mark & 0x10000 != 0x10000 reject with icmp type port-unreachable'))).toBe(true);
+  });
+});
