@@ -20,6 +20,10 @@ for (const [entry, outfile] of [
     platform: 'node',
     format: 'esm',
     target: 'node20',
+    // Whitespace and syntax only (names stay, so stack traces still read): half the bytes, and inside UML
+    // the agent's bundle loads in ~1.0 s instead of ~2.8 s (7.2 MB -> 3.5 MB).
+    minifyWhitespace: true,
+    minifySyntax: true,
     // CommonJS dependencies call require(); give the ESM bundle one.
     banner: { js: "import { createRequire as __krtRequire } from 'node:module'; const require = __krtRequire(import.meta.url);" },
     logLevel: 'warning',
