@@ -65,11 +65,11 @@ export function specFrom(o: UpOptions): LabSpec {
   };
 }
 
-/** Newest modification time of any file under `dir` (ms). */
+/** Newest modification time of the TypeScript sources under `dir` (ms); build outputs there (the BGP addon) do not count. */
 function newestMtime(dir: string): number {
   let newest = 0;
   for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile()) newest = Math.max(newest, statSync(join((e as { parentPath?: string }).parentPath ?? e.path, e.name)).mtimeMs);
+    if (e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(join((e as { parentPath?: string }).parentPath ?? e.path, e.name)).mtimeMs);
   }
   return newest;
 }
