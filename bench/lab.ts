@@ -3,6 +3,11 @@
 //   npx tsx bench/lab.ts [--agents] [--uml] [--pods-per-node 50]
 // With --agents each node runs dist/cli/main.js with --run-service-proxy=false (this kernel has no IPVS);
 // --uml runs the default lab (all three controllers) in user-mode Linux (memory is then not broken down).
+//
+//   KRT_EXEC_TRACE=1 npx tsx bench/lab.ts --up-runs 3 [--nodes 3]
+// only times the default `lab up` (all three controllers; user-mode Linux where the host lacks IPVS) to all
+// nodes healthy, then `down`, run after run: min/median/max, the phases from the lab's logs, the UML
+// kernel's CPU seconds and (with KRT_EXEC_TRACE=1) the commands the agents ran. Needs `npm run build`.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab } from '../src/lab/index.js';
@@ -10,6 +15,8 @@ import { runConformance } from '../src/lab/conformance.js';
 import { downLab } from '../src/lab/down.js';
 import { R } from '../src/lab/kube.js';
 import { netnsList, netnsPids } from '../src/lab/sh.js';
+
+import { printRuns, upRun, type UpRun } from './lib/lab-up.js';
 
 const args = process.argv.slice(2);
 const uml = args.includes('--uml');
@@ -118,4 +125,16 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+const upRuns = args.indexOf('--up-runs');
+if (upRuns >= 0) {
+  const n = Number(args[upRuns + 1] ?? 3);
+  const ni = args.indexOf('--nodes');
+  const nodes = ni >= 0 ? Number(args[ni + 1]) : 3;
+  const runs: UpRun[] = [];
+  for (let r = 0; r < n; r++) {
+    const run = await upRun({ name: NAME, stateDir: STATE, prefix: PREFIX, nodes });
+    console.log(`run ${r + 1}: up ${fmt(run.upMs)} (${run.healthy ? 'all healthy' : 'NOT all healthy'}), down ${fmt(run.downMs)}${run.umlCpuS !== undefined ? `, UML CPU ${run.umlCpuS.toFixed(1)} s` : ''}`);
+    runs.push(run);
+  }
+  printRuns(runs, nodes);
+} else await main();

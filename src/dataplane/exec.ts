@@ -63,9 +63,16 @@ export function isExecError(err: unknown): err is ExecError {
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 
+/**
+ * KRT_EXEC_TRACE=1: one line per command on stderr (start time, duration, exit code, argv), to see where
+ * an agent's start-up time goes (the lab passes it into user-mode Linux; bench/lab.ts reads it).
+ */
+const TRACE = process.env['KRT_EXEC_TRACE'] === '1';
+
 /** Runs a command on the host (in the agent's own network namespace). */
 export const execHost: Exec = (cmd, args, opts = {}) =>
   new Promise((resolve, reject) => {
+    const t0 = Date.now();
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env, cwd: opts.cwd });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -89,6 +96,7 @@ export const execHost: Exec = (cmd, args, opts = {}) =>
       if (timer) clearTimeout(timer);
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
+      if (TRACE) process.stderr.write(`exec-trace ${new Date(t0).toISOString()} ${Date.now() - t0}ms ${code ?? signal} ${cmd} ${args.join(' ').slice(0, 160)}\n`);
       if (code === 0 || (code !== null && opts.okCodes?.includes(code))) {
         resolve({ stdout, stderr, code });
       } else {

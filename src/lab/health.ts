@@ -18,9 +18,15 @@ export interface AgentHealth {
   readonly error?: string;
 }
 
+// One kept-alive connection per socket: the socket's forwarder (socat) forks a process per connection,
+// which inside user-mode Linux costs ~0.1 s of its one CPU; `lab up` polls every node several times a
+// second while the agents start, so a new connection per poll slowed the very start-up it waited for.
+// Idle sockets are unref'd by the agent, so they keep no process alive.
+const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
 export function agentHealth(socketPath: string, timeoutMs = 2000): Promise<AgentHealth> {
   return new Promise((resolve) => {
-    const req = http.request({ socketPath, path: '/healthz/json', method: 'GET' }, (res) => {
+    const req = http.request({ socketPath, path: '/healthz/json', method: 'GET', agent: keepAlive }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

@@ -19,7 +19,8 @@ export interface ProbeTarget {
  */
 export function podAgentScript(stateDir: string): string {
   const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return join(dirname(here), 'pod-agent.js');
+  // dist/lab/pod-process.js, or a bundle in dist/lab or dist/cli: the compiled script is dist/lab/pod-agent.js.
+  if (here.endsWith('.js') || here.endsWith('.mjs')) return join(dirname(here), '..', 'lab', 'pod-agent.js');
   const src = join(dirname(here), 'pod-agent.ts');
   const out = join(stateDir, 'pod-agent.mjs');
   if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return out;

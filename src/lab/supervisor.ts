@@ -139,6 +139,7 @@ export class Supervisor {
     const u = planUnderlay({ prefix: spec.prefix, nodes: spec.nodes, segments: spec.segments, tor: spec.tor });
     for (const n of underlayNamespaces(u)) journal(spec.stateDir, { t: 'netns', name: n, ...(spec.inside ? { inUml: true } : {}) });
     await createUnderlay(u);
+    log(`underlay up: ${u.nodes.length} node namespaces`);
 
     const nodes: NodeState[] = u.nodes.map((n) => ({
       name: n.name,
@@ -186,6 +187,7 @@ export class Supervisor {
     });
     this.kubelet.start();
     await Promise.all([this.controllers.whenSynced(), this.kubelet.whenSynced()]);
+    log('lab kubelet and controllers synced');
 
     if (spec.agents) {
       // From a manifest: its args (already at the head of agentFlags) and its env; the node name comes from
@@ -204,7 +206,11 @@ export class Supervisor {
       }
     }
     this.routerRuns = spec.agents && features.router;
-    if (spec.agents) await this.waitForAgents(nodes);
+    if (spec.agents) {
+      const t0 = Date.now();
+      log(`started ${nodes.length} agents`);
+      if (await this.waitForAgents(nodes)) log(`all agents healthy, ${((Date.now() - t0) / 1000).toFixed(1)} s after their start`);
+    }
     this.state = {
       version: 1,
       prefix: spec.prefix,
@@ -232,7 +238,7 @@ export class Supervisor {
   }
 
   /** `up` means usable: wait (bounded) until every agent answers healthy; say so, and why, when one does not. */
-  private async waitForAgents(nodes: readonly NodeState[], timeoutMs = 60_000): Promise<void> {
+  private async waitForAgents(nodes: readonly NodeState[], timeoutMs = 60_000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     const pending = new Map(nodes.filter((n) => n.healthPort > 0 || this.routerRuns).map((n) => [n.name, 'not checked yet']));
     while (pending.size > 0 && Date.now() < deadline) {
@@ -255,6 +261,7 @@ export class Supervisor {
     if (pending.size > 0) {
       this.log(`agents not healthy after ${timeoutMs / 1000} s: ${[...pending].map(([n, why]) => `${n} (${why})`).join(', ')}; see their logs`);
     }
+    return pending.size === 0;
   }
 
   private async registerNodes(nodes: readonly NodeState[]): Promise<void> {

@@ -90,13 +90,13 @@ export async function createUnderlay(u: Underlay): Promise<void> {
         n.netns,
       );
       // A Kubernetes node forwards (kubelet and every CNI require it); the agent checks, it does not set it.
-      await must('ip', ['netns', 'exec', n.netns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
       // A firewall REJECT answers with an ICMP error from the node, and the kernel rate-limits those per
       // destination (a burst of 6, then 1/s) and per namespace (burst 50): a probe matrix with many
       // rejected cells would see most of them time out instead of being refused, and take seconds longer.
       // What is allowed or blocked does not change. Lifted on lab nodes only (nsenter: /proc/sys/net is
-      // per network namespace; -e: an older kernel without a key keeps its default).
-      await run('nsenter', [`--net=/var/run/netns/${n.netns}`, 'sysctl', '-qew', ...ICMP_UNLIMITED]);
+      // per network namespace, and unlike `ip netns exec` it does not remount /sys; -e: an older kernel
+      // without a key keeps its default). One process for all of them: process starts are what UML makes slow.
+      await must('nsenter', [`--net=/var/run/netns/${n.netns}`, 'sysctl', '-qew', 'net.ipv4.ip_forward=1', ...ICMP_UNLIMITED]);
     }),
   );
   if (u.tor) {

@@ -43,8 +43,21 @@ export interface BackendChoice {
   readonly reason: string;
 }
 
-export async function detectBackend(exec: Exec, force: 'auto' | BackendName = 'auto'): Promise<BackendChoice> {
-  if (force !== 'auto') return { backend: force, reason: 'forced by option' };
+// One detection per Exec: the agent's controllers share one (it is the same host for all of them), and
+// detecting costs five process starts (seconds inside user-mode Linux). Tests get a fresh Exec per netns.
+const detected = new WeakMap<Exec, Promise<BackendChoice>>();
+
+export function detectBackend(exec: Exec, force: 'auto' | BackendName = 'auto'): Promise<BackendChoice> {
+  if (force !== 'auto') return Promise.resolve({ backend: force, reason: 'forced by option' });
+  let p = detected.get(exec);
+  if (!p) {
+    p = detect(exec);
+    detected.set(exec, p);
+  }
+  return p;
+}
+
+async function detect(exec: Exec): Promise<BackendChoice> {
   let preferred: BackendName = 'nft';
   let reason = '`iptables -V` reports nf_tables';
   try {

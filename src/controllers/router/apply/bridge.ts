@@ -1,5 +1,6 @@
 // kube-bridge (the pods' default gateway), forwarding and br_netfilter sysctls, and discovery of the
 // node-IP interface (its MTU feeds --auto-mtu, its connected subnets decide direct route vs tunnel).
+import { existsSync } from 'node:fs';
 import { BRIDGE_NAME } from '../compile/cni.js';
 import { firstHost, formatCIDR, parseCIDR } from '../../../model/normalize/cidr.js';
 import { GO_ADDRESSES } from '../../../model/normalize/ip.js';
@@ -59,7 +60,8 @@ export async function ensureBridge(exec: Exec, podCidrs: readonly string[], mtu:
 export async function ensureSysctls(exec: Exec, podCidrs: readonly string[]): Promise<string[]> {
   const warnings: string[] = [];
   // br_netfilter may be built in (no modprobe needed) or missing from a container image; the sysctl check below is what counts.
-  await execAnyCode(exec, 'modprobe', ['br_netfilter']).catch(() => undefined);
+  // Loaded already (the usual case after the first sync): no process to start.
+  if (!existsSync('/sys/module/br_netfilter')) await execAnyCode(exec, 'modprobe', ['br_netfilter']).catch(() => undefined);
   const v6 = podCidrs.some((c) => parseCIDR(c, GO_ADDRESSES)?.family === 6);
   const settings: [string, string][] = [['net.ipv4.ip_forward', '1'], ['net.bridge.bridge-nf-call-iptables', '1']];
   if (v6) settings.push(['net.ipv6.conf.all.forwarding', '1'], ['net.bridge.bridge-nf-call-ip6tables', '1']);
