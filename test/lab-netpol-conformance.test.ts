@@ -39,10 +39,16 @@ describe('conformance case folders', () => {
   });
 });
 
-const NATIVE = process.env['KRT_UML_FULL'] === '1' || process.env['KRT_NETPOL_NATIVE'] === '1';
+// The default suite runs the cases on iptables-nft (the backend of current distributions); the --full tier
+// (KRT_UML_FULL=1, `./scripts/test.sh --full`) adds iptables-legacy and the native nftables backend. The
+// applier and traffic kernel tests run on both iptables backends in every suite; a second and third lab of
+// all cases cost ~80 s each on the 2-core CI machine, which the 10-minute budget cannot hold.
+const FULL = process.env['KRT_UML_FULL'] === '1';
+const NATIVE = FULL || process.env['KRT_NETPOL_NATIVE'] === '1';
+const LEGACY = FULL || process.env['KRT_NETPOL_LEGACY'] === '1';
 const LABS: readonly { backend: IptablesBackend; name: string; native?: boolean }[] = [
   { backend: 'nft', name: 'lt6' },
-  { backend: 'legacy', name: 'lt7' },
+  ...(LEGACY ? [{ backend: 'legacy' as const, name: 'lt7' }] : []),
   ...(NATIVE ? [{ backend: 'nft' as const, name: 'lt8', native: true }] : []),
 ];
 const OTHER: Record<IptablesBackend, IptablesBackend> = { nft: 'legacy', legacy: 'nft' };
