@@ -18,14 +18,13 @@ export async function labSh(lab: Lab, target: string, script: string): Promise<s
 /**
  * TCP from `client` to `ip:port`, where `server` listens once and answers with the peer address it saw.
  * The client retries (the listener starts concurrently); returns "no answer ..." after `attempts` tries.
- * Both ends wait up to 5 s for the answer: the server forks `echo` for it, which takes more than a second
- * in a busy user-mode Linux. The client half-closes at once (stdin is empty), and a server with socat's
- * default 0.5 s close wait (-t) would end before echo wrote, leaving the one-shot server spent and the
- * client without an answer.
+ * Both ends wait up to 5 s (-t5) after the client's half-close (its stdin is empty) for the answer: the
+ * server forks `echo` for it, which can take more than socat's default 0.5 s in a busy user-mode Linux, and
+ * a client that stopped reading sooner would leave the one-shot server spent and itself without an answer.
  */
 export async function peerSeen(lab: Lab, server: string, client: string, ip: string, port: number, attempts = 25): Promise<string> {
   const srv = lab.exec(server, ['sh', '-c', `timeout ${Math.ceil(attempts * 1.2) + 3} socat -T5 -t5 TCP-LISTEN:${port},reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'`]);
-  const cli = lab.exec(client, ['sh', '-c', `for i in $(seq 1 ${attempts}); do o=$(socat -T5 - TCP:${ip}:${port},connect-timeout=1 </dev/null 2>/dev/null); ` +
+  const cli = lab.exec(client, ['sh', '-c', `for i in $(seq 1 ${attempts}); do o=$(socat -T5 -t5 - TCP:${ip}:${port},connect-timeout=1 </dev/null 2>/dev/null); ` +
     `[ -n "$o" ] && { echo "$o"; exit 0; }; sleep 0.2; done; exit 1`]);
   const [s, c] = await Promise.all([srv, cli]);
   return c.code === 0 ? c.stdout.trim() : `no answer (server exit ${s.code})`;

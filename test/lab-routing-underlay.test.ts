@@ -124,10 +124,11 @@ describe.skipIf(!existsSync(AGENT))('no overlay between subnets (host kernel lab
     await lab.client.delete(R.nodes, undefined, 'lab-node-3');
     await waitFor('node 1 drops the route to node 3 pods', async () => !(await routes()).includes('10.244.2.0/24'), 20_000, 200);
     expect(await out('lab-node-1', 'ipset list kube-router-node-ips')).not.toContain('172.20.0.13');
-    // Node 3's peers have closed their sessions with it by now; it keeps what it had all the same.
+    // Node 3 keeps its bridge, CNI config and fail-closed rules. The routes it learned are held once it has
+    // seen its own deletion, but its peers may close their sessions before that (no graceful restart in this
+    // lab), so they are not asserted here (docs/notes-2026-12-06.md).
     await waitFor('node 3 degraded', async () => (await router3())?.code === 'KRT_ROUTER_OWN_NODE_MISSING', 10_000, 200);
     await sleep(1500);
-    expect(await own()).toContain('10.244.0.0/24 via 172.20.0.11');
     expect(await out('lab-node-3', 'ip -4 -br addr show kube-bridge')).toContain('10.244.2.1/24');
     expect(cniConf('lab-node-3')).toContain('"subnet": "10.244.2.0/24"');
     expect(await failClosed()).toBe(failClosedBefore);
@@ -146,6 +147,6 @@ describe.skipIf(!existsSync(AGENT))('no overlay between subnets (host kernel lab
       return r.includes('10.244.2.0/24') && r;
     }, 20_000, 200)).toContain('10.244.2.0/24 via 172.20.0.13 dev eth0');
     await waitFor('node 3 no longer degraded', async () => (await router3())?.degraded === null, 10_000, 200);
-    expect(await own()).toContain('10.244.0.0/24 via 172.20.0.11');
+    await waitFor('node 3 routes node 1 pods again', async () => (await own()).includes('10.244.0.0/24 via 172.20.0.11'), 20_000, 200);
   }, 60_000);
 });
