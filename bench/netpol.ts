@@ -109,6 +109,16 @@ async function freshNetns(name: string): Promise<Exec> {
   return execInNetns(name);
 }
 
+/** The cluster with one more TCP port in the first ingress rule of `target`: a one-policy change. */
+function withExtraPort(cur: ClusterSnapshot, target: NetworkPolicyModel, port: number): ClusterSnapshot {
+  const policies = new Map(cur.policies);
+  policies.set(`${target.namespace}/${target.name}`, {
+    ...target,
+    ingress: [{ ...target.ingress[0]!, ports: [...target.ingress[0]!.ports, { protocol: 'TCP', port }] }],
+  });
+  return { ...cur, policies };
+}
+
 async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();
   const r = await f();
@@ -163,12 +173,7 @@ async function runBackend(backend: BackendName, s1: ClusterSnapshot): Promise<vo
     const target = [...s1.policies.values()][0]!;
     let changedChain = '';
     for (let i = 0; i < REPEAT; i++) {
-      const policies = new Map(cur.policies);
-      policies.set(`${target.namespace}/${target.name}`, {
-        ...target,
-        ingress: [{ ...target.ingress[0]!, ports: [...target.ingress[0]!.ports, { protocol: 'TCP', port: 10000 + i }] }],
-      });
-      cur = { ...cur, policies };
+      cur = withExtraPort(cur, target, 10000 + i);
       const [rep, t] = await timed(async () => applier.apply(compiler.update(cur).plan));
       polTimes.push(t);
       changedChain = rep.chainsReplaced[0] ?? changedChain;
@@ -250,12 +255,7 @@ async function runNative(s1: ClusterSnapshot): Promise<void> {
     const target = [...s1.policies.values()][0]!;
     let polCmds = 0;
     for (let i = 0; i < REPEAT; i++) {
-      const policies = new Map(cur.policies);
-      policies.set(`${target.namespace}/${target.name}`, {
-        ...target,
-        ingress: [{ ...target.ingress[0]!, ports: [...target.ingress[0]!.ports, { protocol: 'TCP', port: 10000 + i }] }],
-      });
-      cur = { ...cur, policies };
+      cur = withExtraPort(cur, target, 10000 + i);
       const [rep, t] = await timed(async () => applier.apply(compiler.update(cur).plan));
       polTimes.push(t);
       polCmds = rep.commands;

@@ -179,14 +179,7 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
     }
     warned = now;
     if (nftApplier) {
-      let rep;
-      try {
-        rep = await nftApplier.apply(plan);
-      } catch (err) {
-        m.failures.inc();
-        ctx.health.problem('firewall', `apply failed: ${err instanceof Error ? err.message : String(err)}`, errorCode(err));
-        throw err;
-      }
+      const rep = await reportFailure(nftApplier.apply(plan));
       const totalMs = performance.now() - t0;
       m.sync.observe(totalMs / 1000);
       const st = nftApplier.state();
@@ -217,6 +210,17 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
     }
   }
 
+  /** A failed apply is counted and shown on /healthz before the sync loop retries it. */
+  async function reportFailure<T>(apply: Promise<T>): Promise<T> {
+    try {
+      return await apply;
+    } catch (err) {
+      m.failures.inc();
+      ctx.health.problem('firewall', `apply failed: ${err instanceof Error ? err.message : String(err)}`, errorCode(err));
+      throw err;
+    }
+  }
+
   function finishSync(reason: SyncReason, changed: boolean, fields: Record<string, unknown>): void {
     syncs++;
     ctx.health.beat('firewall');
@@ -230,14 +234,7 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
     t0: number,
     compileMs: number,
   ): Promise<void> {
-    let report;
-    try {
-      report = await applier!.apply(plan);
-    } catch (err) {
-      m.failures.inc();
-      ctx.health.problem('firewall', `apply failed: ${err instanceof Error ? err.message : String(err)}`, errorCode(err));
-      throw err;
-    }
+    const report = await reportFailure(applier!.apply(plan));
     const totalMs = performance.now() - t0;
     m.sync.observe(totalMs / 1000);
     for (const f of families) {
