@@ -117,3 +117,11 @@ export function pod(name: string, labels: Record<string, string> = {}, extra: Re
     spec: { containers: [{ name: 'c', image: 'busybox:1.36', ports: [{ containerPort: 8080 }] }], ...extra },
   };
 }
+
+/** One JSON REST call to an API server; a status of 300 or more throws with the answer's start. */
+export async function restCall(base: string, method: string, path: string, body?: unknown, ct = 'application/json'): Promise<Record<string, unknown>> {
+  const res = await fetch(`${base}${path}`, { method, headers: { 'Content-Type': ct }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
+  return JSON.parse(text) as Record<string, unknown>;
+}

@@ -12,6 +12,7 @@ import type { ModelChange } from '../model/types.js';
 import { createClusterStore, type ClusterStore } from './cluster-store.js';
 import { loadKubeConfig } from './kubeconfig.js';
 import { waitFor } from '../testing/wait.js';
+import { restCall } from '../testing/apiserver.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -59,12 +60,7 @@ describe('cluster store against the project API server', () => {
   const logs: Record<string, unknown>[] = [];
   const podLists = () => logs.filter((l) => l['msg'] === 'list received' && l['kind'] === 'Pod').length;
 
-  const rest = async (method: string, path: string, body?: unknown, ct = 'application/json') => {
-    const res = await fetch(`${api.url}${path}`, { method, headers: { 'Content-Type': ct }, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
-    return JSON.parse(text) as Record<string, unknown>;
-  };
+  const rest = (method: string, path: string, body?: unknown, ct?: string) => restCall(api.url, method, path, body, ct);
   const createPod = async (name: string, ip: string, labels: Record<string, string> = { app: 'web' }) => {
     await rest('POST', '/api/v1/namespaces/default/pods', {
       metadata: { name, labels },

@@ -15,6 +15,7 @@ import type { ClusterSnapshot, ModelChange } from '../model/types.js';
 import { createClusterStore, type ClusterStore } from './cluster-store.js';
 import { loadKubeConfig } from './kubeconfig.js';
 import { waitFor } from '../testing/wait.js';
+import { restCall } from '../testing/apiserver.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const NODE = 'n1';
@@ -37,12 +38,7 @@ describe.each(['event', 'http'] as const)('informers through watch expiry (410 a
   const seen: ReturnType<typeof programmed>[] = [];
   const logs: Record<string, unknown>[] = [];
 
-  const rest = async (method: string, path: string, body?: unknown, ct = 'application/json') => {
-    const res = await fetch(`${api.url}${path}`, { method, headers: { 'Content-Type': ct }, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
-    return JSON.parse(text) as Record<string, unknown>;
-  };
+  const rest = (method: string, path: string, body?: unknown, ct?: string) => restCall(api.url, method, path, body, ct);
   const createPod = async (name: string, ip: string, labels: Record<string, string> = { app: 'web' }) => {
     await rest('POST', '/api/v1/namespaces/default/pods', { metadata: { name, labels }, spec: { nodeName: NODE, containers: [{ name: 'c', image: 'busybox' }] } });
     await rest('PATCH', `/api/v1/namespaces/default/pods/${name}/status`, { status: { phase: 'Running', podIP: ip, podIPs: [{ ip }] } }, 'application/merge-patch+json');
