@@ -121,14 +121,26 @@ describe.skipIf(!existsSync(AGENT))('no overlay between subnets (host kernel lab
     const failClosed = async () => (await out('lab-node-3', 'iptables-save -t filter')).split('\n').filter((l) => l.includes('not programmed yet')).length;
     const failClosedBefore = await waitFor('fail-closed rules on node 3', failClosed, 20_000, 200);
     const node = await lab.client.get(R.nodes, undefined, 'lab-node-3');
+    // Watch node 3's learned route through the deletion: its peers close their sessions with it (Cease
+    // "peer de-configured"), which may reach it before its own informer event; neither may withdraw it.
+    let watching = true;
+    const lost: string[] = [];
+    const watcher = (async () => {
+      while (watching) {
+        if (!(await own()).includes('10.244.0.0/24 via 172.20.0.11')) lost.push(new Date().toISOString());
+        await sleep(100);
+      }
+    })();
     await lab.client.delete(R.nodes, undefined, 'lab-node-3');
     await waitFor('node 1 drops the route to node 3 pods', async () => !(await routes()).includes('10.244.2.0/24'), 20_000, 200);
     expect(await out('lab-node-1', 'ipset list kube-router-node-ips')).not.toContain('172.20.0.13');
-    // Node 3 keeps its bridge, CNI config and fail-closed rules. The routes it learned are held once it has
-    // seen its own deletion, but its peers may close their sessions before that (no graceful restart in this
-    // lab), so they are not asserted here (docs/notes-2026-12-06.md).
+    // Node 3 keeps its bridge, CNI config, fail-closed rules and the routes it learned.
     await waitFor('node 3 degraded', async () => (await router3())?.code === 'KRT_ROUTER_OWN_NODE_MISSING', 10_000, 200);
     await sleep(1500);
+    watching = false;
+    await watcher;
+    expect(lost, 'node 3 lost its route to node 1 pods while its own Node was deleted').toEqual([]);
+    expect(await own()).toContain('10.244.0.0/24 via 172.20.0.11');
     expect(await out('lab-node-3', 'ip -4 -br addr show kube-bridge')).toContain('10.244.2.1/24');
     expect(cniConf('lab-node-3')).toContain('"subnet": "10.244.2.0/24"');
     expect(await failClosed()).toBe(failClosedBefore);

@@ -114,6 +114,11 @@ export interface PeerStatus {
   readonly advertisedPrefixes: number;
   /** Last NOTIFICATION or error that ended the session. */
   readonly lastError?: string;
+  /**
+   * How the last session ended and how long ago: `kind` as the FSM reports it, the NOTIFICATION code and
+   * subcode when one was sent or received (6/3 received: the peer removed us from its configuration).
+   */
+  readonly lastDown?: { readonly kind: string; readonly code?: number; readonly subcode?: number; readonly agoMs: number };
   /** Our address on the session (when connected). */
   readonly localAddress?: string;
   /** Message counters since the peer was configured. */

@@ -55,6 +55,8 @@ export class PeerSession implements FsmHost, ConnHandler {
   conn: Connection | undefined;
   negotiated: Negotiated | undefined;
   lastError: string | undefined;
+  /** Why and when (clock ms) the last established or opening session ended. */
+  lastDown: { readonly reason: DownReason; readonly at: number } | undefined;
   establishedAt: number | undefined;
   localAddress: string | undefined;
   readonly counters = { updatesIn: 0, updatesOut: 0, routeRefreshIn: 0, notificationsIn: 0, notificationsOut: 0, updateErrors: 0, established: 0 };
@@ -301,6 +303,7 @@ export class PeerSession implements FsmHost, ConnHandler {
 
   down(reason: DownReason, wasEstablished: boolean): void {
     if (reason.kind !== 'stopped') this.lastError = reason.text;
+    this.lastDown = { reason, at: this.owner.clock.now() };
     if (reason.kind === 'notification-received') this.counters.notificationsIn++;
     this.establishedAt = undefined;
     this.owner.log.info({ peer: this.cfg.address, reason: reason.text, wasEstablished }, 'BGP session down');

@@ -30,6 +30,14 @@ describe('two speakers on loopback', () => {
     await waitFor('withdrawal of 10.1.1.0/24', () => !route(b, '10.1.1.0/24'), 10_000, 20);
     expect(route(b, '10.1.0.0/24')).toBeDefined();
     expect(peerState(b, '127.0.0.11')).toMatchObject({ receivedPrefixes: 1, advertisedPrefixes: 1 });
+    // a removes b from its configuration: b learns why (Cease 6/3), which the router's own-Node hold reads.
+    a.setPeers([]);
+    const down = await waitFor('b sees the de-configuration', () => {
+      const p = peerState(b, '127.0.0.11');
+      return p && p.state !== 'Established' ? p.lastDown : undefined;
+    }, 10_000, 20);
+    expect(down).toMatchObject({ kind: 'notification-received', code: 6, subcode: 3 });
+    expect(down.agoMs).toBeGreaterThanOrEqual(0);
   });
 
   it('eBGP: AS path, prepend and export communities; wrong ASN gets OPEN error 2/2', async () => {

@@ -287,6 +287,7 @@ export class Speaker extends EventEmitter implements BgpSpeaker, SessionOwner {
       receivedPrefixes: pr?.adjIn.size ?? 0, advertisedPrefixes: pr?.adjOut?.count() ?? 0,
       ...(s.establishedAt !== undefined ? { uptimeSec: Math.floor((this.clock.now() - s.establishedAt) / 1000) } : {}),
       ...(s.lastError ? { lastError: s.lastError } : {}),
+      ...(s.lastDown ? { lastDown: downStatus(s.lastDown, this.clock.now()) } : {}),
       ...(s.localAddress && s.state === 'Established' ? { localAddress: s.localAddress } : {}),
       counters: { ...s.counters },
     };
@@ -342,4 +343,13 @@ export function toRoute(key: PrefixKey, p: Path): Route {
   if (a.originatorId) r.originatorId = a.originatorId;
   if (a.clusterList?.length) r.clusterList = a.clusterList;
   return r;
+}
+
+function downStatus(d: { readonly reason: DownReason; readonly at: number }, now: number): NonNullable<PeerStatus['lastDown']> {
+  return {
+    kind: d.reason.kind,
+    ...(d.reason.code !== undefined ? { code: d.reason.code } : {}),
+    ...(d.reason.subcode !== undefined ? { subcode: d.reason.subcode } : {}),
+    agoMs: now - d.at,
+  };
 }

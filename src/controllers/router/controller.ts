@@ -8,7 +8,7 @@ import type { Controller, ControllerContext } from '../controller.js';
 import { compileAdvertisements, toSpeakerAdvertisements, vipImportRejects, type TypedAdvertisement } from './compile/advertisements.js';
 import { GO_ADDRESSES, ipFamily } from '../../model/normalize/ip.js';
 import type { IPFamily, NodeModel, PodModel } from '../../model/types.js';
-import { OwnNodeHold, podsOutside } from './own-node.js';
+import { OwnNodeHold, peersThatDeconfiguredUs, podsOutside } from './own-node.js';
 import { resolvePodCidrs } from './compile/pod-cidr.js';
 import { compilePeers } from './compile/peers.js';
 import { compileRoutes } from './compile/routes.js';
@@ -58,6 +58,12 @@ const NAME = 'router';
 const GR_SETTLE_MS = 3000;
 /** Without graceful restart, the longest a restarted agent keeps its previous routes while peers come up. */
 const RESTART_HOLD_MAX_MS = 30_000;
+/**
+ * A peer that removes us from its configuration (Cease 6/3) most often does so because our own Node object
+ * was deleted, and its session drop can reach us before our own informer reports the deletion: removals wait
+ * this long for that, then go ahead if our Node is still there.
+ */
+const DECONFIGURED_HOLD_MS = 15_000;
 /** A failed full sync is retried after 1 s, doubling up to this (capped by the sync period). */
 const FULL_RETRY_MAX_MS = 60_000;
 /** A failed route sync is retried after 250 ms, doubling up to this (best-path changes still apply at once). */
@@ -90,6 +96,7 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
   let clusterNodeIPs = new Set<string>();
   let grHoldUntil = 0;
   let grAllUpSince = 0;
+  let deconfiguredRecheck: NodeJS.Timeout | undefined;
   const own = new OwnNodeHold(ctx.nodeName, log, ctx.health, NAME);
   const logged = new Map<string, string>();
   const timers: NodeJS.Timeout[] = [];
@@ -325,7 +332,7 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     for (const u of plan.unroutable) once(`unroutable:${u.prefix}`, `not installing ${u.prefix} via ${u.nextHop}: ${u.reason}`);
     // While our Node object is missing the peers drop us and their routes go with the sessions: removing them
     // here would cut this node's pods off the rest of the cluster for what may be a transient deletion.
-    const holdRemovals = own.missing || grHolding(speaker);
+    const holdRemovals = own.missing || grHolding(speaker) || deconfiguredHolding(speaker);
     const res = await step('routes', () => applyRoutes(exec, plan, families, !holdRemovals), errors);
     if (res) {
       metrics.hostRoutesAdded.inc(res.added);
@@ -341,6 +348,23 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
       }
     }
     metrics.hostRoutesSyncTime.observe((performance.now() - t0) / 1000);
+  }
+
+  /** True while a peer's recent Cease "peer de-configured" may be the first sign of our own Node's deletion. */
+  function deconfiguredHolding(speaker: BgpSpeaker): boolean {
+    const recent = peersThatDeconfiguredUs(speaker.peers(), DECONFIGURED_HOLD_MS);
+    if (recent.length === 0) {
+      once('deconfigured-hold', undefined);
+      return false;
+    }
+    once('deconfigured-hold', `peer(s) ${recent.map((p) => p.address).join(', ')} removed this node from their configuration: ` +
+      `holding route removals up to ${DECONFIGURED_HOLD_MS / 1000} s in case our own Node object was deleted`, 'warn');
+    // Look again when the newest drop is old enough; by then the informer has told us about our Node.
+    const left = Math.max(...recent.map((p) => DECONFIGURED_HOLD_MS - (p.lastDown?.agoMs ?? 0)));
+    clearTimeout(deconfiguredRecheck);
+    deconfiguredRecheck = setTimeout(() => void requestRoutes(), left + 50);
+    deconfiguredRecheck.unref();
+    return true;
   }
 
   // After a graceful restart the kernel still holds the routes we installed before; deleting them before the
@@ -395,6 +419,7 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
       kernelWatch?.stop();
       timers.forEach(clearInterval);
       clearTimeout(routeRetry);
+      clearTimeout(deconfiguredRecheck);
       full.stop();
       for (const w of fullWaiters.splice(0)) w.resolve();
       await Promise.all([fullRunning?.catch(() => undefined), routesRunning]);

@@ -2,7 +2,8 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { NodeModel, PodModel } from '../../model/types.js';
 import { RecordingHealth } from '../../testing/router/harness.js';
-import { OwnNodeHold, podsOutside } from './own-node.js';
+import type { PeerStatus } from '../../bgp/api.js';
+import { OwnNodeHold, peersThatDeconfiguredUs, podsOutside } from './own-node.js';
 
 const node = (podCIDRs: string[]): NodeModel => ({
   name: 'n1', uid: 'u', labels: {}, annotations: {}, internalIPs: ['192.168.1.1'], externalIPs: [], primaryIP: '192.168.1.1',
@@ -43,5 +44,22 @@ describe('podsOutside', () => {
     ];
     expect(podsOutside(['10.244.0.0/24'], ['10.244.9.0/24'], 'n1', pods)).toBe(1);
     expect(podsOutside(['10.244.0.0/24'], ['10.244.0.0/24', '10.244.9.0/24'], 'n1', pods)).toBe(0);
+  });
+});
+
+describe('peersThatDeconfiguredUs', () => {
+  const peer = (address: string, state: PeerStatus['state'], lastDown?: PeerStatus['lastDown']): PeerStatus => ({
+    address, asn: 64512, state, internal: true, receivedPrefixes: 0, advertisedPrefixes: 0, ...(lastDown ? { lastDown } : {}),
+  });
+  it('picks only peers down after receiving Cease "peer de-configured" within the window', () => {
+    const peers = [
+      peer('10.0.0.1', 'Active', { kind: 'notification-received', code: 6, subcode: 3, agoMs: 200 }),
+      peer('10.0.0.2', 'Active', { kind: 'notification-received', code: 6, subcode: 2, agoMs: 200 }), // admin shutdown: a stopping agent
+      peer('10.0.0.3', 'Active', { kind: 'notification-sent', code: 6, subcode: 3, agoMs: 200 }), // we removed it
+      peer('10.0.0.4', 'Active', { kind: 'notification-received', code: 6, subcode: 3, agoMs: 20_000 }), // too long ago
+      peer('10.0.0.5', 'Established', { kind: 'notification-received', code: 6, subcode: 3, agoMs: 200 }), // back up
+      peer('10.0.0.6', 'Connect'),
+    ];
+    expect(peersThatDeconfiguredUs(peers, 15_000).map((p) => p.address)).toEqual(['10.0.0.1']);
   });
 });

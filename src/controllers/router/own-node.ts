@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { HealthReporter } from '../controller.js';
 import type { NodeModel, PodModel } from '../../model/types.js';
+import type { PeerStatus } from '../../bgp/api.js';
 import { cidrContainsIP, parseCIDR } from '../../model/normalize/cidr.js';
 import { GO_ADDRESSES } from '../../model/normalize/ip.js';
 
@@ -68,4 +69,15 @@ export function podsOutside(from: readonly string[], to: readonly string[], node
     if (p.podIPs.some((ip) => old.some((c) => cidrContainsIP(c, ip)))) n++;
   }
   return n;
+}
+
+/** BGP Cease subcode 3: the peer removed us from its configuration (RFC 4486). */
+const CEASE = 6;
+const PEER_DECONFIGURED = 3;
+
+/** Peers not up now whose last session ended, less than `withinMs` ago, with them telling us they de-configured us. */
+export function peersThatDeconfiguredUs(peers: readonly PeerStatus[], withinMs: number): PeerStatus[] {
+  return peers.filter((p) =>
+    p.state !== 'Established' && p.lastDown?.kind === 'notification-received' &&
+    p.lastDown.code === CEASE && p.lastDown.subcode === PEER_DECONFIGURED && p.lastDown.agoMs < withinMs);
 }
