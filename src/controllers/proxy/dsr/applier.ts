@@ -142,8 +142,11 @@ export class DsrApplier {
     if (first !== undefined) return first;
     await this.scanPods(podCIDRs);
     const second = await attempt();
-    if (second === undefined && want) this.missing.push(podIP);
-    return second ?? false;
+    if (second !== undefined) return second;
+    // Not found on this node: a pod to serve is reported; a pod to clean up is gone, and its interface with it.
+    if (want) this.missing.push(podIP);
+    else this.pods.delete(podIP);
+    return false;
   }
 
   /** After IPVS: our chain and policy routing as planned, then pod tunnels and VIPs no longer planned removed. */

@@ -3,6 +3,7 @@
 // server accepts the inner packet and answers from the VIP. Reverse-path filtering would drop the inner
 // packet (its source, the client, is routed out of eth0, not the tunnel): off on the tunnel interface,
 // and loose where the pod's "all" setting is strict (the kernel uses the larger of the two).
+import { access } from 'node:fs/promises';
 import type { Exec } from '../../../dataplane/exec.js';
 import { TUNNEL_IF } from './pod-netns.js';
 
@@ -24,9 +25,11 @@ export function tunnelBatch(podIP: string, have: readonly string[] | undefined, 
 /**
  * Runs `batch` in the namespace at `path`, in one process: first checks that the namespace still holds
  * `podIP` (a reused pod IP or a recycled PID must not get our interface), then the batch, then the
- * rp_filter settings when the interface exists afterwards. Returns false when the namespace is not the pod's.
+ * rp_filter settings when the interface exists afterwards. Returns false when the namespace is gone or not the pod's.
  */
 export async function applyTunnel(exec: Exec, path: string, podIP: string, batch: readonly string[], keep: boolean): Promise<boolean> {
+  // A deleted pod's namespace (or an exited process's) is no error: there is nothing left to change in it.
+  if (!(await access(path).then(() => true, () => false))) return false;
   const conf = '/proc/sys/net/ipv4/conf';
   const script = [
     `ip -o -4 addr show | grep -qF " inet ${podIP}/" || exit ${NOT_THIS_POD}`,
