@@ -5,7 +5,7 @@ import { ipFamily } from '../../../model/normalize/ip.js';
 import type { ClusterSnapshot, EndpointModel, EndpointSliceModel, IPFamily, ServiceModel, ServicePortModel } from '../../../model/types.js';
 import { serviceSettings } from './annotations.js';
 import { compileDsr, DEFAULT_DSR_TCP_MSS, dsrFwmark } from './dsr.js';
-import { preferZone } from './topology.js';
+import { preferClose } from './topology.js';
 import { ipvsProtocol, virtualServerKey, type NatRule, type ProxyPlan, type RealServer, type ServiceRef, type VirtualServer } from './plan.js';
 
 export interface ProxyInputs {
@@ -62,6 +62,7 @@ interface Endpoint {
   readonly port: number;
   readonly local: boolean;
   readonly zoneHints?: readonly string[] | undefined;
+  readonly nodeHints?: readonly string[] | undefined;
 }
 
 /**
@@ -78,7 +79,7 @@ function endpointsOf(slices: readonly EndpointSliceModel[], sp: ServicePortModel
     for (const ep of slice.endpoints as readonly EndpointModel[]) {
       const address = ep.addresses[0];
       if (!address) continue;
-      const e = { address, port: port.port, local: ep.nodeName === nodeName, zoneHints: ep.zoneHints };
+      const e = { address, port: port.port, local: ep.nodeName === nodeName, zoneHints: ep.zoneHints, nodeHints: ep.nodeHints };
       if (ep.ready) ready.push(e);
       else if (ep.serving && ep.terminating) terminating.push(e);
     }
@@ -141,8 +142,8 @@ export function compileProxyPlan(snapshot: ClusterSnapshot, inp: ProxyInputs): P
       for (const sp of svc.ports) {
         const every = endpointsOf(slices.get(key) ?? [], sp, family, inp.nodeName);
         const local = every.filter((e) => e.local);
-        // Local traffic policies keep to this node; Cluster ones prefer this node's zone (topology hints).
-        const all = preferZone(every, inp.zone);
+        // Local traffic policies keep to this node; Cluster ones prefer this node, then its zone (topology hints).
+        const all = preferClose(every, inp.nodeName, inp.zone);
         const protocol = ipvsProtocol(sp.protocol);
         const base = {
           protocol,
