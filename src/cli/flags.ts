@@ -82,7 +82,7 @@ export const FLAGS = [
   { name: 'excluded-cidrs', group: SP, type: 'cidr-list', default: '', owner: 'proxy', implemented: true,
     help: 'IPVS services inside these ranges belong to someone else and are never removed.' },
   { name: 'runtime-endpoint', group: SP, type: 'string', default: '', owner: 'proxy', implemented: false,
-    help: 'CRI socket used to enter pod namespaces for direct server return (DSR).' },
+    help: 'CRI socket kube-router uses to find DSR pods; not needed: DSR finds a pod\'s network namespace by its IP.' },
   { name: 'service-tcp-timeout', group: SP, type: 'duration', default: '0s', owner: 'proxy', implemented: true,
     help: 'IPVS TCP idle timeout; 0 keeps the kernel value.' },
   { name: 'service-tcpfin-timeout', group: SP, type: 'duration', default: '0s', owner: 'proxy', implemented: true,

@@ -29,7 +29,7 @@ const MODULES = [
   'ip_set_hash_netport', 'ip_set_list_set', 'ip_set_bitmap_port', 'xt_set',
   'ip_tables', 'iptable_filter', 'iptable_nat', 'iptable_mangle', 'iptable_raw', 'ipt_REJECT',
   'xt_MASQUERADE', 'xt_nat', 'xt_comment', 'xt_mark', 'xt_physdev', 'xt_ipvs', 'xt_conntrack', 'xt_addrtype',
-  'xt_multiport', 'xt_NFLOG', 'xt_limit', 'xt_statistic', 'xt_tcpudp',
+  'xt_multiport', 'xt_NFLOG', 'xt_limit', 'xt_statistic', 'xt_tcpudp', 'xt_TCPMSS',
 ];
 
 export function umlAvailable(): boolean {

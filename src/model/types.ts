@@ -113,6 +113,8 @@ export interface EndpointModel {
   readonly targetPod?: { readonly namespace: string; readonly name: string };
   /** hints.forZones[].name: the zones this endpoint should serve (topology-aware routing); absent = no hints. */
   readonly zoneHints?: readonly string[];
+  /** hints.forNodes[].name: the nodes this endpoint should serve (trafficDistribution PreferSameNode); absent = none. */
+  readonly nodeHints?: readonly string[];
 }
 
 export interface EndpointSlicePortModel {

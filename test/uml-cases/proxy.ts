@@ -13,6 +13,7 @@ import type { Lab } from '../../src/lab/index.js';
 import { R, type KObj } from '../../src/lab/kube.js';
 import { waitFor } from '../../src/testing/wait.js';
 import { labSh } from '../lab-helpers.js';
+import { dsrCase } from './dsr.js';
 import { restartAgent } from './restart.js';
 
 const pod = (name: string, node: string, labels: Record<string, string>) => ({
@@ -124,6 +125,9 @@ export function proxyCases(getLab: () => Lab, o: ProxyCaseOptions): void {
       const ext = await ask('default/c2', '192.0.2.10', 80, 6);
       expect(ext.every((x) => x.startsWith('web-'))).toBe(true);
     }, 120_000);
+
+    // While the pods are as created (later cases delete some).
+    dsrCase(more, () => lab, { n1: N1, n2: N2 });
 
     more('sh keeps a client on one backend; ClientIP affinity keeps it for its timeout', async () => {
       await lab.client.create(R.services, 'default', service('sticky-sh', { selector: { app: 'web' } }, { 'kube-router.io/service.scheduler': 'sh' }));

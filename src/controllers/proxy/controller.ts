@@ -1,4 +1,4 @@
-// The service proxy (--run-service-proxy): Services on IPVS in masquerade mode. Watches services,
+// The service proxy (--run-service-proxy): Services on IPVS in masquerade mode (DSR services in tunnel mode). Watches services,
 // endpoint slices and its own node; compiles a ProxyPlan (compile/, pure) and applies the differences
 // (apply/). Each node runs its own, in the agent's network namespace.
 import { writeFile } from 'node:fs/promises';
@@ -14,6 +14,7 @@ import { DUMMY_IF, parseAddrShow } from './apply/dummy-link.js';
 import { ProxyCompiler } from './compile/incremental.js';
 import type { ProxyInputs } from './compile/services.js';
 import { ZONE_LABEL } from './compile/topology.js';
+import { DsrApplier } from './dsr/applier.js';
 import { ProxyExtras } from './extras.js';
 import type { ProxyOptions } from './options.js';
 
@@ -56,6 +57,9 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
   let applier: ProxyApplier | undefined;
   const compiler = new ProxyCompiler();
   let extras: ProxyExtras | undefined;
+  let dsr: DsrApplier | undefined;
+  /** TCP MSS for DSR pods' SYNs: the node link's MTU minus two IP headers and a TCP header. */
+  let dsrTcpMss: number | undefined;
   let loop: SyncLoop | undefined;
   let drainTimer: NodeJS.Timeout | undefined;
   let syncs = 0;
@@ -90,6 +94,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       masqueradeAll: opts.masqueradeAll,
       hairpinAll: opts.hairpinMode,
       ...(node?.labels[ZONE_LABEL] ? { zone: node.labels[ZONE_LABEL] } : {}),
+      ...(dsrTcpMss !== undefined ? { dsrTcpMss } : {}),
     };
   }
 
@@ -107,13 +112,17 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       m.skipped.inc();
     }
     said = now;
-    let report, fw, after;
+    let report, fw, after, dsrReport;
     try {
       fw = await extras!.beforeApply(plan, reason.full);
-      report = await applier!.apply(plan, { full: reason.full, nodePortAddresses: inp.nodePortAddresses, ...(inp.nodeIP ? { nodeIP: inp.nodeIP } : {}) });
+      // DSR around IPVS: pod tunnels before IPVS tunnels to them, marking after IPVS serves the marks.
+      const pre = await dsr!.prepare(plan.dsr, { full: reason.full, podCIDRs: inp.podCIDRs });
+      report = await applier!.apply(plan, { full: reason.full, nodePortAddresses: inp.nodePortAddresses, fwmarks: pre.fwmarks, ...(inp.nodeIP ? { nodeIP: inp.nodeIP } : {}) });
+      dsrReport = await dsr!.finish(plan.dsr, { podCIDRs: inp.podCIDRs });
       after = await extras!.afterApply(plan, snapshot);
     } catch (err) {
       extras?.onFailure();
+      dsr?.invalidate();
       m.failures.inc();
       ctx.health.problem('proxy', `apply failed: ${err instanceof Error ? err.message : String(err)}`);
       throw err;
@@ -123,7 +132,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     m.services.set(plan.virtualServers.size);
     syncs++;
     ctx.health.beat('proxy');
-    logSync(log, 'service proxy', reason, report.changed || fw.changed, {
+    logSync(log, 'service proxy', reason, report.changed || fw.changed || dsrReport.changed, {
       ms: Math.round(totalMs),
       compileMs: Math.round(compileMs),
       applyMs: Object.fromEntries(Object.entries(report.ms).map(([k, v]) => [k, Math.round(v)])),
@@ -139,6 +148,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       natChanged: report.natChanged,
       servicesCompiled: compiler.stats().recompiled,
       ...(fw.changed ? { vipFirewall: fw.chainWritten ? 'chain written' : 'sets changed' } : {}),
+      ...(dsrReport.changed ? { dsr: { chainWritten: dsrReport.chainWritten, policyCommands: dsrReport.policyCommands, podsChanged: dsrReport.podsChanged } } : {}),
       ...(after.udpFlushed ? { udpConntrackFlushed: after.udpFlushed } : {}),
     });
     scheduleDrain();
@@ -153,6 +163,16 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     const at = Math.min(...drains);
     drainTimer = setTimeout(() => loop?.request('graceful period ended'), Math.max(0, at - Date.now()) + 50);
     drainTimer.unref();
+  }
+
+  /** MTU of the link holding the node's IP (1500 when it cannot be told): DSR's tunnel fits inside it. */
+  async function readNodeMtu(): Promise<number> {
+    const nodeIP = ctx.cluster.snapshot().nodes.get(opts.nodeName)?.primaryIP;
+    const { stdout } = await exec('ip', ['-o', 'addr', 'show']);
+    const dev = nodeIP ? stdout.split('\n').find((l) => l.includes(` inet ${nodeIP}/`))?.split(/\s+/)[1] : undefined;
+    if (!dev) return 1500;
+    const link = (await exec('ip', ['-o', 'link', 'show', 'dev', dev])).stdout;
+    return Number(/ mtu (\d+)/.exec(link)?.[1] ?? 1500);
   }
 
   async function setSysctls(): Promise<void> {
@@ -179,7 +199,9 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
         throw new Error(`service proxy: IPVS is not available on this node (${e.message}); the proxy needs the ip_vs kernel module`);
       });
       await setSysctls();
+      dsrTcpMss = await readNodeMtu().then((mtu) => mtu - 60, () => undefined);
       const backend = deps.backend ?? (await detectBackend(exec)).backend;
+      dsr = new DsrApplier({ exec, backend, log });
       applier = new ProxyApplier({
         exec,
         backend,
@@ -209,8 +231,10 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     },
     async cleanup() {
       const backend = deps.backend ?? (await detectBackend(exec)).backend;
+      const podCIDRs = ctx.cluster.snapshot().nodes.get(opts.nodeName)?.podCIDRs ?? [];
+      const fwmarks = await new DsrApplier({ exec, backend, log }).cleanup(podCIDRs);
       const a = new ProxyApplier({ exec, backend, nodePortRange, excludedCIDRs: opts.excludedCidrs, gracefulPeriodMs: 0 });
-      await a.cleanup(await readLocalAddresses().catch(() => []));
+      await a.cleanup(await readLocalAddresses().catch(() => []), fwmarks);
       const x = new ProxyExtras({ exec, backend, nodeName: opts.nodeName, families, permitAll: false, gracefulPeriodMs: 0, metricsEnabled: false, log, registry: ctx.metrics });
       await x.cleanup();
       log.info('service proxy: removed its IPVS services, kube-dummy-if and its NAT chain');

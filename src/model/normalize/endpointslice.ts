@@ -69,6 +69,12 @@ export function normalizeEndpointSlice(raw: unknown): NormalizeResult<EndpointSl
         const name = optString(z['name'], `${at}.hints.forZones[${j}].name`);
         if (name && !zoneHints.includes(name)) zoneHints.push(name);
       });
+      const nodeHints: string[] = [];
+      optArray(hints?.['forNodes'], `${at}.hints.forNodes`).forEach((n, j) => {
+        if (!isObject(n)) reject('invalid_field', `${at}.hints.forNodes[${j}]: expected an object`);
+        const name = optString(n['name'], `${at}.hints.forNodes[${j}].name`);
+        if (name && !nodeHints.includes(name)) nodeHints.push(name);
+      });
       endpoints.push({
         addresses,
         ready,
@@ -77,6 +83,7 @@ export function normalizeEndpointSlice(raw: unknown): NormalizeResult<EndpointSl
         ...(nodeName ? { nodeName } : {}),
         ...(targetPod ? { targetPod } : {}),
         ...(zoneHints.length ? { zoneHints } : {}),
+        ...(nodeHints.length ? { nodeHints } : {}),
       });
     });
 

@@ -3,6 +3,7 @@ import { failingExec } from '../../../testing/exec.js';
 import { FakeProxyKernel } from '../../../testing/proxy/fake-kernel.js';
 import type { ProxyPlan, RealServer, VirtualServer } from '../compile/plan.js';
 import { virtualServerKey } from '../compile/plan.js';
+import { EMPTY_DSR } from '../compile/dsr.js';
 import { ProxyApplier } from './applier.js';
 
 const vs = (address: string, eps: string[], over: Partial<VirtualServer> = {}): VirtualServer => ({
@@ -17,6 +18,7 @@ const plan = (servers: VirtualServer[]): ProxyPlan => ({
   vips: [...new Set(servers.map((v) => v.address))].sort(),
   nat: [{ kind: 'masquerade', exceptCIDRs: ['10.244.0.0/24'], toSource: '172.20.0.11' }],
   skipped: [],
+  dsr: EMPTY_DSR,
 });
 
 /** What the kernel should hold for a plan, in FakeProxyKernel.table() form. */

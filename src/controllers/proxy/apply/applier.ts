@@ -47,6 +47,14 @@ export interface ApplyReport {
   readonly ms: { read: number; vips: number; ipvs: number; nat: number };
 }
 
+export interface ApplyOptions {
+  readonly full: boolean;
+  readonly nodePortAddresses: readonly string[];
+  readonly nodeIP?: string;
+  /** Firewall marks whose IPVS services are ours (DSR): the plan's and those our mangle chain still marks. */
+  readonly fwmarks?: ReadonlySet<number>;
+}
+
 export class ProxyApplier {
   private readonly now: () => number;
   /** Real servers draining (realServerKey) -> when they may be deleted. */
@@ -98,13 +106,15 @@ export class ProxyApplier {
     return this.table?.size;
   }
 
-  private owned(v: KernelVirtualServer, planVips: ReadonlySet<string>, nodePortAddresses: ReadonlySet<string>): boolean {
+  private owned(v: KernelVirtualServer, planVips: ReadonlySet<string>, nodePortAddresses: ReadonlySet<string>, fwmarks: ReadonlySet<number> = new Set()): boolean {
+    // A fwmark service (DSR) is ours when our mangle chain marks for it or the plan has it (dsr/).
+    if (v.fwmark !== undefined) return fwmarks.has(v.fwmark);
     if (this.o.excludedCIDRs.some((c) => cidrContainsIP(c, v.address))) return false;
     if (this.vips.has(v.address) || planVips.has(v.address)) return true;
     return nodePortAddresses.has(v.address) && v.port >= this.o.nodePortRange.min && v.port <= this.o.nodePortRange.max;
   }
 
-  async apply(plan: ProxyPlan, opts: { full: boolean; nodePortAddresses: readonly string[]; nodeIP?: string }): Promise<ApplyReport> {
+  async apply(plan: ProxyPlan, opts: ApplyOptions): Promise<ApplyReport> {
     try {
       return await this.applyKnown(plan, opts);
     } catch (err) {
@@ -114,7 +124,7 @@ export class ProxyApplier {
     }
   }
 
-  private async applyKnown(plan: ProxyPlan, opts: { full: boolean; nodePortAddresses: readonly string[]; nodeIP?: string }): Promise<ApplyReport> {
+  private async applyKnown(plan: ProxyPlan, opts: ApplyOptions): Promise<ApplyReport> {
     const t0 = performance.now();
     if (opts.full || !this.vipsKnown) await this.readDummy();
     const readKernel = opts.full || this.table === undefined;
@@ -142,7 +152,7 @@ export class ProxyApplier {
     const drainingIn = new Set([...this.draining.keys()].map(virtualServerOf));
     const nodePorts = new Set(opts.nodePortAddresses);
     const diff = diffIpvs(plan.virtualServers, table, {
-      owned: (v) => this.owned(v, want, nodePorts),
+      owned: (v) => this.owned(v, want, nodePorts, opts.fwmarks),
       graceful: this.o.gracefulPeriodMs > 0,
       keepDraining: keep,
       unchanged: (key, v) => this.applied.get(key) === v && !drainingIn.has(key),
@@ -218,11 +228,11 @@ export class ProxyApplier {
   }
 
   /** Removes everything the proxy made: our IPVS services, kube-dummy-if, the NAT chain and its jump. */
-  async cleanup(nodePortAddresses: readonly string[]): Promise<void> {
+  async cleanup(nodePortAddresses: readonly string[], fwmarks: ReadonlySet<number> = new Set()): Promise<void> {
     await this.readDummy().catch(() => undefined);
     const current = parseIpvsSave((await this.o.exec('ipvsadm', ['-S', '-n'], { okCodes: [1, 2] })).stdout);
     const nodePorts = new Set(nodePortAddresses);
-    const d = diffIpvs(new Map(), current, { owned: (v) => this.owned(v, new Set(), nodePorts), graceful: false, keepDraining: new Set() });
+    const d = diffIpvs(new Map(), current, { owned: (v) => this.owned(v, new Set(), nodePorts, fwmarks), graceful: false, keepDraining: new Set() });
     if (d.commands.length) await this.run('ipvsadm', ['-R'], d.commands.join('\n') + '\n');
     await this.o.exec('ip', ['link', 'del', DUMMY_IF], { okCodes: [1, 2] });
     const bin = binaries(this.o.backend, 4);

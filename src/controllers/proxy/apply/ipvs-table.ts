@@ -9,6 +9,8 @@ export interface KernelRealServer extends RealServer {
 }
 
 export interface KernelVirtualServer {
+  /** A firewall-mark service (`-f MARK`, DSR); protocol, address and port are then placeholders. */
+  readonly fwmark?: number;
   readonly protocol: IpvsProtocol;
   readonly address: string;
   readonly port: number;
@@ -28,16 +30,17 @@ function splitHostPort(s: string): { address: string; port: number } | undefined
 
 const hostPort = (address: string, port: number) => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
 
-/** Parses `ipvsadm -S -n`. fwmark services (-f) are not address services and are left out. */
+/** Parses `ipvsadm -S -n`; a fwmark service (-f MARK) is keyed by its mark. */
 export function parseIpvsSave(text: string): Map<string, KernelVirtualServer> {
   const out = new Map<string, { v: Omit<KernelVirtualServer, 'realServers'>; rs: KernelRealServer[] }>();
   for (const line of text.split('\n')) {
     const t = line.trim().split(/\s+/);
     if (t[0] !== '-A' && t[0] !== '-a') continue;
-    const proto = FLAG_PROTO[t[1] ?? ''];
-    const hp = splitHostPort(t[2] ?? '');
-    if (!proto || !hp) continue;
-    const key = virtualServerKey({ protocol: proto, ...hp });
+    const mark = t[1] === '-f' || t[1] === '--fwmark-service' ? Number(t[2]) : undefined;
+    const proto = mark !== undefined ? 'tcp' : FLAG_PROTO[t[1] ?? ''];
+    const hp = mark !== undefined ? { address: '', port: 0 } : splitHostPort(t[2] ?? '');
+    if (!proto || !hp || Number.isNaN(mark)) continue;
+    const key = virtualServerKey({ protocol: proto, ...hp, fwmark: mark });
     const opt = (name: string): string | undefined => {
       const i = t.indexOf(name, 3);
       return i > 0 ? t[i + 1] : undefined;
@@ -45,7 +48,7 @@ export function parseIpvsSave(text: string): Map<string, KernelVirtualServer> {
     if (t[0] === '-A') {
       const p = opt('-p');
       out.set(key, {
-        v: { protocol: proto, ...hp, scheduler: opt('-s') ?? 'wlc', flags: (opt('-b') ?? '').split(',').filter(Boolean).sort(), ...(p !== undefined ? { persistenceSeconds: Number(p) } : {}) },
+        v: { ...(mark !== undefined ? { fwmark: mark } : {}), protocol: proto, ...hp, scheduler: opt('-s') ?? 'wlc', flags: (opt('-b') ?? '').split(',').filter(Boolean).sort(), ...(p !== undefined ? { persistenceSeconds: Number(p) } : {}) },
         rs: [],
       });
     } else {
@@ -96,7 +99,8 @@ export interface DiffOptions {
   readonly unchanged?: (key: string, v: VirtualServer) => boolean;
 }
 
-function serviceSpec(v: { protocol: IpvsProtocol; address: string; port: number }): string {
+function serviceSpec(v: { protocol: IpvsProtocol; address: string; port: number; fwmark?: number | undefined }): string {
+  if (v.fwmark !== undefined) return `-f ${v.fwmark}`;
   return `${PROTO_FLAG[v.protocol]} ${hostPort(v.address, v.port)}`;
 }
 
@@ -109,20 +113,24 @@ function serviceArgs(v: VirtualServer): string {
   ].join(' ');
 }
 
-const realArgs = (v: VirtualServer | KernelVirtualServer, r: RealServer, weight = r.weight) => `${serviceSpec(v)} -r ${hostPort(r.address, r.port)} -m -w ${weight}`;
+/** ipvsadm's forwarding flag for a planned real server: -i tunnel (DSR), else -m masquerade. */
+const methodOf = (r: RealServer): KernelRealServer['method'] => (r.forward === 'tunnel' ? 'i' : 'm');
+const realArgs = (v: VirtualServer | KernelVirtualServer, r: RealServer | KernelRealServer, weight = r.weight) =>
+  `${serviceSpec(v)} -r ${hostPort(r.address, r.port)} -${'method' in r ? r.method : methodOf(r)} -w ${weight}`;
 
 function sameService(v: VirtualServer, k: KernelVirtualServer): boolean {
   return v.scheduler === (k.scheduler as Scheduler) && v.flags.join(',') === [...k.flags].sort().join(',') && v.persistenceSeconds === k.persistenceSeconds;
 }
 
 const asKernel = (v: VirtualServer, extra: readonly KernelRealServer[]): KernelVirtualServer => ({
+  ...(v.fwmark !== undefined ? { fwmark: v.fwmark } : {}),
   protocol: v.protocol,
   address: v.address,
   port: v.port,
   scheduler: v.scheduler,
   flags: v.flags,
   ...(v.persistenceSeconds !== undefined ? { persistenceSeconds: v.persistenceSeconds } : {}),
-  realServers: [...v.realServers.map((r): KernelRealServer => ({ address: r.address, port: r.port, weight: r.weight, method: 'm' })), ...extra],
+  realServers: [...v.realServers.map((r): KernelRealServer => ({ address: r.address, port: r.port, weight: r.weight, method: methodOf(r) })), ...extra],
 });
 
 export function diffIpvs(desired: ReadonlyMap<string, VirtualServer>, current: ReadonlyMap<string, KernelVirtualServer>, o: DiffOptions): IpvsDiff {
@@ -147,7 +155,7 @@ export function diffIpvs(desired: ReadonlyMap<string, VirtualServer>, current: R
     for (const [rk, r] of want) {
       const h = have.get(rk);
       if (!h) cmds.push(`-a ${realArgs(v, r)}`), realServersAdded++;
-      else if (h.weight !== r.weight || h.method !== 'm') cmds.push(`-e ${realArgs(v, r)}`);
+      else if (h.weight !== r.weight || h.method !== methodOf(r)) cmds.push(`-e ${realArgs(v, r)}`);
     }
     const stay: KernelRealServer[] = [];
     for (const [rk, h] of have) {
@@ -155,12 +163,12 @@ export function diffIpvs(desired: ReadonlyMap<string, VirtualServer>, current: R
       if (o.graceful && o.keepDraining.has(rk)) {
         if (h.weight !== 0) cmds.push(`-e ${realArgs(k, h, 0)}`);
         drained.push(rk);
-        stay.push({ ...h, weight: 0, method: 'm' });
+        stay.push({ ...h, weight: 0 });
       } else if (o.graceful && h.weight !== 0 && !o.keepDraining.has(rk)) {
         // Newly removed: drain first; the applier deletes it once idle or after the grace period.
         cmds.push(`-e ${realArgs(k, h, 0)}`);
         drained.push(rk);
-        stay.push({ ...h, weight: 0, method: 'm' });
+        stay.push({ ...h, weight: 0 });
       } else {
         cmds.push(`-d ${serviceSpec(k)} -r ${hostPort(h.address, h.port)}`);
         realServersRemoved++;

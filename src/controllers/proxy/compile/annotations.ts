@@ -14,6 +14,8 @@ export interface ServiceSettings {
   readonly hairpin: boolean;
   readonly hairpinExternalIPs: boolean;
   readonly skipLoadBalancerIPs: boolean;
+  /** service.dsr=tunnel: external and LoadBalancer IPs in direct server return over IPIP (compile/dsr.ts). */
+  readonly dsr: boolean;
 }
 
 const truthy = (v: string | undefined): boolean => v !== undefined && ['true', '1', 'yes'].includes(v.trim().toLowerCase());
@@ -38,6 +40,9 @@ export function serviceSettings(svc: ServiceModel, warn: (msg: string) => void):
       else warn(`service ${key}: scheduler flag ${JSON.stringify(f)} does not apply to scheduler ${scheduler}; ignored`);
     }
   }
+  const rawDsr = a[`${PREFIX}dsr`];
+  const dsr = rawDsr !== undefined && rawDsr.trim().toLowerCase() === 'tunnel';
+  if (rawDsr !== undefined && !dsr) warn(`service ${key}: ${PREFIX}dsr=${JSON.stringify(rawDsr)} is not "tunnel" (the only DSR method); served without DSR`);
   return {
     scheduler,
     flags: [...new Set(flags)].sort(),
@@ -46,5 +51,6 @@ export function serviceSettings(svc: ServiceModel, warn: (msg: string) => void):
     hairpin: a[`${PREFIX}hairpin`] !== undefined && a[`${PREFIX}hairpin`]!.trim().toLowerCase() !== 'false',
     hairpinExternalIPs: a[`${PREFIX}hairpin.externalips`] !== undefined && a[`${PREFIX}hairpin.externalips`]!.trim().toLowerCase() !== 'false',
     skipLoadBalancerIPs: truthy(a[`${PREFIX}skiplbips`]),
+    dsr,
   };
 }

@@ -7,7 +7,7 @@ import type { ClusterSnapshot, EndpointSliceModel, NodeModel, ServiceModel } fro
 import { compileHealthChecks } from './health-checks.js';
 import type { VirtualServer } from './plan.js';
 import { compileProxyPlan, type ProxyInputs } from './services.js';
-import { preferZone } from './topology.js';
+import { preferClose, preferZone } from './topology.js';
 import { removedUdpDestinations } from './udp-flush.js';
 import { compileVipFirewall, familySet } from './vip-firewall.js';
 
@@ -19,7 +19,7 @@ const ok = <T>(r: { ok: true; value: T } | { ok: false; reason: string }): T => 
 const svc = (name: string, spec: Record<string, unknown>): ServiceModel =>
   ok(normalizeService({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default', uid: name }, spec: { type: 'ClusterIP', ports: [{ name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP' }], ...spec } }));
 
-type Ep = { ip: string; node: string; ready?: boolean; zones?: string[] };
+type Ep = { ip: string; node: string; ready?: boolean; zones?: string[]; nodes?: string[] };
 const slice = (service: string, eps: Ep[], name = `${service}-x`): EndpointSliceModel =>
   ok(normalizeEndpointSlice({
     apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', addressType: 'IPv4',
@@ -27,7 +27,7 @@ const slice = (service: string, eps: Ep[], name = `${service}-x`): EndpointSlice
     ports: [{ name: 'dns', port: 5353, protocol: 'UDP' }],
     endpoints: eps.map((e) => ({
       addresses: [e.ip], nodeName: e.node, conditions: { ready: e.ready ?? true },
-      ...(e.zones ? { hints: { forZones: e.zones.map((z) => ({ name: z })) } } : {}),
+      ...(e.zones || e.nodes ? { hints: { ...(e.zones ? { forZones: e.zones.map((z) => ({ name: z })) } : {}), ...(e.nodes ? { forNodes: e.nodes.map((n) => ({ name: n })) } : {}) } } : {}),
     })),
   }));
 
@@ -139,5 +139,34 @@ describe('healthCheckNodePort answers', () => {
     const hc = compileHealthChecks(snapshot([lb('a', 32001), lb('b', 32001)], []), 'n1', (m) => said.push(m));
     expect(hc.get(32001)?.name).toBe('a');
     expect(said).toEqual(['service default/b: healthCheckNodePort 32001 is already served for default/a']);
+  });
+});
+
+describe('node hints (trafficDistribution: PreferSameNode)', () => {
+  const dns = svc('dns', { clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10'], trafficDistribution: 'PreferSameNode' });
+  // Endpoint i runs on node n(i+1) in zone z, hinted for its own node and zone, as the EndpointSlice controller writes them.
+  const hinted = (eps: { node: string; zone: string; nodes?: string[] }[]) =>
+    slice('dns', eps.map((e, i) => ({ ip: `10.244.${i}.5`, node: e.node, zones: [e.zone], ...(e.nodes ? { nodes: e.nodes } : {}) })));
+  const rs = (s: EndpointSliceModel, zone = 'a') => rsOf(compileProxyPlan(snapshot([dns], [s]), { ...inputs, zone }), 'udp/10.96.0.10:53');
+
+  it('uses the endpoints hinted for this node, before the zone', () => {
+    expect(rs(hinted([{ node: 'n1', zone: 'a', nodes: ['n1'] }, { node: 'n2', zone: 'a', nodes: ['n2'] }, { node: 'n1', zone: 'a', nodes: ['n1'] }]))).toEqual(['10.244.0.5', '10.244.2.5']);
+  });
+
+  it('falls back to the zone hints when no endpoint is for this node or one lacks node hints, then to all', () => {
+    // None for n1: zone a's.
+    expect(rs(hinted([{ node: 'n2', zone: 'a', nodes: ['n2'] }, { node: 'n3', zone: 'b', nodes: ['n3'] }]))).toEqual(['10.244.0.5']);
+    // One without node hints: the zone decides (both in a).
+    expect(rs(hinted([{ node: 'n1', zone: 'a', nodes: ['n1'] }, { node: 'n2', zone: 'a' }]))).toEqual(['10.244.0.5', '10.244.1.5']);
+    // No zone on the node either: every endpoint.
+    expect(rsOf(compileProxyPlan(snapshot([dns], [hinted([{ node: 'n2', zone: 'a', nodes: ['n2'] }, { node: 'n3', zone: 'b', nodes: ['n3'] }])]), inputs), 'udp/10.96.0.10:53')).toHaveLength(2);
+  });
+
+  it('preferClose works without a zone and keeps the input when nothing is hinted', () => {
+    const e = [{ nodeHints: ['n1'] }, { nodeHints: ['n2'] }];
+    expect(preferClose(e, 'n1', undefined)).toEqual([{ nodeHints: ['n1'] }]);
+    const none = [{}, {}];
+    expect(preferClose(none, 'n1', 'a')).toBe(none);
+    expect(preferClose([], 'n1', 'a')).toEqual([]);
   });
 });

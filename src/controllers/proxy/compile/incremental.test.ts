@@ -35,6 +35,8 @@ function randomService(r: () => number, name: string): ServiceModel {
   if (r() < 0.3) annotations['kube-router.io/service.hairpin'] = '';
   if (r() < 0.2) annotations['kube-router.io/service.scheduler'] = pick(['sh', 'mh', 'bogus']);
   if (r() < 0.2) annotations['kube-router.io/service.local'] = 'true';
+  // DSR: http remaps its port (falls back to NAT with a reason), dns does not (fwmark service).
+  if (r() < 0.2) annotations['kube-router.io/service.dsr'] = 'tunnel';
   return ok(normalizeService({
     apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default', uid: name, annotations },
     spec: {

@@ -9,13 +9,14 @@
 // policies are not given to it (a change to them would not recompile anything); the nodes or the inputs
 // changing recompiles every service.
 import type { ClusterSnapshot, EndpointSliceModel, ObjectKey, ServiceModel } from '../../../model/types.js';
+import { compileDsr, DEFAULT_DSR_TCP_MSS } from './dsr.js';
 import type { NatRule, ProxyPlan, VirtualServer } from './plan.js';
 import { alreadyServed, compileProxyPlan, type ProxyInputs } from './services.js';
 
 const EMPTY = new Map<never, never>();
 
 /** Every field of ProxyPlan, so a new one fails the typecheck here until assemble() merges it. */
-const ASSEMBLED: Record<keyof ProxyPlan, true> = { virtualServers: true, vips: true, nat: true, skipped: true };
+const ASSEMBLED: Record<keyof ProxyPlan, true> = { virtualServers: true, vips: true, nat: true, skipped: true, dsr: true };
 void ASSEMBLED;
 
 interface Part {
@@ -47,6 +48,7 @@ export class ProxyCompiler {
   private global: ProxyPlan | undefined;
   private last: ProxyPlan | undefined;
   private lastStats: CompileStats = { recompiled: 0, reset: false };
+  private tcpMss = DEFAULT_DSR_TCP_MSS;
 
   /** What the last compile() did. */
   stats(): CompileStats {
@@ -55,6 +57,7 @@ export class ProxyCompiler {
 
   compile(snapshot: ClusterSnapshot, inp: ProxyInputs): ProxyPlan {
     const inputsKey = JSON.stringify(inp);
+    this.tcpMss = inp.dsrTcpMss ?? DEFAULT_DSR_TCP_MSS;
     const reset = inputsKey !== this.inputsKey || snapshot.nodes !== this.nodes || !this.global;
     if (reset) {
       this.inputsKey = inputsKey;
@@ -170,6 +173,7 @@ export class ProxyCompiler {
       vips: vipsBefore ?? [...vips!].sort(),
       nat: natBefore ?? nat!,
       skipped,
+      dsr: compileDsr(servers, this.tcpMss),
     };
   }
 }

@@ -11,6 +11,13 @@ export interface RealServer {
   readonly address: string;
   readonly port: number;
   readonly weight: number;
+  /**
+   * IPVS forwarding method; absent is masquerade (NAT). 'tunnel' (IPIP) is DSR: the packet reaches the
+   * pod unchanged inside an IPIP header and the pod answers the client itself.
+   */
+  readonly forward?: 'tunnel';
+  /** A DSR destination on this node: its pod needs the tunnel interface (see dsr/). */
+  readonly localPod?: true;
 }
 
 /** Why an IPVS virtual server exists: the service port it serves and through which address kind. */
@@ -22,6 +29,11 @@ export interface ServiceRef {
 }
 
 export interface VirtualServer {
+  /**
+   * A DSR service (kube-router.io/service.dsr=tunnel): IPVS matches this firewall mark, not
+   * address:port; protocol, address and port say what the mangle rule marks.
+   */
+  readonly fwmark?: number;
   readonly protocol: IpvsProtocol;
   readonly address: string;
   readonly port: number;
@@ -49,9 +61,40 @@ export interface ProxyPlan {
   readonly nat: readonly NatRule[];
   /** Services or parts of them left out, with the reason (logged once, counted in a metric). */
   readonly skipped: readonly string[];
+  /** What DSR needs beside IPVS: marks, policy routing, pod-side tunnels (compile/dsr.ts). */
+  readonly dsr: DsrPlan;
 }
 
-export function virtualServerKey(v: { protocol: IpvsProtocol; address: string; port: number }): string {
+/** One DSR service address: packets to vip:port/protocol get `fwmark`, which IPVS serves. */
+export interface DsrMark {
+  readonly vip: string;
+  readonly protocol: IpvsProtocol;
+  readonly port: number;
+  readonly fwmark: number;
+  /** namespace/name, for the rule comment. */
+  readonly service: string;
+}
+
+/** A pod on this node backing DSR services: an IPIP interface in its netns holds these VIPs. */
+export interface DsrPod {
+  readonly podIP: string;
+  /** Sorted. */
+  readonly vips: readonly string[];
+}
+
+export interface DsrPlan {
+  /** Sorted by fwmark. Empty: no DSR service here, and no DSR state may remain. */
+  readonly marks: readonly DsrMark[];
+  /** TCP MSS for SYNs from DSR pods: the client's segments must fit the tunnel (MTU - 2 IP headers - TCP). */
+  readonly tcpMss: number;
+  /** VIPs routed to kube-bridge (table 79), so a local pod's replies from the VIP pass reverse-path checks. Sorted. */
+  readonly bridgeRoutes: readonly string[];
+  /** Sorted by podIP. */
+  readonly pods: readonly DsrPod[];
+}
+
+export function virtualServerKey(v: { protocol: IpvsProtocol; address: string; port: number; fwmark?: number | undefined }): string {
+  if (v.fwmark !== undefined) return `fwmark/${v.fwmark}`;
   return `${v.protocol}/${v.address.includes(':') ? `[${v.address}]` : v.address}:${v.port}`;
 }
 

@@ -4,7 +4,8 @@ import { cidrContainsIP } from '../../../model/normalize/cidr.js';
 import { ipFamily } from '../../../model/normalize/ip.js';
 import type { ClusterSnapshot, EndpointModel, EndpointSliceModel, IPFamily, ServiceModel, ServicePortModel } from '../../../model/types.js';
 import { serviceSettings } from './annotations.js';
-import { preferZone } from './topology.js';
+import { compileDsr, DEFAULT_DSR_TCP_MSS, dsrFwmark } from './dsr.js';
+import { preferClose } from './topology.js';
 import { ipvsProtocol, virtualServerKey, type NatRule, type ProxyPlan, type RealServer, type ServiceRef, type VirtualServer } from './plan.js';
 
 export interface ProxyInputs {
@@ -25,6 +26,8 @@ export interface ProxyInputs {
   readonly hairpinAll: boolean;
   /** The node's topology.kubernetes.io/zone label: cluster-wide traffic prefers endpoints hinted for it. */
   readonly zone?: string;
+  /** MSS clamped on DSR pods' SYNs (default 1440: MTU 1500 through IPIP). */
+  readonly dsrTcpMss?: number;
 }
 
 /** The label by which a service asks for another proxy (kube-proxy's and kube-router's convention). */
@@ -59,6 +62,7 @@ interface Endpoint {
   readonly port: number;
   readonly local: boolean;
   readonly zoneHints?: readonly string[] | undefined;
+  readonly nodeHints?: readonly string[] | undefined;
 }
 
 /**
@@ -75,7 +79,7 @@ function endpointsOf(slices: readonly EndpointSliceModel[], sp: ServicePortModel
     for (const ep of slice.endpoints as readonly EndpointModel[]) {
       const address = ep.addresses[0];
       if (!address) continue;
-      const e = { address, port: port.port, local: ep.nodeName === nodeName, zoneHints: ep.zoneHints };
+      const e = { address, port: port.port, local: ep.nodeName === nodeName, zoneHints: ep.zoneHints, nodeHints: ep.nodeHints };
       if (ep.ready) ready.push(e);
       else if (ep.serving && ep.terminating) terminating.push(e);
     }
@@ -93,6 +97,15 @@ export function alreadyServed(svcKey: string, sp: ServicePortModel, vsKey: strin
 }
 
 const realServers = (eps: readonly Endpoint[]): RealServer[] => eps.map((e) => ({ address: e.address, port: e.port, weight: 1 }));
+const tunnelServers = (eps: readonly Endpoint[]): RealServer[] =>
+  eps.map((e) => ({ address: e.address, port: e.port, weight: 1, forward: 'tunnel' as const, ...(e.local ? { localPod: true as const } : {}) }));
+
+/** Every node's own addresses: an endpoint there is a hostNetwork pod, which DSR cannot serve. */
+function nodeAddresses(s: ClusterSnapshot): Set<string> {
+  const out = new Set<string>();
+  for (const n of s.nodes.values()) for (const ip of [...n.internalIPs, ...n.externalIPs]) out.add(ip);
+  return out;
+}
 
 export function compileProxyPlan(snapshot: ClusterSnapshot, inp: ProxyInputs): ProxyPlan {
   const servers = new Map<string, VirtualServer>();
@@ -101,6 +114,7 @@ export function compileProxyPlan(snapshot: ClusterSnapshot, inp: ProxyInputs): P
   const skipped: string[] = [];
   const slices = slicesByService(snapshot);
   const inRanges = (ip: string, ranges: readonly string[]) => ranges.some((r) => cidrContainsIP(r, ip));
+  let hostAddresses: Set<string> | undefined;
 
   const services = [...snapshot.services.values()].sort((a, b) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1));
   for (const svc of services) {
@@ -128,8 +142,8 @@ export function compileProxyPlan(snapshot: ClusterSnapshot, inp: ProxyInputs): P
       for (const sp of svc.ports) {
         const every = endpointsOf(slices.get(key) ?? [], sp, family, inp.nodeName);
         const local = every.filter((e) => e.local);
-        // Local traffic policies keep to this node; Cluster ones prefer this node's zone (topology hints).
-        const all = preferZone(every, inp.zone);
+        // Local traffic policies keep to this node; Cluster ones prefer this node, then its zone (topology hints).
+        const all = preferClose(every, inp.nodeName, inp.zone);
         const protocol = ipvsProtocol(sp.protocol);
         const base = {
           protocol,
@@ -137,8 +151,15 @@ export function compileProxyPlan(snapshot: ClusterSnapshot, inp: ProxyInputs): P
           flags: settings.flags,
           ...(svc.sessionAffinity === 'ClientIP' ? { persistenceSeconds: svc.sessionAffinityTimeoutSeconds ?? DEFAULT_AFFINITY_SECONDS } : {}),
         };
-        const add = (address: string, port: number, via: ServiceRef['via'], eps: readonly Endpoint[]) => {
-          const v: VirtualServer = { ...base, address, port, realServers: realServers(eps), service: { namespace: svc.namespace, name: svc.name, port: sp.name, via } };
+        const add = (address: string, port: number, via: ServiceRef['via'], eps: readonly Endpoint[], fwmark?: number) => {
+          const v: VirtualServer = {
+            ...base,
+            ...(fwmark !== undefined ? { fwmark } : {}),
+            address,
+            port,
+            realServers: fwmark !== undefined ? tunnelServers(eps) : realServers(eps),
+            service: { namespace: svc.namespace, name: svc.name, port: sp.name, via },
+          };
           const k = virtualServerKey(v);
           if (servers.has(k)) {
             skipped.push(alreadyServed(key, sp, k, servers.get(k)!.service));
@@ -156,15 +177,34 @@ export function compileProxyPlan(snapshot: ClusterSnapshot, inp: ProxyInputs): P
           if (settings.hairpin || inp.hairpinAll) hairpin(ip, eps);
         }
         const external = extLocal ? local : all;
+        // DSR: the pod receives the packet unchanged, so it must listen on the service port itself
+        // (no port remap) and be a pod (a hostNetwork endpoint has no netns of its own to decapsulate in).
+        let dsr = settings.dsr && family === 4;
+        let dsrEps = external;
+        if (dsr) {
+          const remapped = external.find((e) => e.port !== sp.port);
+          if (remapped) {
+            skipped.push(`service ${key} port ${sp.name || sp.port}: DSR needs targetPort = port (${sp.port}), an endpoint listens on ${remapped.port}; served without DSR`);
+            dsr = false;
+          } else {
+            hostAddresses ??= nodeAddresses(snapshot);
+            const onHost = external.filter((e) => hostAddresses!.has(e.address));
+            if (onHost.length) {
+              skipped.push(`service ${key} port ${sp.name || sp.port}: DSR cannot reach hostNetwork endpoints ${onHost.map((e) => e.address).join(', ')}; left out of its DSR addresses`);
+              dsrEps = external.filter((e) => !hostAddresses!.has(e.address));
+            }
+          }
+        }
+        const serveExternal = (ip: string, via: 'externalIP' | 'loadBalancer') => {
+          if (dsr) return add(ip, sp.port, via, dsrEps, dsrFwmark(ip, protocol, sp.port));
+          vips.add(ip);
+          add(ip, sp.port, via, external);
+        };
         for (const ip of externalIPs.filter(fam)) {
-          vips.add(ip);
-          add(ip, sp.port, 'externalIP', external);
-          if (settings.hairpinExternalIPs) hairpin(ip, external);
+          serveExternal(ip, 'externalIP');
+          if (settings.hairpinExternalIPs && !dsr) hairpin(ip, external);
         }
-        for (const ip of lbIPs.filter(fam)) {
-          vips.add(ip);
-          add(ip, sp.port, 'loadBalancer', external);
-        }
+        for (const ip of lbIPs.filter(fam)) serveExternal(ip, 'loadBalancer');
         if ((svc.type === 'NodePort' || svc.type === 'LoadBalancer') && sp.nodePort) {
           for (const ip of inp.nodePortAddresses.filter(fam)) add(ip, sp.nodePort, 'nodePort', external);
         }
@@ -174,5 +214,5 @@ export function compileProxyPlan(snapshot: ClusterSnapshot, inp: ProxyInputs): P
   if (inp.nodeIP) {
     nat.unshift({ kind: 'masquerade', exceptCIDRs: inp.masqueradeAll ? [] : [...inp.podCIDRs], toSource: inp.nodeIP });
   }
-  return { virtualServers: servers, vips: [...vips].sort(), nat, skipped };
+  return { virtualServers: servers, vips: [...vips].sort(), nat, skipped, dsr: compileDsr(servers, inp.dsrTcpMss ?? DEFAULT_DSR_TCP_MSS) };
 }

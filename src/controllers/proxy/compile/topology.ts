@@ -11,6 +11,24 @@ export interface Zoned {
   readonly zoneHints?: readonly string[] | undefined;
 }
 
+export interface NodeHinted extends Zoned {
+  readonly nodeHints?: readonly string[] | undefined;
+}
+
+/**
+ * trafficDistribution: PreferSameNode (the EndpointSlice controller writes hints.forNodes, and forZones
+ * beside them): the endpoints hinted for this node when every endpoint has node hints and one names this
+ * node, as kube-proxy decides it; otherwise the zone hints decide (preferZone), as kube-proxy falls back.
+ */
+export function preferClose<E extends NodeHinted>(endpoints: readonly E[], nodeName: string, zone: string | undefined): readonly E[] {
+  let hinted = false;
+  for (const e of endpoints) {
+    if (!e.nodeHints || e.nodeHints.length === 0) return preferZone(endpoints, zone);
+    if (e.nodeHints.includes(nodeName)) hinted = true;
+  }
+  return hinted && endpoints.length > 0 ? endpoints.filter((e) => e.nodeHints!.includes(nodeName)) : preferZone(endpoints, zone);
+}
+
 /** The endpoints this node should use for cluster-wide traffic: its zone's when the hints allow, else all. */
 export function preferZone<E extends Zoned>(endpoints: readonly E[], zone: string | undefined): readonly E[] {
   if (!zone || endpoints.length === 0) return endpoints;

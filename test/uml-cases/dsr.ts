@@ -1,0 +1,94 @@
+// DSR (kube-router.io/service.dsr=tunnel) end to end, in the UML proxy lab (--full tier, run from
+// test/uml-cases/proxy.ts while its pods are as created: web-1 and web-3 on lab-node-1, web-2 on lab-node-2).
+// A client outside the pod network (its own namespace on the underlay, routing the external IP to node 1)
+// reaches the external IP; node 1's IPVS serves a fwmark service in tunnel mode; the pods answer directly:
+// the backend sees the client's own address and, for web-2, the reply leaves node 2 from the VIP without
+// passing node 1. Removing the annotation removes every trace; the service is then served in NAT mode.
+import { expect, type it } from 'vitest';
+import { lastSyncOf } from '../../src/lab/health.js';
+import type { Lab } from '../../src/lab/index.js';
+import { R } from '../../src/lab/kube.js';
+import { waitFor } from '../../src/testing/wait.js';
+import { labSh } from '../lab-helpers.js';
+import { restartAgent } from './restart.js';
+
+const VIP = '192.0.2.20';
+const CLIENT = '172.20.0.50';
+const ANNOTATION = 'kube-router.io/service.dsr';
+const PIDFILE = '/run/krt-dsr-client.pid';
+
+/** Everything DSR leaves on a node or in a pod, as one text (empty when there is none). */
+const dsrTraces = (lab: Lab, node: string) =>
+  labSh(lab, node, `ipvsadm -Sn | grep -- '-f ' ; ip rule | grep -E 'lookup (78|79)' ; ip route show table 78 2>/dev/null; ip route show table 79 2>/dev/null; iptables-save -t mangle | grep -E 'DSR|MARK|TCPMSS' ; true`);
+const tunnelIf = (lab: Lab, pod: string) => labSh(lab, pod, 'ip -o link show kube-tunnel-if 2>/dev/null; ip -o addr show dev kube-tunnel-if 2>/dev/null; true');
+
+export function dsrCase(test: typeof it, getLab: () => Lab, o: { n1: string; n2: string }): void {
+  test('DSR: an outside client reaches a service.dsr=tunnel external IP through IPIP, answered straight from the pods; removing the annotation removes every trace', async () => {
+    const lab = getLab();
+    // The outside client: a namespace held by a process (the lab's exec remounts per call, so not a named one), on br0.
+    await labSh(lab, 'hub', `setsid unshare --net sh -c 'echo $$ > ${PIDFILE}; exec sleep 1200' </dev/null >/dev/null 2>&1 & sleep 0.5`);
+    const pid = (await labSh(lab, 'hub', `cat ${PIDFILE}`)).trim();
+    const inClient = (script: string) => labSh(lab, 'hub', `nsenter --net=/proc/${pid}/ns/net sh -c '${script.replace(/'/g, `'\\''`)}'`);
+    try {
+      await labSh(lab, 'hub', `ip link add vdsr type veth peer name eth0 netns ${pid} && ip link set vdsr master br0 up`);
+      await inClient(`ip link set lo up && ip addr add ${CLIENT}/24 dev eth0 && ip link set eth0 up && ip route add ${VIP}/32 via ${o.n1}`);
+
+      await lab.client.create(R.services, 'default', {
+        apiVersion: 'v1', kind: 'Service', metadata: { name: 'dsr', namespace: 'default', annotations: { [ANNOTATION]: 'tunnel' } },
+        spec: { selector: { app: 'web' }, externalIPs: [VIP], ports: [{ name: 'http', port: 80, targetPort: 80, protocol: 'TCP' }, { name: 'peer', port: 8080, targetPort: 8080, protocol: 'TCP' }] },
+      });
+      const table = await waitFor('a fwmark service with 3 tunnel destinations per port on node 1', async () => {
+        const t = await labSh(lab, 'lab-node-1', 'ipvsadm -Ln');
+        return (t.match(/-> 10\.244\.\d+\.\d+:(80|8080)\s+Tunnel\s+1/g) ?? []).length === 6 && t;
+      }, 90_000, 500);
+      expect(table).toMatch(/FWM {2}\d+ rr/);
+      expect(await labSh(lab, 'lab-node-1', 'ip -o addr show dev kube-dummy-if')).not.toContain(VIP); // VIP-less director
+      for (const pod of ['default/web-1', 'default/web-3']) {
+        await waitFor(`${pod} holds ${VIP} on kube-tunnel-if`, async () => (await tunnelIf(lab, pod)).includes(`inet ${VIP}/32`), 60_000, 500);
+      }
+      await waitFor('default/web-2 holds the VIP on kube-tunnel-if', async () => (await tunnelIf(lab, 'default/web-2')).includes(`inet ${VIP}/32`), 60_000, 500);
+
+      // Local (web-1, web-3) and remote (web-2) backends answer the outside client.
+      const ask = (n: number) => inClient(`for i in $(seq 1 ${n}); do socat -T2 - TCP:${VIP}:80,connect-timeout=2 </dev/null 2>/dev/null || echo none; done`).then((t) => t.split('\n').filter(Boolean));
+      const names = await waitFor('every backend answers through DSR', async () => {
+        const got = await ask(6);
+        return ['web-1', 'web-2', 'web-3'].every((n) => got.includes(n)) && got;
+      }, 60_000, 500);
+      expect(names.every((n) => n.startsWith('web-'))).toBe(true);
+
+      // web-2 (node 2) sees the client's own address, and its SYN-ACK leaves node 2 from the VIP.
+      const dump = lab.exec('lab-node-2', ['sh', '-c', `timeout 60 tcpdump -lni eth0 -c 1 'src host ${VIP} and src port 8080 and dst host ${CLIENT} and tcp[13] & 18 == 18' 2>/dev/null`]);
+      const server = lab.exec('default/web-2', ['sh', '-c', `timeout 60 socat -T5 -t5 TCP-LISTEN:8080,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR'`]);
+      await new Promise((r) => setTimeout(r, 2000));
+      // Connections rotate over the three pods; only web-2 listens on 8080 (the others reset).
+      const peer = await inClient(`for i in $(seq 1 30); do o=$(socat -T5 -t5 - TCP:${VIP}:8080,connect-timeout=2 </dev/null 2>/dev/null); [ -n "$o" ] && { echo "$o"; exit 0; }; sleep 0.3; done; echo none`);
+      expect(peer.trim()).toBe(CLIENT);
+      const [d] = await Promise.all([dump, server]);
+      expect(d.stdout).toContain(`${VIP}.8080 > ${CLIENT}.`);
+
+      // A restarted agent adopts the DSR state as it finds it: the pod's tunnel interface is not recreated.
+      const before = (await tunnelIf(lab, 'default/web-2')).split(':')[0];
+      const restartedAt = Date.now();
+      await restartAgent(lab, 'lab-node-2');
+      await waitFor('the new agent on node 2 synced its proxy', async () => {
+        const h = (await lab.health())['lab-node-2'];
+        return Boolean(h?.ok && (lastSyncOf(h, 'proxy')?.at ?? 0) > restartedAt);
+      }, 180_000, 1000);
+      expect((await tunnelIf(lab, 'default/web-2')).split(':')[0]).toBe(before);
+
+      // Without the annotation: no fwmark service, mark, rule, route or pod tunnel on either node; NAT mode.
+      await lab.client.modify(R.services, 'default', 'dsr', (s) => void delete s['metadata']['annotations'][ANNOTATION]);
+      for (const node of ['lab-node-1', 'lab-node-2']) {
+        await waitFor(`${node} has no DSR trace`, async () => (await dsrTraces(lab, node)).trim() === '', 90_000, 1000);
+      }
+      for (const pod of ['default/web-1', 'default/web-2', 'default/web-3']) {
+        await waitFor(`${pod} has no kube-tunnel-if`, async () => (await tunnelIf(lab, pod)).trim() === '', 60_000, 1000);
+      }
+      expect(await labSh(lab, 'lab-node-1', 'ip -o addr show dev kube-dummy-if')).toContain(`${VIP}/32`);
+      await waitFor('NAT mode answers the client', async () => (await ask(3)).every((n) => n.startsWith('web-')), 60_000, 500);
+    } finally {
+      await lab.client.delete(R.services, 'default', 'dsr').catch(() => undefined);
+      await labSh(lab, 'hub', `kill ${pid}; rm -f ${PIDFILE}`).catch(() => undefined);
+    }
+  }, 480_000);
+}
