@@ -38,8 +38,8 @@ export interface FirewallOptions {
   enableIPv6: boolean;
   backend?: 'auto' | BackendName;
   /**
-   * --use-nftables-for-netpol: program our own nftables table (inet kube-router-ts-netpol) with verdict
-   * maps instead of iptables chains. Whichever backend runs removes the other's state after its first
+   * --use-nftables-for-netpol: program our own nftables table (inet kube-router-ts-netpol) instead of
+   * iptables chains and ipsets (the same plan). Whichever backend runs removes the other's state after its first
    * sync, so an agent restarted with the other setting leaves nothing behind.
    */
   useNftables?: boolean;
@@ -184,7 +184,7 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
       m.sync.observe(totalMs / 1000);
       const st = nftApplier.state();
       m.chains.set(st.chains);
-      m.ipsets.set(st.sets + st.maps);
+      m.ipsets.set(st.sets);
       finishSync(reason, rep.changed, {
         ms: Math.round(totalMs),
         compileMs: Math.round(compileMs),

@@ -1,8 +1,8 @@
 // Typed plan -> native nftables text (`nft -f` commands), for --use-nftables-for-netpol. The same typed
 // rules the iptables renderer prints, spelled as nft expressions, in one `inet` table of our own. Both
-// families share that table, so IPv6 chains, sets and maps get a `-6` suffix (IPv4 keeps the names an
+// families share that table, so IPv6 chains and sets get a `-6` suffix (IPv4 keeps the names an
 // operator knows from iptables). Pure and memoised by rule identity like render.ts.
-import { bigIntToIP, familyBits, formatIP, ipToBigInt, parseIP } from '../../../model/normalize/ip.js';
+import { bigIntToIP, familyBits, formatIP, ipToBigInt } from '../../../model/normalize/ip.js';
 import { parseCIDROrIP } from '../../../model/normalize/cidr.js';
 import type { IPFamily } from '../../../model/types.js';
 import type { Mark, Match, Rule, SetSpec, Target } from '../compile/plan.js';
@@ -15,7 +15,7 @@ export const T = `${NFT_FAMILY} ${NFT_TABLE}`;
 /** Base chains of our table, hooked where iptables' INPUT/FORWARD/OUTPUT are. */
 export const BASE_CHAINS = { INPUT: 'input', FORWARD: 'forward', OUTPUT: 'output' } as const;
 
-/** A chain or map name of one family's part of the table. */
+/** A chain name of one family's part of the table. */
 export function nftChain(name: string, f: IPFamily): string {
   return f === 6 ? `${name}-6` : name;
 }
@@ -85,8 +85,6 @@ export function nftTarget(t: Target, f: IPFamily): string {
       return `log group ${t.group}`;
     case 'jump':
       return `jump ${nftChain(t.chain, f)}`;
-    case 'vmap':
-      return `${addr(f)} ${t.key === 'src' ? 'saddr' : 'daddr'} vmap @${nftChain(t.map, f)}`;
   }
 }
 
@@ -194,8 +192,3 @@ export function nftElements(spec: SetSpec): string[] {
   }
 }
 
-/** Whether an address is one nft accepts as a map key of that family (plan input is already checked). */
-export function validAddress(ip: string, f: IPFamily): boolean {
-  const p = parseIP(ip);
-  return p !== undefined && p.family === f;
-}

@@ -4,7 +4,7 @@ import { namespace, pod, policy, snapshot } from '../../../testing/firewall/fixt
 import { Cluster, nodeOptions, reach } from '../../../testing/firewall/reach.js';
 import { tracePacket } from './trace.js';
 import { FirewallCompiler, compileFirewall } from './compiler.js';
-import { isOurChain, isOurSet } from './names.js';
+import { isOurChain, isOurSet, namespacePodsChainName, namespacePodsSetName } from './names.js';
 
 // Address plan: node1 pods 10.244.1.0/24, node2 pods 10.244.2.0/24, outside 203.0.113.0/24.
 const ports = [
@@ -221,8 +221,10 @@ describe('compiler semantics (through the plan tracer)', () => {
       [...PODS, host],
     );
     const plan = c.plan('node1');
+    // Local pods x/a, x/b, y/a: namespaces x and y get their two pod chains each, the host pod nothing.
     const podChains = [...plan.tables.get(4)!.chains.keys()].filter((n) => n.startsWith('KUBE-POD-FW-'));
-    expect(podChains).toHaveLength(3);
+    expect(podChains).toHaveLength(4);
+    expect([...plan.sets.get('kube-router-local-pods')!.entries].sort()).toEqual(['10.244.1.2', '10.244.1.3', '10.244.1.5']);
     expect(reach(c, { ip: '192.168.0.1' }, xa, TCP80)).toBe('REJECT');
     expect(reach(c, xb, xa, TCP80)).toBe('ACCEPT');
     expect([...plan.sets.values()].flatMap((s) => s.entries)).not.toContain('192.168.0.1');
@@ -233,7 +235,7 @@ describe('compiler semantics (through the plan tracer)', () => {
     const noip = pod({ ns: 'x', name: 'noip', ip: [], labels: { pod: 'b' } });
     const c = world([policy('x', 'p', { podSelector: {}, ingress: [{ from: [{ podSelector: { matchLabels: { pod: 'b' } } }] }] })], [...PODS, done, noip]);
     expect(reach(c, { ip: '10.244.1.9' }, xa, TCP80)).toBe('REJECT');
-    expect([...c.plan('node1').tables.get(4)!.chains.keys()].filter((n) => n.startsWith('KUBE-POD-FW-'))).toHaveLength(3);
+    expect([...c.plan('node1').sets.get('kube-router-local-pods')!.entries].sort()).toEqual(['10.244.1.2', '10.244.1.3', '10.244.1.5']);
   });
 
   it('malformed input: bad ranges, except outside the block, empty selectors never crash or widen', () => {
@@ -380,6 +382,48 @@ describe('incremental compile', () => {
     expect(normalize(r3.plan)).toEqual(normalize(compileFirewall({ ...s1, policies: pol3 }, nodeOptions('node1'))));
   });
 
+  it('a new local pod in a namespace that has local pods changes sets only (no rule, no jump)', () => {
+    const comp = new FirewallCompiler(nodeOptions('node1'));
+    const s1 = snapshot({ namespaces: NAMESPACES, pods: PODS, policies: base });
+    const p1 = comp.update(s1).plan;
+    const xd = pod({ ns: 'x', name: 'd', ip: '10.244.1.8', labels: { pod: 'a', role: 'client' }, ports });
+    const pods2 = new Map(s1.pods);
+    pods2.set('x/d', xd);
+    const r = comp.update({ ...s1, pods: pods2 });
+    for (const [name, rules] of r.plan.tables.get(4)!.chains) expect(p1.tables.get(4)!.chains.get(name), name).toBe(rules);
+    const changed = [...r.plan.sets].filter(([n, s]) => p1.sets.get(n) !== s).map(([n]) => n);
+    const nsSet = namespacePodsSetName(4, 'x');
+    expect(changed).toEqual(expect.arrayContaining([nsSet, 'kube-router-local-pods', 'kube-router-in-isolated']));
+    expect(r.plan.sets.get(nsSet)!.entries).toContain('10.244.1.8');
+    // The namespace set narrows (its members' traffic is filtered): the applier adds to it first.
+    expect(r.plan.denySets.has(nsSet)).toBe(true);
+    expect(normalize(r.plan)).toEqual(normalize(compileFirewall({ ...s1, pods: pods2 }, nodeOptions('node1'))));
+    // Traffic to it runs x's ingress pod chain: policy p selects it, and role=client is no peer of p's.
+    const c = new Cluster(['node1', 'node2']).update({ ...s1, pods: pods2 });
+    expect(reach(c, xb, xd, TCP80)).toBe('REJECT');
+    expect(reach(c, xd, xa, TCP80)).toBe('ACCEPT');
+  });
+
+  it("a namespace's first local pod adds its jumps and pod chains; its last one takes them away", () => {
+    const comp = new FirewallCompiler(nodeOptions('node1'));
+    const s1 = snapshot({ namespaces: NAMESPACES, pods: PODS, policies: base });
+    const p1 = comp.update(s1).plan;
+    const podsIn = namespacePodsChainName('z', 'ingress');
+    expect(p1.tables.get(4)!.chains.has(podsIn)).toBe(false);
+    const zb = pod({ ns: 'z', name: 'b', ip: '10.244.1.9', labels: { pod: 'b' }, ports });
+    const pods2 = new Map(s1.pods);
+    pods2.set('z/b', zb);
+    const p2 = comp.update({ ...s1, pods: pods2 }).plan;
+    const forward = p2.tables.get(4)!.chains.get('KUBE-ROUTER-FORWARD')!;
+    expect(forward.filter((r) => r.origin.kind === 'namespace-pods').map((r) => r.origin.kind === 'namespace-pods' && r.origin.namespace)).toEqual(['x', 'x', 'y', 'y', 'z', 'z']);
+    expect(p2.tables.get(4)!.chains.has(podsIn)).toBe(true);
+    expect(p2.sets.get(namespacePodsSetName(4, 'z'))!.entries).toEqual(['10.244.1.9']);
+    const p3 = comp.update(s1).plan;
+    expect(p3.tables.get(4)!.chains.has(podsIn)).toBe(false);
+    expect(p3.sets.has(namespacePodsSetName(4, 'z'))).toBe(false);
+    expect(normalize(p3)).toEqual(normalize(p1));
+  });
+
   it('pod IP change, deletion and re-creation converge to the fresh compile', () => {
     const comp = new FirewallCompiler(nodeOptions('node1'));
     const s1 = snapshot({ namespaces: NAMESPACES, pods: PODS, policies: base });
@@ -401,5 +445,6 @@ function normalize(plan: ReturnType<typeof compileFirewall>): unknown {
   return {
     tables: [...plan.tables].map(([f, t]) => [f, [...t.chains].sort(([a], [b]) => a.localeCompare(b)), t.jumps]),
     sets: [...plan.sets.values()].map((s) => ({ ...s, entries: [...s.entries].sort() })).sort((a, b) => a.name.localeCompare(b.name)),
+    denySets: [...plan.denySets].sort(),
   };
 }

@@ -1,7 +1,8 @@
 // Incremental firewall compiler: ClusterSnapshot -> FirewallPlan. The selection index
 // (selection-index.ts) follows the cluster and marks what changed; this file is emission: it keeps the
 // plan's chains and sets, re-renders only what the index marked (sets of dirty selections, dispatch
-// chains of dirty namespaces, top-level chains when local pods changed) and returns a plan that shares
+// chains of dirty namespaces, namespace pod sets when local pods changed, top-level chains when a
+// namespace gained its first or lost its last local pod) and returns a plan that shares
 // everything unchanged with the last one by identity. What the chains contain is rules.ts, emit.ts
 // and policy.ts. `compileFirewall` is the pure one-shot form (a fresh compiler, one update).
 import type { ClusterSnapshot, IPFamily } from '../../../model/types.js';
@@ -15,17 +16,16 @@ import {
   CHAIN_TAIL,
   isolatedSetName,
   localPodsSetName,
-  MAP_FROM_PODS,
-  MAP_TO_PODS,
   namespacePodsChainName,
+  namespacePodsSetName,
   namedPortSetName,
   namespaceChainName,
   policySetName,
 } from './names.js';
-import type { CompileStats, FirewallPlan, Rule, SetSpec, VerdictMap } from './plan.js';
+import type { CompileStats, FirewallPlan, Rule, SetSpec } from './plan.js';
 import { denySets, namespaceChains, tablePlans, topLevelChains } from './emit.js';
 import type { CompiledPolicy, SelectionDef } from './policy.js';
-import { commonChain, defaultChain, mapDispatch, namespacePodsChain, podChain, podJumps, tailChain, type PodJumps, type ServiceRanges } from './rules.js';
+import { commonChain, defaultChain, namespaceJumps, namespacePodsChain, tailChain, type NamespaceJumps, type ServiceRanges } from './rules.js';
 import { SelectionIndex, type IndexEvents, type NamedPortEntry, type PodEntry } from './selection-index.js';
 
 export { policyPod } from './selection-index.js';
@@ -40,35 +40,27 @@ export interface CompileOptions {
    */
   readonly podCIDRs: readonly string[];
   readonly ranges: ServiceRanges;
-  /**
-   * How traffic reaches a local pod's rules. `chains` (iptables; the default): a chain per pod and two
-   * jumps per pod in the top-level chains. `maps` (native nftables): one chain per namespace and
-   * direction, reached through the to-pods / from-pods verdict maps, so a new pod is two map elements
-   * and the top-level chains never change.
-   */
-  readonly podDispatch?: 'chains' | 'maps';
 }
-
-/** A local pod's rendered chain and jumps, per family: kept until its chain changes (IPs, node). */
-type PodRender = Map<IPFamily, { chain: Rule[]; jumps: PodJumps }>;
 
 export class FirewallCompiler implements IndexEvents {
   private readonly index: SelectionIndex;
   private readonly sets = new Map<string, SetSpec>();
   private readonly chains = new Map<IPFamily, Map<string, readonly Rule[]>>();
-  private readonly podRender = new Map<string, PodRender>();
   /** Families that fail closed (a pod CIDR of theirs is known). */
   private readonly failClosed = new Set<IPFamily>();
-  private readonly maps = new Map<IPFamily, Map<string, VerdictMap>>();
-  /** Map dispatch: local pod address -> (pod key, namespace), kept per event; published when dirty. */
-  private readonly dispatch = new Map<IPFamily, Map<string, { key: string; namespace: string }>>();
-  private readonly nsPodsChains = new Map<string, { ingress: string; egress: string }>();
-  private readonly byMaps: boolean;
+  /** Local pod keys per namespace, kept per event; the namespaces' pod sets are rendered from it. */
+  private readonly localByNs = new Map<string, Set<string>>();
+  /** Namespaces whose local pods changed since the last emit. */
+  private readonly localDirtyNs = new Set<string>();
+  /** A namespace gained its first or lost its last local pod: the top-level chains change. */
+  private topDirty = true;
+  /** Each namespace's top-level jumps per family, kept so unchanged ones keep their identity. */
+  private readonly nsJumps = new Map<string, Map<IPFamily, NamespaceJumps>>();
+  private readonly nsPodSets = new Set<string>();
   private setsRecomputed = 0;
 
   constructor(private readonly opts: CompileOptions) {
     this.index = new SelectionIndex(opts, this);
-    this.byMaps = opts.podDispatch === 'maps';
     for (const f of opts.families) {
       const m = new Map<string, readonly Rule[]>();
       m.set(CHAIN_COMMON, commonChain(f));
@@ -79,15 +71,6 @@ export class FirewallCompiler implements IndexEvents {
         m.set(CHAIN_TAIL, tailChain(f, cidrs, localPodsSetName(f)));
       }
       this.chains.set(f, m);
-      this.maps.set(f, new Map());
-      this.dispatch.set(f, new Map());
-      if (this.byMaps) {
-        // The top-level chains never change under map dispatch: pods come and go as map elements.
-        const top = topLevelChains(f, this.failClosed.has(f), opts.ranges, [mapDispatch(MAP_TO_PODS, MAP_FROM_PODS)]);
-        m.set(CHAIN_INPUT, top.input);
-        m.set(CHAIN_FORWARD, top.forward);
-        m.set(CHAIN_OUTPUT, top.output);
-      }
     }
   }
 
@@ -100,49 +83,30 @@ export class FirewallCompiler implements IndexEvents {
     return { plan, stats: { ...this.index.stats, setsRecomputed: this.setsRecomputed, full } };
   }
 
-  // ---- IndexEvents (called by the index only, in the order things change): chains and sets that come
-  // and go with pods and policies ----
+  // ---- IndexEvents (called by the index only, in the order things change): what comes and goes with
+  // pods and policies ----
 
   localPodAdded(e: PodEntry): void {
-    if (this.byMaps) {
-      for (const [f, ip] of e.ips) this.dispatch.get(f)?.set(ip, { key: e.key, namespace: e.pod.namespace });
-      return;
+    const ns = e.pod.namespace;
+    let keys = this.localByNs.get(ns);
+    if (!keys) {
+      this.localByNs.set(ns, (keys = new Set()));
+      this.topDirty = true;
     }
-    let render = this.podRender.get(e.key);
-    if (!render) {
-      const ns = e.pod.namespace;
-      render = new Map();
-      for (const [f, ip] of e.ips) {
-        render.set(f, {
-          chain: podChain({
-            namespace: ns,
-            name: e.pod.name,
-            ip,
-            family: f,
-            nsIngressChain: namespaceChainName(ns, 'ingress'),
-            nsEgressChain: namespaceChainName(ns, 'egress'),
-            ingressIsolatedSet: isolatedSetName(f, 'ingress'),
-            egressIsolatedSet: isolatedSetName(f, 'egress'),
-          }),
-          jumps: podJumps(ns, e.pod.name, ip, e.chain),
-        });
-      }
-      this.podRender.set(e.key, render);
-    }
-    for (const [f, r] of render) this.chains.get(f)!.set(e.chain, r.chain);
+    keys.add(e.key);
+    this.localDirtyNs.add(ns);
   }
 
   localPodDropped(e: PodEntry): void {
-    if (this.byMaps) {
-      // Only if the address is still this pod's: a new pod may have taken it in the same update.
-      for (const [f, ip] of e.ips) {
-        const d = this.dispatch.get(f);
-        if (d?.get(ip)?.key === e.key) d.delete(ip);
-      }
-      return;
+    const ns = e.pod.namespace;
+    const keys = this.localByNs.get(ns);
+    if (!keys) return;
+    keys.delete(e.key);
+    if (keys.size === 0) {
+      this.localByNs.delete(ns);
+      this.topDirty = true;
     }
-    this.podRender.delete(e.key);
-    for (const f of this.opts.families) this.chains.get(f)!.delete(e.chain);
+    this.localDirtyNs.add(ns);
   }
 
   policyAdded(c: CompiledPolicy): void {
@@ -211,38 +175,35 @@ export class FirewallCompiler implements IndexEvents {
       ix.isoDirty[d] = false;
       for (const f of fams) this.putSet(isolatedSetName(f, d), 'hash:ip', f, this.ipsOf(ix.iso[d].keys(), f));
     }
-    const localKeys = ix.localDirty && !this.byMaps ? [...ix.pods.values()].filter((e) => e.local).map((e) => e.key).sort() : [];
-    if (ix.localDirty && !this.byMaps) {
-      for (const f of this.failClosed) this.putSet(localPodsSetName(f), 'hash:ip', f, this.ipsOf(localKeys, f));
+    // Each namespace's pod set: only the namespaces whose local pods changed.
+    for (const ns of this.localDirtyNs) {
+      const keys = this.localByNs.get(ns);
+      for (const f of fams) {
+        const name = namespacePodsSetName(f, ns);
+        if (keys) {
+          this.putSet(name, 'hash:ip', f, this.ipsOf(keys, f));
+          this.nsPodSets.add(name);
+        } else {
+          this.sets.delete(name);
+          this.nsPodSets.delete(name);
+        }
+      }
+    }
+    this.localDirtyNs.clear();
+    if (ix.localDirty) {
+      ix.localDirty = false;
+      const all: string[] = [];
+      for (const keys of this.localByNs.values()) for (const k of keys) all.push(k);
+      for (const f of this.failClosed) this.putSet(localPodsSetName(f), 'hash:ip', f, this.ipsOf(all, f));
     }
     for (const ns of ix.dirtyNs) this.renderNamespace(ns);
     ix.dirtyNs.clear();
-    if (ix.localDirty && this.byMaps) {
-      // Map dispatch: the maps and the local-pods set follow the dispatch index, no sort, no chains.
-      ix.localDirty = false;
+    if (this.topDirty) {
+      this.topDirty = false;
+      const namespaces = [...this.localByNs.keys()].sort();
+      for (const ns of this.nsJumps.keys()) if (!this.localByNs.has(ns)) this.nsJumps.delete(ns);
       for (const f of fams) {
-        const to = new Map<string, string>();
-        const from = new Map<string, string>();
-        for (const [ip, d] of this.dispatch.get(f)!) {
-          const names = this.podsChainsOf(d.namespace);
-          to.set(ip, names.ingress);
-          from.set(ip, names.egress);
-        }
-        const maps = this.maps.get(f)!;
-        maps.set(MAP_TO_PODS, { name: MAP_TO_PODS, family: f, entries: to });
-        maps.set(MAP_FROM_PODS, { name: MAP_FROM_PODS, family: f, entries: from });
-        if (this.failClosed.has(f)) this.putSet(localPodsSetName(f), 'hash:ip', f, [...to.keys()]);
-      }
-    }
-    if (ix.localDirty) {
-      ix.localDirty = false;
-      for (const f of fams) {
-        const jumps: PodJumps[] = [];
-        for (const k of localKeys) {
-          const j = this.podRender.get(k)?.get(f)?.jumps;
-          if (j) jumps.push(j);
-        }
-        const top = topLevelChains(f, this.failClosed.has(f), this.opts.ranges, jumps);
+        const top = topLevelChains(f, this.failClosed.has(f), this.opts.ranges, namespaces.map((ns) => this.jumpsOf(ns, f)));
         const m = this.chains.get(f)!;
         m.set(CHAIN_INPUT, top.input);
         m.set(CHAIN_FORWARD, top.forward);
@@ -251,34 +212,43 @@ export class FirewallCompiler implements IndexEvents {
     }
     const warnings: string[] = [];
     for (const p of ix.policies.values()) warnings.push(...p.compiled.warnings);
-    return { tables: tablePlans(fams, this.chains, this.maps), sets: new Map(this.sets), denySets: denySets(fams), warnings };
+    return { tables: tablePlans(fams, this.chains), sets: new Map(this.sets), denySets: denySets(fams, this.nsPodSets), warnings };
   }
 
-  private podsChainsOf(ns: string): { ingress: string; egress: string } {
-    let n = this.nsPodsChains.get(ns);
-    if (!n) this.nsPodsChains.set(ns, (n = { ingress: namespacePodsChainName(ns, 'ingress'), egress: namespacePodsChainName(ns, 'egress') }));
-    return n;
+  private jumpsOf(ns: string, f: IPFamily): NamespaceJumps {
+    let byFamily = this.nsJumps.get(ns);
+    if (!byFamily) this.nsJumps.set(ns, (byFamily = new Map()));
+    let j = byFamily.get(f);
+    if (!j) {
+      j = namespaceJumps(ns, namespacePodsSetName(f, ns), namespacePodsChainName(ns, 'ingress'), namespacePodsChainName(ns, 'egress'));
+      byFamily.set(f, j);
+    }
+    return j;
   }
 
+  /** A namespace's policy dispatch chains (while it has policies or local pods) and pod chains (while it has local pods). */
   private renderNamespace(ns: string): void {
     const needed = this.index.namespaceNeeded(ns);
+    const local = this.index.hasLocalPods(ns);
     const policies = needed ? this.index.policiesOf(ns) : [];
+    const inName = namespaceChainName(ns, 'ingress');
+    const egName = namespaceChainName(ns, 'egress');
+    const podsIn = namespacePodsChainName(ns, 'ingress');
+    const podsEg = namespacePodsChainName(ns, 'egress');
     for (const f of this.opts.families) {
       const m = this.chains.get(f)!;
-      const inName = namespaceChainName(ns, 'ingress');
-      const egName = namespaceChainName(ns, 'egress');
-      const { ingress: podsIn, egress: podsEg } = this.podsChainsOf(ns);
       if (!needed) {
         m.delete(inName);
         m.delete(egName);
+      } else {
+        const chains = namespaceChains(f, policies);
+        m.set(inName, chains.ingress);
+        m.set(egName, chains.egress);
+      }
+      if (!local) {
         m.delete(podsIn);
         m.delete(podsEg);
-        continue;
-      }
-      const chains = namespaceChains(f, policies);
-      m.set(inName, chains.ingress);
-      m.set(egName, chains.egress);
-      if (this.byMaps && !m.has(podsIn)) {
+      } else if (!m.has(podsIn)) {
         m.set(podsIn, namespacePodsChain(ns, f, 'ingress', inName, isolatedSetName(f, 'ingress')));
         m.set(podsEg, namespacePodsChain(ns, f, 'egress', egName, isolatedSetName(f, 'egress')));
       }

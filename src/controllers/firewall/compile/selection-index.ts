@@ -7,7 +7,7 @@
 import type { ClusterSnapshot, IPFamily, Labels, NetworkPolicyModel, PodModel } from '../../../model/types.js';
 import { ipFamily } from '../../../model/normalize/ip.js';
 import { matches as selectorMatches, sameLabels } from '../../../model/normalize/selector.js';
-import { podChainName, type Direction } from './names.js';
+import type { Direction } from './names.js';
 import type { SetSpec } from './plan.js';
 import { compilePolicy, type CompiledPolicy, type SelectionDef } from './policy.js';
 
@@ -16,7 +16,6 @@ export interface PodEntry {
   readonly pod: PodModel;
   readonly local: boolean;
   readonly ips: ReadonlyMap<IPFamily, string>;
-  readonly chain: string;
 }
 
 /** A pod set shared by every policy whose rules select exactly the same pods. */
@@ -48,9 +47,9 @@ export interface NamedPortEntry {
 
 /** What the emitter must add or drop as the index changes, called in the order the changes happen. */
 export interface IndexEvents {
-  /** A local pod's chain and jumps are needed (new local pod, or its IPs changed). */
+  /** A local pod's addresses join its namespace's dispatch (new local pod, or its IPs changed). */
   localPodAdded(e: PodEntry): void;
-  /** A local pod's chain is no longer needed as it was (gone, moved off the node, or its IPs changed). */
+  /** A local pod's addresses leave it (gone, moved off the node, or its IPs changed). */
   localPodDropped(e: PodEntry): void;
   policyAdded(c: CompiledPolicy): void;
   policyRemoved(c: CompiledPolicy): void;
@@ -112,6 +111,11 @@ export class SelectionIndex {
   }
 
   /** Whether a namespace needs dispatch chains: it has local pods or policies. */
+  /** Whether the namespace has local pods (so pod chains and top-level jumps). */
+  hasLocalPods(ns: string): boolean {
+    return (this.localCountByNs.get(ns) ?? 0) > 0;
+  }
+
   namespaceNeeded(ns: string): boolean {
     return (this.localCountByNs.get(ns) ?? 0) > 0 || (this.policiesByNs.get(ns)?.size ?? 0) > 0;
   }
@@ -191,10 +195,10 @@ export class SelectionIndex {
       const f = ipFamily(ip);
       if (f !== undefined && this.opts.families.includes(f) && !ips.has(f)) ips.set(f, ip);
     }
-    const entry: PodEntry = { key, pod, local: pod.nodeName === this.opts.nodeName, ips, chain: podChainName(pod.namespace, pod.name) };
+    const entry: PodEntry = { key, pod, local: pod.nodeName === this.opts.nodeName, ips };
     this.stats.podsCompiled++;
     const ipsChanged = !old || old.ips.size !== ips.size || [...ips].some(([f, ip]) => old.ips.get(f) !== ip);
-    // Labels-only changes keep the pod chain and top-level jumps as they are: sets carry selection.
+    // Labels-only changes keep the pod's dispatch as it is: sets carry selection.
     const sameChain = old !== undefined && !ipsChanged && old.local === entry.local;
     if (old) {
       if (!sameChain && old.local) this.dropLocal(old);
