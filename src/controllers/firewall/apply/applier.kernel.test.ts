@@ -5,6 +5,7 @@ import type { Exec } from '../../../dataplane/exec.js';
 import type { ClusterSnapshot } from '../../../model/types.js';
 import { FirewallCompiler } from '../compile/compiler.js';
 import type { FirewallPlan } from '../compile/plan.js';
+import { namespaceChainName, namespacePodsChainName, namespacePodsSetName } from '../compile/names.js';
 import { namespace, pod, policy, snapshot } from '../../../testing/firewall/fixtures.js';
 import { failingWrapper, kernelChains, kernelSets, Netns } from '../../../testing/firewall/netns.js';
 import { nodeOptions } from '../../../testing/firewall/reach.js';
@@ -98,32 +99,50 @@ describe.each(['nft', 'legacy'] as const)('FirewallApplier on %s', (backend) => 
     await expectKernelMatches(exec, backend, plan4);
   });
 
-  it('a new pod edits the top-level chains in place and its programmed-set entry lands after its rules', async () => {
+  it('a new pod in a namespace with local pods is one ipset batch, no rule: its namespace set before kube-router-local-pods', async () => {
     const comp = new FirewallCompiler(opts);
     const a = new FirewallApplier({ exec, backend, families: [4] });
-    // Enough local pods that the top-level chains are long and get edited rather than rewritten.
-    const base = new Map(S1.pods);
-    for (let i = 10; i < 22; i++) base.set(`x/p${i}`, pod({ ns: 'x', name: `p${i}`, ip: `10.244.1.${i}` }));
-    const s0 = { ...S1, pods: base };
-    await a.apply(comp.update(s0).plan);
-    const pods = new Map(base);
+    await a.apply(comp.update(S1).plan);
+    const pods = new Map(S1.pods);
     pods.set('x/new', pod({ ns: 'x', name: 'new', ip: '10.244.1.50', labels: { pod: 'n' } }));
-    const plan = comp.update({ ...s0, pods }).plan;
+    const s1 = { ...S1, pods };
+    const plan = comp.update(s1).plan;
     const r = await a.apply(plan);
-    expect(r.chainsEdited.sort()).toEqual(['KUBE-ROUTER-FORWARD', 'KUBE-ROUTER-INPUT', 'KUBE-ROUTER-OUTPUT']);
-    expect(r.chainsReplaced).toHaveLength(1);
-    // Access-widening entries (programmed pods, allow sets) land after the rules; isolation before.
-    expect(r.texts.post).toMatch(/^add kube-router-local-pods 10\.244\.1\.50$/m);
-    expect(r.texts.ipset).not.toMatch(/local-pods 10\.244\.1\.50/);
-    expect(r.texts.ipset).toMatch(/^add kube-router-in-isolated 10\.244\.1\.50$/m);
-    expect(r.texts.post).not.toMatch(/isolated/);
+    expect(r.texts.iptables).toEqual({});
+    expect([...r.chainsEdited, ...r.chainsReplaced]).toEqual([]);
+    // Narrowing first (its namespace set: its traffic is filtered from then on; isolation), widening last.
+    const lines = r.texts.ipset.trim().split('\n');
+    const at = (line: string): number => lines.indexOf(line);
+    const local = at('add kube-router-local-pods 10.244.1.50');
+    expect(at(`add ${namespacePodsSetName(4, 'x')} 10.244.1.50`)).toBeGreaterThanOrEqual(0);
+    expect(at(`add ${namespacePodsSetName(4, 'x')} 10.244.1.50`)).toBeLessThan(local);
+    expect(at('add kube-router-in-isolated 10.244.1.50')).toBeLessThan(local);
+    expect(local).toBe(lines.length - 1);
     await expectKernelMatches(exec, backend, plan);
-    // Deleting it removes its chain, jumps and entry.
-    const back = comp.update(s0).plan;
-    const r2 = await a.apply(back);
-    expect(r2.chainsDeleted).toHaveLength(1);
-    expect(r2.texts.ipset).toMatch(/del kube-router-local-pods 10\.244\.1\.50/);
-    await expectKernelMatches(exec, backend, back);
+
+    // A namespace's first local pod: its set is created before the rules, its chains and jumps go in
+    // with them, and kube-router-local-pods gets it after.
+    const pods2 = new Map(pods);
+    pods2.set('w/first', pod({ ns: 'w', name: 'first', ip: '10.244.1.51' }));
+    const plan2 = comp.update({ ...s1, pods: pods2 }).plan;
+    const r2 = await a.apply(plan2);
+    expect(r2.chainsReplaced).toEqual(expect.arrayContaining([namespacePodsChainName('w', 'ingress'), namespacePodsChainName('w', 'egress')]));
+    expect([...r2.chainsEdited, ...r2.chainsReplaced]).toEqual(expect.arrayContaining(['KUBE-ROUTER-FORWARD', 'KUBE-ROUTER-INPUT', 'KUBE-ROUTER-OUTPUT']));
+    expect(r2.texts.ipset).toMatch(new RegExp(`^add ${namespacePodsSetName(4, 'w')} 10\\.244\\.1\\.51$`, 'm'));
+    expect(r2.texts.ipset).not.toMatch(/local-pods/);
+    expect(r2.texts.post).toMatch(/^add kube-router-local-pods 10\.244\.1\.51$/m);
+    await expectKernelMatches(exec, backend, plan2);
+
+    // Deleting both: out of kube-router-local-pods before the rules go, the namespace sets after.
+    const r3 = await a.apply(comp.update(S1).plan);
+    expect(r3.chainsDeleted.sort()).toEqual(
+      [namespacePodsChainName('w', 'ingress'), namespacePodsChainName('w', 'egress'), namespaceChainName('w', 'ingress'), namespaceChainName('w', 'egress')].sort(),
+    );
+    expect(r3.texts.ipset).toMatch(/^del kube-router-local-pods 10\.244\.1\.50$/m);
+    expect(r3.texts.ipset).toMatch(/^del kube-router-local-pods 10\.244\.1\.51$/m);
+    expect(r3.texts.post).toMatch(new RegExp(`^del ${namespacePodsSetName(4, 'x')} 10\\.244\\.1\\.50$`, 'm'));
+    expect(r3.texts.post).toMatch(new RegExp(`^destroy ${namespacePodsSetName(4, 'w')}$`, 'm'));
+    await expectKernelMatches(exec, backend, comp.update(S1).plan);
   });
 
   it('a failed iptables-restore leaves the old rules in force and the retry succeeds', async () => {
