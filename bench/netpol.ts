@@ -22,6 +22,7 @@ import { NftFirewallApplier } from '../src/controllers/firewall/apply/nft-applie
 import type { FirewallPlan } from '../src/controllers/firewall/compile/plan.js';
 import { renderChain } from '../src/controllers/firewall/apply/render.js';
 import { nftChainRules, T } from '../src/controllers/firewall/apply/nft-render.js';
+import { openNftContext } from '../src/controllers/firewall/apply/native/addon.js';
 import { policyChainName } from '../src/controllers/firewall/compile/names.js';
 import { FirewallCompiler, type CompileOptions } from '../src/controllers/firewall/compile/compiler.js';
 import { namespace, pod, policy, snapshot } from '../src/testing/firewall/fixtures.js';
@@ -109,13 +110,13 @@ const OPTS: CompileOptions = {
 };
 
 /** Runs kernel tools here (inside the netns) and counts the calls. */
-function countingExec(): { exec: Exec; calls: () => number } {
+function countingExec(): { exec: Exec; calls: () => number; count: () => void } {
   let n = 0;
   const exec: Exec = (cmd, args, opts) => {
     n++;
     return execHost(cmd, args, opts);
   };
-  return { exec, calls: () => n };
+  return { exec, calls: () => n, count: () => void n++ };
 }
 
 /** The cluster with one more TCP port in the first ingress rule of `target`: a one-policy change. */
@@ -173,8 +174,12 @@ function iptablesTarget(backend: BackendName, exec: Exec): Target {
   };
 }
 
-function nativeTarget(exec: Exec): Target {
-  const applier = new NftFirewallApplier({ exec, families: [4], timeoutMs: 300_000 });
+function nativeTarget(exec: Exec, count: () => void): Target {
+  // As the agent does: the resident libnftables context if the addon loads (this process is in the netns).
+  const resident = openNftContext();
+  if (resident instanceof Error) console.log(`(native: ${resident.message}; nft binary per sync)`);
+  const context = resident instanceof Error ? undefined : { run: (text: string) => (count(), resident.run(text)) };
+  const applier = new NftFirewallApplier({ exec, families: [4], timeoutMs: 300_000, ...(context ? { context } : {}) });
   let lastFull = '';
   return {
     async apply(plan) {
@@ -211,8 +216,8 @@ function summary(label: string, xs: Step[]): string {
 
 /** The measurement, run inside the backend's netns. */
 async function worker(bench: Bench, s1: ClusterSnapshot): Promise<void> {
-  const { exec, calls } = countingExec();
-  const target = bench === 'native' ? nativeTarget(exec) : iptablesTarget(bench, exec);
+  const { exec, calls, count } = countingExec();
+  const target = bench === 'native' ? nativeTarget(exec, count) : iptablesTarget(bench, exec);
   const compiler = new FirewallCompiler(OPTS);
   const step = async (snap: ClusterSnapshot): Promise<Step> => {
     const c0 = calls();

@@ -11,6 +11,7 @@ import type { Controller, ControllerContext } from '../controller.js';
 import { logSync, SyncLoop } from '../sync-loop.js';
 import { FirewallApplier } from './apply/applier.js';
 import { NftFirewallApplier } from './apply/nft-applier.js';
+import { openNftContext, type NftContext } from './apply/native/addon.js';
 import { FirewallCompiler, type CompileOptions } from './compile/compiler.js';
 import { deriveCompileOptions, firewallFamilies } from './options.js';
 import { errorCode } from '../../observe/errors.js';
@@ -150,8 +151,20 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
     });
   }
 
-  function nftablesApplier(): NftFirewallApplier {
-    return new NftFirewallApplier({ exec, families, ...(deps.nftBinary ? { nftBinary: deps.nftBinary } : {}) });
+  let nftContext: NftContext | Error | undefined;
+  /** The resident libnftables context (opened once, in the namespace `exec` runs in), unless a test names an nft binary. */
+  function residentNft(): NftContext | undefined {
+    if (deps.nftBinary) return undefined;
+    if (!nftContext) {
+      nftContext = openNftContext(exec.netns);
+      if (nftContext instanceof Error) log.info({ err: nftContext.message }, 'firewall: no resident libnftables context; running the nft binary for each sync');
+    }
+    return nftContext instanceof Error ? undefined : nftContext;
+  }
+
+  function nftablesApplier(resident = false): NftFirewallApplier {
+    const context = resident ? residentNft() : undefined;
+    return new NftFirewallApplier({ exec, families, ...(deps.nftBinary ? { nftBinary: deps.nftBinary } : {}), ...(context ? { context } : {}) });
   }
 
   async function sync(reason: SyncReason): Promise<void> {
@@ -278,7 +291,7 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
       if (families.length === 0) throw new Error('firewall: neither IPv4 nor IPv6 is enabled');
       if (opts.useNftables) {
         backend = 'nftables';
-        nftApplier = nftablesApplier();
+        nftApplier = nftablesApplier(true);
         log.info({ backend, families }, 'firewall: native nftables (--use-nftables-for-netpol), table inet kube-router-ts-netpol');
       } else {
         const choice = await detectBackend(exec, opts.backend ?? 'auto');

@@ -10,6 +10,8 @@ import { namespace, pod, policy, snapshot } from '../../../testing/firewall/fixt
 import { failingWrapper, kernelChains, kernelSets, Netns } from '../../../testing/firewall/netns.js';
 import { nodeOptions } from '../../../testing/firewall/reach.js';
 import { FirewallApplier } from './applier.js';
+import { NftFirewallApplier } from './nft-applier.js';
+import { openNftContext } from './native/addon.js';
 import { renderChain, renderRule } from './render.js';
 
 const netns = new Netns('krt-np-ap-');
@@ -222,5 +224,55 @@ describe('FirewallApplier: the one-fetch restore form for big iptables-nft resto
     await new FirewallApplier({ exec: loaded, backend: 'nft', families: [4], fullCache: 'always' }).apply(plan2);
     await expectKernelMatches(loaded, 'nft', plan2);
     expect((await kernelChains(loaded, 'nft')).get('FOREIGN-CHAIN')).toEqual(['-s 198.51.100.1/32 -j DROP']);
+  });
+});
+
+describe('set deltas: a big set changes by its elements alone', () => {
+  const opts = nodeOptions('node1');
+  // 300 local pods: kube-router-local-pods and the isolated set carry deltas (compiler DELTA_MIN).
+  const many = new Map(S1.pods);
+  for (let i = 0; i < 300; i++) many.set(`x/m${i}`, pod({ ns: 'x', name: `m${i}`, ip: i < 240 ? `10.244.1.${i + 10}` : `10.244.3.${i - 240}` }));
+  const big = { ...S1, pods: many };
+  const change = (): ClusterSnapshot => {
+    const pods = new Map(many);
+    pods.set('x/new', pod({ ns: 'x', name: 'new', ip: '10.244.3.200' }));
+    pods.delete('x/m0');
+    return { ...big, pods };
+  };
+
+  it('iptables: one ipset batch with only the changed elements, in the narrowing/widening order', async () => {
+    const exec = netns.exec(await netns.add('delta-ipt'));
+    const comp = new FirewallCompiler(opts);
+    const a = new FirewallApplier({ exec, backend: 'legacy', families: [4] });
+    await a.apply(comp.update(big).plan);
+    const plan = comp.update(change()).plan;
+    expect(plan.setDeltas.has('kube-router-local-pods')).toBe(true);
+    const r = await a.apply(plan);
+    const lines = r.texts.ipset.trim().split('\n');
+    expect(lines.filter((l) => l.includes('kube-router-local-pods'))).toEqual(['del kube-router-local-pods 10.244.1.10', 'add kube-router-local-pods 10.244.3.200']);
+    // The removal narrows (with the narrowing lines, first), the addition widens (last).
+    const widening = lines.findIndex((l) => /^add KUBE-(SRC|DST)-/.test(l));
+    expect(lines.indexOf('del kube-router-local-pods 10.244.1.10')).toBeLessThan(widening < 0 ? lines.length - 1 : widening);
+    expect(lines.at(-1)).toBe('add kube-router-local-pods 10.244.3.200');
+    await expectKernelMatches(exec, 'legacy', plan);
+  });
+
+  it('native: the elements alone, through the resident libnftables context when it loads', async () => {
+    const name = await netns.add('delta-nft');
+    const exec = netns.exec(name);
+    const ctx = openNftContext(name);
+    const comp = new FirewallCompiler(opts);
+    const a = new NftFirewallApplier({ exec, families: [4], ...(ctx instanceof Error ? {} : { context: ctx }) });
+    await a.apply(comp.update(big).plan);
+    const plan = comp.update(change()).plan;
+    const r = await a.apply(plan);
+    expect(r.text).toMatch(/^delete element inet kube-router-ts-netpol kube-router-local-pods \{ 10\.244\.1\.10 \}$/m);
+    expect(r.text).toMatch(/^add element inet kube-router-ts-netpol kube-router-local-pods \{ 10\.244\.3\.200 \}$/m);
+    expect(r.text).not.toMatch(/add rule|flush/);
+    const local = (await exec('nft', ['list', 'set', 'inet', 'kube-router-ts-netpol', 'kube-router-local-pods'])).stdout;
+    expect(local).toContain('10.244.3.200');
+    expect(local).not.toMatch(/10\.244\.1\.10[,\s]/);
+    // The addon is built by setup (and on first use); where it cannot load, the nft binary ran the same text.
+    if (!(ctx instanceof Error)) expect((await exec('nft', ['list', 'tables'])).stdout).toContain('kube-router-ts-netpol');
   });
 });

@@ -134,11 +134,37 @@ export class FirewallApplier {
     const post: string[] = [];
     const preState: Array<[SetSpec, Set<string>, string]> = [];
     const postState: Array<[SetSpec, Set<string>, string]> = [];
+    /** Element edits of sets changed by delta, recorded once their batch ran. */
+    const preEdits: Array<() => void> = [];
+    const postEdits: Array<() => void> = [];
     const setsChanged: string[] = [];
     for (const [name, spec] of plan.sets) {
       // Plans share unchanged set specs by identity: skipping them keeps a small change O(change).
       if (this.appliedSpecs.get(name) === spec) continue;
       const cur = this.sets.get(name);
+      const delta = plan.setDeltas.get(name);
+      // The kernel holds exactly the delta's base (we applied it last): send the difference alone.
+      if (cur && delta && this.appliedSpecs.get(name) === delta.base && cur.entries.size + delta.added.length <= cur.maxelem) {
+        const adds = delta.added.map((e) => `add ${name} ${e}`);
+        const dels = delta.removed.map((e) => `del ${name} ${e}`);
+        const add = (): void => void delta.added.forEach((e) => cur.entries.add(e));
+        const del = (): void => void delta.removed.forEach((e) => cur.entries.delete(e));
+        if (plan.denySets.has(name)) {
+          pre.push(...adds);
+          post.push(...dels);
+          preEdits.push(add);
+          postEdits.push(del);
+        } else {
+          pre.push(...dels);
+          post.push(...adds);
+          preEdits.push(del);
+          postEdits.push(add);
+        }
+        setStats.added += adds.length;
+        setStats.deleted += dels.length;
+        if (adds.length + dels.length > 0) setsChanged.push(name);
+        continue;
+      }
       const want = new Set(spec.entries);
       const tmp = tmpSetName(name);
       if (!cur) {
@@ -228,11 +254,13 @@ export class FirewallApplier {
       ipsetText = await this.runIpset([...pre, ...post]);
       timings.ipsetMs = performance.now() - t0;
       for (const [spec, entries, how] of [...preState, ...postState]) this.noteSet(spec, entries, how);
+      for (const edit of [...preEdits, ...postEdits]) edit();
     } else {
       let t0 = performance.now();
       ipsetText = await this.runIpset(pre);
       timings.ipsetMs = performance.now() - t0;
       for (const [spec, entries, how] of preState) this.noteSet(spec, entries, how);
+      for (const edit of preEdits) edit();
       for (const s of scripts) {
         t0 = performance.now();
         for (const text of s.texts) await this.o.exec(this.bin(s.f).restore, ['--noflush', '--wait=5'], { input: text, timeoutMs: this.o.timeoutMs });
@@ -244,6 +272,7 @@ export class FirewallApplier {
       postText = await this.runIpset(post);
       timings.postMs = performance.now() - t0;
       for (const [spec, entries, how] of postState) this.noteSet(spec, entries, how);
+      for (const edit of postEdits) edit();
     }
     for (const n of staleSets) {
       this.sets.delete(n);

@@ -9,7 +9,8 @@
 import type { Exec } from '../../../dataplane/exec.js';
 import type { IPFamily } from '../../../model/types.js';
 import type { FirewallPlan, SetSpec } from '../compile/plan.js';
-import { BASE_CHAINS, nftChain, nftChainRules, nftElements, nftRule, nftSet, nftSetType, T } from './nft-render.js';
+import { BASE_CHAINS, nftChain, nftChainRules, nftElements, nftElementsOf, nftRule, nftSet, nftSetType, T } from './nft-render.js';
+import type { NftContext } from './native/addon.js';
 
 export interface NftApplierOptions {
   readonly exec: Exec;
@@ -17,6 +18,11 @@ export interface NftApplierOptions {
   /** The nft binary (tests may point it elsewhere). */
   readonly nftBinary?: string;
   readonly timeoutMs?: number;
+  /**
+   * A resident libnftables context (native/addon.ts) for the sync transactions: the same text, no
+   * process spawned. Without one, `nft -f -` runs them.
+   */
+  readonly context?: NftContext;
 }
 
 export interface NftApplyReport {
@@ -37,7 +43,8 @@ export interface NftApplyReport {
 interface AppliedSet {
   readonly spec: SetSpec;
   readonly decl: string;
-  readonly elements: ReadonlySet<string>;
+  /** Edited in place by deltas; a failed transaction discards all of this state (full load next). */
+  readonly elements: Set<string>;
 }
 
 const CHUNK = 2000;
@@ -151,6 +158,21 @@ export class NftFirewallApplier {
         nextSets.set(name, old);
         continue;
       }
+      const delta = plan.setDeltas.get(spec.name);
+      if (old && delta && old.spec === delta.base && old.decl === decl && spec.type !== 'hash:net') {
+        // We committed the delta's base: its elements alone, no whole-set diff.
+        const del = nftElementsOf(spec.type, delta.removed);
+        const add = nftElementsOf(spec.type, delta.added);
+        for (const e of del) old.elements.delete(e);
+        for (const e of add) old.elements.add(e);
+        for (const c of chunks(del)) elems.push(`delete element ${T} ${name} { ${c.join(', ')} }`);
+        for (const c of chunks(add)) elems.push(`add element ${T} ${name} { ${c.join(', ')} }`);
+        elementsAdded += add.length;
+        elementsDeleted += del.length;
+        if (add.length + del.length > 0) setsChanged.push(name);
+        nextSets.set(name, { spec, decl, elements: old.elements });
+        continue;
+      }
       const elements = new Set(nftElements(spec));
       nextSets.set(name, { spec, decl, elements });
       let add: string[];
@@ -198,7 +220,8 @@ export class NftFirewallApplier {
     const text = lines.length > 0 ? `${lines.join('\n')}\n` : '';
     if (text) {
       const t0 = performance.now();
-      await this.o.exec(this.nft, ['-f', '-'], { input: text, timeoutMs: this.o.timeoutMs });
+      if (this.o.context) await this.o.context.run(text);
+      else await this.o.exec(this.nft, ['-f', '-'], { input: text, timeoutMs: this.o.timeoutMs });
       nftMs = performance.now() - t0;
     }
     this.chains = new Map(want.chains);

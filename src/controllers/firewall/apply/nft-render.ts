@@ -177,18 +177,17 @@ export function netRanges(entries: readonly string[], f: IPFamily): string[] {
 
 /** A set's elements as nft spells them. */
 export function nftElements(spec: SetSpec): string[] {
-  switch (spec.type) {
-    case 'hash:ip':
-      return [...spec.entries];
-    case 'hash:ip,port':
-      // "10.0.0.1,tcp:80" -> "10.0.0.1 . tcp . 80"
-      return spec.entries.map((e) => {
-        const comma = e.lastIndexOf(',');
-        const [proto, port] = e.slice(comma + 1).split(':');
-        return `${e.slice(0, comma)} . ${proto} . ${port}`;
-      });
-    case 'hash:net':
-      return netRanges(spec.entries, setFamily(spec));
-  }
+  return spec.type === 'hash:net' ? netRanges(spec.entries, setFamily(spec)) : nftElementsOf(spec.type, spec.entries);
+}
+
+/** Entries of a hash:ip or hash:ip,port set (any subset: a delta's) as nft elements, one each. */
+export function nftElementsOf(type: 'hash:ip' | 'hash:ip,port', entries: readonly string[]): string[] {
+  if (type === 'hash:ip') return [...entries];
+  // "10.0.0.1,tcp:80" -> "10.0.0.1 . tcp . 80"
+  return entries.map((e) => {
+    const comma = e.lastIndexOf(',');
+    const [proto, port] = e.slice(comma + 1).split(':');
+    return `${e.slice(0, comma)} . ${proto} . ${port}`;
+  });
 }
 

@@ -404,6 +404,32 @@ describe('incremental compile', () => {
     expect(reach(c, xd, xa, TCP80)).toBe('ACCEPT');
   });
 
+  it('big sets carry their exact delta against the previous plan (what the appliers send instead of a diff)', () => {
+    const comp = new FirewallCompiler(nodeOptions('node1'));
+    // 300 more local pods: kube-router-local-pods and the isolated set pass the delta threshold.
+    const many: PodModel[] = [];
+    for (let i = 0; i < 300; i++) many.push(pod({ ns: 'x', name: `m${i}`, ip: i < 240 ? `10.244.1.${i + 6}` : `10.244.3.${i - 240}` }));
+    const s1 = snapshot({ namespaces: NAMESPACES, pods: [...PODS, ...many], policies: base });
+    const p1 = comp.update(s1).plan;
+    const pods2 = new Map(s1.pods);
+    pods2.set('x/new', pod({ ns: 'x', name: 'new', ip: '10.244.1.253' }));
+    pods2.delete('x/m1');
+    const p2 = comp.update({ ...s1, pods: pods2 }).plan;
+    const d = p2.setDeltas.get('kube-router-local-pods')!;
+    expect(d.base).toBe(p1.sets.get('kube-router-local-pods'));
+    expect(d.added).toEqual(['10.244.1.253']);
+    expect(d.removed).toEqual(['10.244.1.7']);
+    // Every delta turns its base into the new entries exactly.
+    for (const [name, delta] of p2.setDeltas) {
+      const got = new Set(delta.base.entries);
+      for (const e of delta.removed) got.delete(e);
+      for (const e of delta.added) got.add(e);
+      expect([...got].sort(), name).toEqual([...new Set(p2.sets.get(name)!.entries)].sort());
+    }
+    // Small sets are diffed whole: no delta.
+    expect([...p2.setDeltas.keys()].every((n) => p2.sets.get(n)!.entries.length >= 256)).toBe(true);
+  });
+
   it("a namespace's first local pod adds its jumps and pod chains; its last one takes them away", () => {
     const comp = new FirewallCompiler(nodeOptions('node1'));
     const s1 = snapshot({ namespaces: NAMESPACES, pods: PODS, policies: base });

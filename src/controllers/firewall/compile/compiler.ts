@@ -22,7 +22,7 @@ import {
   namespaceChainName,
   policySetName,
 } from './names.js';
-import type { CompileStats, FirewallPlan, Rule, SetSpec } from './plan.js';
+import type { CompileStats, FirewallPlan, Rule, SetDelta, SetSpec } from './plan.js';
 import { denySets, namespaceChains, tablePlans, topLevelChains } from './emit.js';
 import type { CompiledPolicy, SelectionDef } from './policy.js';
 import { commonChain, defaultChain, namespaceJumps, namespacePodsChain, tailChain, type NamespaceJumps, type ServiceRanges } from './rules.js';
@@ -42,6 +42,9 @@ export interface CompileOptions {
   readonly ranges: ServiceRanges;
 }
 
+/** Sets with at least this many entries carry a delta (SetDelta); below, a whole-set diff is as cheap. */
+const DELTA_MIN = 256;
+
 export class FirewallCompiler implements IndexEvents {
   private readonly index: SelectionIndex;
   private readonly sets = new Map<string, SetSpec>();
@@ -57,6 +60,9 @@ export class FirewallCompiler implements IndexEvents {
   /** Each namespace's top-level jumps per family, kept so unchanged ones keep their identity. */
   private readonly nsJumps = new Map<string, Map<IPFamily, NamespaceJumps>>();
   private readonly nsPodSets = new Set<string>();
+  /** The entries of each big set as last emitted, to tell the next emit's delta without a rebuild. */
+  private readonly mirrors = new Map<string, Set<string>>();
+  private deltas = new Map<string, SetDelta>();
   private setsRecomputed = 0;
 
   constructor(private readonly opts: CompileOptions) {
@@ -146,12 +152,29 @@ export class FirewallCompiler implements IndexEvents {
 
   private putSet(name: string, type: SetSpec['type'], f: IPFamily, entries: string[]): void {
     this.setsRecomputed++;
-    this.sets.set(name, { name, type, family: f === 4 ? 'inet' : 'inet6', entries });
+    const spec: SetSpec = { name, type, family: f === 4 ? 'inet' : 'inet6', entries };
+    const prev = this.sets.get(name);
+    this.sets.set(name, spec);
+    // Small sets are cheap to diff whole; big ones (local pods, isolation, wide selections) get a delta.
+    if (entries.length < DELTA_MIN) {
+      this.mirrors.delete(name);
+      return;
+    }
+    const now = new Set(entries);
+    const before = this.mirrors.get(name);
+    this.mirrors.set(name, now);
+    if (!prev || !before || prev.type !== type) return;
+    const added: string[] = [];
+    const removed: string[] = [];
+    for (const e of now) if (!before.has(e)) added.push(e);
+    for (const e of before) if (!now.has(e)) removed.push(e);
+    this.deltas.set(name, { base: prev, added, removed });
   }
 
   private emit(): FirewallPlan {
     const fams = this.opts.families;
     const ix = this.index;
+    this.deltas = new Map();
     for (const sel of ix.selections.values()) {
       if (!sel.dirty) continue;
       sel.dirty = false;
@@ -185,6 +208,7 @@ export class FirewallCompiler implements IndexEvents {
           this.nsPodSets.add(name);
         } else {
           this.sets.delete(name);
+          this.mirrors.delete(name);
           this.nsPodSets.delete(name);
         }
       }
@@ -212,7 +236,8 @@ export class FirewallCompiler implements IndexEvents {
     }
     const warnings: string[] = [];
     for (const p of ix.policies.values()) warnings.push(...p.compiled.warnings);
-    return { tables: tablePlans(fams, this.chains), sets: new Map(this.sets), denySets: denySets(fams, this.nsPodSets), warnings };
+    for (const name of this.mirrors.keys()) if (!this.sets.has(name)) this.mirrors.delete(name);
+    return { tables: tablePlans(fams, this.chains), sets: new Map(this.sets), denySets: denySets(fams, this.nsPodSets), setDeltas: this.deltas, warnings };
   }
 
   private jumpsOf(ns: string, f: IPFamily): NamespaceJumps {

@@ -16,6 +16,17 @@ export interface SetSpec {
   readonly entries: readonly string[];
 }
 
+/**
+ * How a set of this plan differs from the spec the same compiler emitted before (`base`): the applier
+ * that last applied `base` sends these elements only, instead of diffing the whole set (a new pod
+ * touches kube-router-local-pods and the isolated sets, thousands of entries each).
+ */
+export interface SetDelta {
+  readonly base: SetSpec;
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+}
+
 export type Direction = 'ingress' | 'egress';
 export type PortProtocol = 'tcp' | 'udp' | 'sctp';
 export type RuleProtocol = PortProtocol | 'icmp' | 'ipv6-icmp';
@@ -148,6 +159,8 @@ export interface FirewallPlan {
    * allowed that neither the old nor the new policy allows, and a failed restore leaves nothing wider.
    */
   readonly denySets: ReadonlySet<string>;
+  /** Sets of this plan whose change against the compiler's previous plan is known element by element. */
+  readonly setDeltas: ReadonlyMap<string, SetDelta>;
   readonly warnings: readonly string[];
 }
 
