@@ -22,7 +22,7 @@ import { NftFirewallApplier } from '../src/controllers/firewall/apply/nft-applie
 import type { FirewallPlan } from '../src/controllers/firewall/compile/plan.js';
 import { renderChain } from '../src/controllers/firewall/apply/render.js';
 import { nftChainRules, T } from '../src/controllers/firewall/apply/nft-render.js';
-import { openNftContext } from '../src/controllers/firewall/apply/native/addon.js';
+import { openIpsetContext, openNftContext } from '../src/controllers/firewall/apply/native/addon.js';
 import { policyChainName } from '../src/controllers/firewall/compile/names.js';
 import { FirewallCompiler, type CompileOptions } from '../src/controllers/firewall/compile/compiler.js';
 import { namespace, pod, policy, snapshot } from '../src/testing/firewall/fixtures.js';
@@ -147,8 +147,12 @@ interface Target {
   floor(): Promise<{ load: () => Promise<void>; chain: (name: string, plan: FirewallPlan) => () => Promise<void> }>;
 }
 
-function iptablesTarget(backend: BackendName, exec: Exec): Target {
-  const applier = new FirewallApplier({ exec, backend, families: [4], timeoutMs: 300_000 });
+function iptablesTarget(backend: BackendName, exec: Exec, count: () => void): Target {
+  // As the agent does: small ipset batches through the resident libipset session if the addon loads.
+  const resident = openIpsetContext();
+  if (resident instanceof Error) console.log(`(iptables: ${resident.message}; ipset restore per change)`);
+  const ipsetContext = resident instanceof Error ? undefined : { run: (lines: readonly string[]) => (count(), resident.run(lines)) };
+  const applier = new FirewallApplier({ exec, backend, families: [4], timeoutMs: 300_000, ...(ipsetContext ? { ipsetContext } : {}) });
   const bin = binaries(backend, 4);
   return {
     apply: (plan) => applier.apply(plan),
@@ -217,7 +221,7 @@ function summary(label: string, xs: Step[]): string {
 /** The measurement, run inside the backend's netns. */
 async function worker(bench: Bench, s1: ClusterSnapshot): Promise<void> {
   const { exec, calls, count } = countingExec();
-  const target = bench === 'native' ? nativeTarget(exec, count) : iptablesTarget(bench, exec);
+  const target = bench === 'native' ? nativeTarget(exec, count) : iptablesTarget(bench, exec, count);
   const compiler = new FirewallCompiler(OPTS);
   const step = async (snap: ClusterSnapshot): Promise<Step> => {
     const c0 = calls();

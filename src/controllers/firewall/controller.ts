@@ -11,7 +11,7 @@ import type { Controller, ControllerContext } from '../controller.js';
 import { logSync, SyncLoop } from '../sync-loop.js';
 import { FirewallApplier } from './apply/applier.js';
 import { NftFirewallApplier } from './apply/nft-applier.js';
-import { openNftContext, type NftContext } from './apply/native/addon.js';
+import { openIpsetContext, openNftContext, type IpsetContext, type NftContext } from './apply/native/addon.js';
 import { FirewallCompiler, type CompileOptions } from './compile/compiler.js';
 import { deriveCompileOptions, firewallFamilies } from './options.js';
 import { errorCode } from '../../observe/errors.js';
@@ -141,13 +141,26 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
     }
   }
 
-  function iptablesApplier(choice: { backend: BackendName }, fams: readonly IPFamily[] = [4, 6]): FirewallApplier {
+  let ipsetContext: IpsetContext | Error | undefined;
+  /** The resident libipset session (opened once, in the namespace `exec` runs in), unless a test names an ipset binary. */
+  function residentIpset(): IpsetContext | undefined {
+    if (deps.ipsetBinary) return undefined;
+    if (!ipsetContext) {
+      ipsetContext = openIpsetContext(exec.netns);
+      if (ipsetContext instanceof Error) log.info({ err: ipsetContext.message }, 'firewall: no resident libipset session; running ipset restore for each change');
+    }
+    return ipsetContext instanceof Error ? undefined : ipsetContext;
+  }
+
+  function iptablesApplier(choice: { backend: BackendName }, fams: readonly IPFamily[] = [4, 6], resident = false): FirewallApplier {
+    const ipsetCtx = resident ? residentIpset() : undefined;
     return new FirewallApplier({
       exec,
       backend: choice.backend,
       families: fams,
       ...(deps.binaries ? { binaries: deps.binaries } : {}),
       ...(deps.ipsetBinary ? { ipsetBinary: deps.ipsetBinary } : {}),
+      ...(ipsetCtx ? { ipsetContext: ipsetCtx } : {}),
     });
   }
 
@@ -297,7 +310,7 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
         const choice = await detectBackend(exec, opts.backend ?? 'auto');
         backend = choice.backend;
         log.info({ backend: choice.backend, reason: choice.reason, families }, 'firewall: iptables backend chosen');
-        applier = iptablesApplier(choice, families);
+        applier = iptablesApplier(choice, families, true);
       }
       if (opts.defaultDeny) {
         log.info('firewall: --netpol-default-deny changes nothing: kube-router-ts always rejects traffic of pods whose rules are not programmed yet (kept for compatibility)');

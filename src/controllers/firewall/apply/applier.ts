@@ -13,6 +13,7 @@ import type { IPFamily } from '../../../model/types.js';
 import { isOurChain, isOurSet, tmpSetName } from '../compile/names.js';
 import type { FirewallPlan } from '../compile/plan.js';
 import { renderChain, renderRule } from './render.js';
+import type { IpsetContext } from './native/addon.js';
 
 const BUILTINS = ['INPUT', 'FORWARD', 'OUTPUT'] as const;
 type Builtin = (typeof BUILTINS)[number];
@@ -27,7 +28,12 @@ export interface ApplierOptions {
   readonly timeoutMs?: number;
   /** iptables-nft's one-fetch cache for big restores (restore.ts listFirst): by size (default), or forced. */
   readonly fullCache?: 'auto' | 'always' | 'never';
+  /** A resident libipset session (native/addon.ts) for small ipset batches; without it, `ipset restore`. */
+  readonly ipsetContext?: IpsetContext;
 }
+
+/** Above this many lines an ipset batch goes to `ipset restore` (one netlink batch) rather than the session. */
+const RESIDENT_MAX_LINES = 2000;
 
 export interface ApplyReport {
   readonly changed: boolean;
@@ -116,7 +122,10 @@ export class FirewallApplier {
   private async runIpset(lines: string[]): Promise<string> {
     if (lines.length === 0) return '';
     const text = `${lines.join('\n')}\n`;
-    await this.o.exec(this.ipset, ['-exist', 'restore'], { input: text, timeoutMs: this.o.timeoutMs });
+    // Small batches (a pod, a label) through the resident session: one netlink message per line costs
+    // less than the spawn. Big ones (a full load) through `ipset restore`, which batches messages.
+    if (this.o.ipsetContext && lines.length <= RESIDENT_MAX_LINES) this.o.ipsetContext.run(lines);
+    else await this.o.exec(this.ipset, ['-exist', 'restore'], { input: text, timeoutMs: this.o.timeoutMs });
     return text;
   }
 
