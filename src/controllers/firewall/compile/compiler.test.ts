@@ -426,7 +426,7 @@ describe('incremental compile', () => {
       for (const e of delta.added) got.add(e);
       expect([...got].sort(), name).toEqual([...new Set(p2.sets.get(name)!.entries)].sort());
     }
-    // Small sets are diffed whole: no delta.
+    // Other small sets are diffed whole: no delta (the event-kept ones always carry theirs).
     expect([...p2.setDeltas.keys()].every((n) => p2.sets.get(n)!.entries.length >= 256)).toBe(true);
   });
 

@@ -27,6 +27,7 @@ import { denySets, namespaceChains, tablePlans, topLevelChains } from './emit.js
 import type { CompiledPolicy, SelectionDef } from './policy.js';
 import { commonChain, defaultChain, namespaceJumps, namespacePodsChain, tailChain, type NamespaceJumps, type ServiceRanges } from './rules.js';
 import { SelectionIndex, type IndexEvents, type NamedPortEntry, type PodEntry } from './selection-index.js';
+import type { Direction } from './names.js';
 
 export { policyPod } from './selection-index.js';
 
@@ -44,6 +45,47 @@ export interface CompileOptions {
 
 /** Sets with at least this many entries carry a delta (SetDelta); below, a whole-set diff is as cheap. */
 const DELTA_MIN = 256;
+
+/**
+ * The addresses of a set that follows events (kube-router-local-pods, the isolated sets), counted so two
+ * members sharing an address (a reused IP, briefly) keep it until both are gone, with which addresses
+ * appeared or went since the last emit: those sets are never rebuilt, and their delta is exact.
+ */
+class CountedAddresses {
+  private readonly count = new Map<string, number>();
+  /** Address -> whether the last emit had it, for every address touched since. */
+  private readonly touched = new Map<string, boolean>();
+
+  add(ip: string): void {
+    const n = this.count.get(ip) ?? 0;
+    if (n === 0 && !this.touched.has(ip)) this.touched.set(ip, false);
+    this.count.set(ip, n + 1);
+  }
+
+  remove(ip: string): void {
+    const n = this.count.get(ip) ?? 0;
+    if (n === 0) return;
+    if (n > 1) return void this.count.set(ip, n - 1);
+    if (!this.touched.has(ip)) this.touched.set(ip, true);
+    this.count.delete(ip);
+  }
+
+  get dirty(): boolean {
+    return this.touched.size > 0;
+  }
+
+  take(): { entries: string[]; added: string[]; removed: string[] } {
+    const added: string[] = [];
+    const removed: string[] = [];
+    for (const [ip, had] of this.touched) {
+      const has = this.count.has(ip);
+      if (has && !had) added.push(ip);
+      else if (!has && had) removed.push(ip);
+    }
+    this.touched.clear();
+    return { entries: [...this.count.keys()], added, removed };
+  }
+}
 
 export class FirewallCompiler implements IndexEvents {
   private readonly index: SelectionIndex;
@@ -63,6 +105,13 @@ export class FirewallCompiler implements IndexEvents {
   /** The entries of each big set as last emitted, to tell the next emit's delta without a rebuild. */
   private readonly mirrors = new Map<string, Set<string>>();
   private deltas = new Map<string, SetDelta>();
+  /** kube-router-local-pods per family, and each direction's isolated set, kept by events. */
+  private readonly localAddrs = new Map<IPFamily, CountedAddresses>();
+  private readonly isoAddrs = { ingress: new Map<IPFamily, CountedAddresses>(), egress: new Map<IPFamily, CountedAddresses>() };
+  /** The addresses each isolated pod was counted with (its IPs may change before it leaves). */
+  private readonly isoMembers = { ingress: new Map<string, ReadonlyMap<IPFamily, string>>(), egress: new Map<string, ReadonlyMap<IPFamily, string>>() };
+  /** The first emit creates the event-kept sets even while empty. */
+  private firstEmit = true;
   private setsRecomputed = 0;
 
   constructor(private readonly opts: CompileOptions) {
@@ -77,6 +126,9 @@ export class FirewallCompiler implements IndexEvents {
         m.set(CHAIN_TAIL, tailChain(f, cidrs, localPodsSetName(f)));
       }
       this.chains.set(f, m);
+      this.localAddrs.set(f, new CountedAddresses());
+      this.isoAddrs.ingress.set(f, new CountedAddresses());
+      this.isoAddrs.egress.set(f, new CountedAddresses());
     }
   }
 
@@ -101,6 +153,7 @@ export class FirewallCompiler implements IndexEvents {
     }
     keys.add(e.key);
     this.localDirtyNs.add(ns);
+    for (const [f, ip] of e.ips) this.localAddrs.get(f)?.add(ip);
   }
 
   localPodDropped(e: PodEntry): void {
@@ -113,6 +166,20 @@ export class FirewallCompiler implements IndexEvents {
       this.topDirty = true;
     }
     this.localDirtyNs.add(ns);
+    for (const [f, ip] of e.ips) this.localAddrs.get(f)?.remove(ip);
+  }
+
+  isolationChanged(d: Direction, key: string, on: boolean): void {
+    const members = this.isoMembers[d];
+    const ips = on ? this.index.pods.get(key)?.ips : members.get(key);
+    if (!ips) return;
+    if (on) members.set(key, ips);
+    else members.delete(key);
+    for (const [f, ip] of ips) {
+      const c = this.isoAddrs[d].get(f);
+      if (on) c?.add(ip);
+      else c?.remove(ip);
+    }
   }
 
   policyAdded(c: CompiledPolicy): void {
@@ -171,6 +238,17 @@ export class FirewallCompiler implements IndexEvents {
     this.deltas.set(name, { base: prev, added, removed });
   }
 
+  /** An event-kept set: its entries and exact delta, no rebuild. */
+  private putCounted(name: string, f: IPFamily, c: CountedAddresses): void {
+    if (!c.dirty && !this.firstEmit) return;
+    this.setsRecomputed++;
+    const { entries, added, removed } = c.take();
+    const prev = this.sets.get(name);
+    const spec: SetSpec = { name, type: 'hash:ip', family: f === 4 ? 'inet' : 'inet6', entries };
+    this.sets.set(name, spec);
+    if (prev) this.deltas.set(name, { base: prev, added, removed });
+  }
+
   private emit(): FirewallPlan {
     const fams = this.opts.families;
     const ix = this.index;
@@ -194,10 +272,10 @@ export class FirewallCompiler implements IndexEvents {
       }
     }
     for (const d of ['ingress', 'egress'] as const) {
-      if (!ix.isoDirty[d]) continue;
-      ix.isoDirty[d] = false;
-      for (const f of fams) this.putSet(isolatedSetName(f, d), 'hash:ip', f, this.ipsOf(ix.iso[d].keys(), f));
+      for (const f of fams) this.putCounted(isolatedSetName(f, d), f, this.isoAddrs[d].get(f)!);
     }
+    for (const f of this.failClosed) this.putCounted(localPodsSetName(f), f, this.localAddrs.get(f)!);
+    this.firstEmit = false;
     // Each namespace's pod set: only the namespaces whose local pods changed.
     for (const ns of this.localDirtyNs) {
       const keys = this.localByNs.get(ns);
@@ -214,12 +292,6 @@ export class FirewallCompiler implements IndexEvents {
       }
     }
     this.localDirtyNs.clear();
-    if (ix.localDirty) {
-      ix.localDirty = false;
-      const all: string[] = [];
-      for (const keys of this.localByNs.values()) for (const k of keys) all.push(k);
-      for (const f of this.failClosed) this.putSet(localPodsSetName(f), 'hash:ip', f, this.ipsOf(all, f));
-    }
     for (const ns of ix.dirtyNs) this.renderNamespace(ns);
     ix.dirtyNs.clear();
     if (this.topDirty) {

@@ -51,6 +51,8 @@ export interface IndexEvents {
   localPodAdded(e: PodEntry): void;
   /** A local pod's addresses leave it (gone, moved off the node, or its IPs changed). */
   localPodDropped(e: PodEntry): void;
+  /** A pod became isolated in that direction (some policy selects it) or stopped being so. */
+  isolationChanged(d: Direction, key: string, on: boolean): void;
   policyAdded(c: CompiledPolicy): void;
   policyRemoved(c: CompiledPolicy): void;
   /** An ipBlock set is used by one policy more. */
@@ -93,12 +95,9 @@ export class SelectionIndex {
   private readonly podSelections = new Map<string, Set<Selection>>();
   /** Local pods selected by some policy of that direction, with how many selections isolate them. */
   readonly iso = { ingress: new Map<string, number>(), egress: new Map<string, number>() };
-  readonly isoDirty = { ingress: true, egress: true };
   readonly namedPorts = new Map<string, NamedPortEntry>();
   /** Namespaces whose dispatch chains need rendering again. */
   readonly dirtyNs = new Set<string>();
-  /** The set of local pods changed (top-level jumps, local-pods set). */
-  localDirty = true;
   stats = { policiesCompiled: 0, podsCompiled: 0 };
 
   constructor(
@@ -207,15 +206,13 @@ export class SelectionIndex {
       if (!set) this.podsByNs.set(pod.namespace, (set = new Set()));
       set.add(key);
     }
+    // An isolated pod's addresses change: out with the old ones, in with the new.
+    const isoMoved = old !== undefined && ipsChanged ? (['ingress', 'egress'] as const).filter((d) => this.iso[d].has(key)) : [];
+    for (const d of isoMoved) this.events.isolationChanged(d, key, false);
     this.pods.set(key, entry);
+    for (const d of isoMoved) this.events.isolationChanged(d, key, true);
     if (entry.local && !sameChain) this.addLocal(entry);
-    if (ipsChanged) {
-      for (const sel of this.podSelections.get(key) ?? []) sel.dirty = true;
-      if (entry.local) {
-        if (this.iso.ingress.has(key)) this.isoDirty.ingress = true;
-        if (this.iso.egress.has(key)) this.isoDirty.egress = true;
-      }
-    }
+    if (ipsChanged) for (const sel of this.podSelections.get(key) ?? []) sel.dirty = true;
     for (const sel of this.selections.values()) this.evaluate(sel, key);
     for (const npe of this.namedPorts.values()) this.evaluateNamedPort(npe, entry, ipsChanged);
   }
@@ -231,7 +228,6 @@ export class SelectionIndex {
   }
 
   private addLocal(e: PodEntry): void {
-    this.localDirty = true;
     const ns = e.pod.namespace;
     const n = this.localCountByNs.get(ns) ?? 0;
     this.localCountByNs.set(ns, n + 1);
@@ -240,7 +236,6 @@ export class SelectionIndex {
   }
 
   private dropLocal(e: PodEntry): void {
-    this.localDirty = true;
     const ns = e.pod.namespace;
     const n = (this.localCountByNs.get(ns) ?? 1) - 1;
     if (n <= 0) {
@@ -273,10 +268,12 @@ export class SelectionIndex {
 
   private bumpIso(d: Direction, podKey: string, by: number): void {
     if (by === 0) return;
-    const n = (this.iso[d].get(podKey) ?? 0) + by;
+    const was = this.iso[d].get(podKey) ?? 0;
+    const n = was + by;
     if (n <= 0) this.iso[d].delete(podKey);
     else this.iso[d].set(podKey, n);
-    if (n <= 0 || n === by) this.isoDirty[d] = true;
+    if (was <= 0 && n > 0) this.events.isolationChanged(d, podKey, true);
+    else if (was > 0 && n <= 0) this.events.isolationChanged(d, podKey, false);
   }
 
   private addMember(sel: Selection, podKey: string): void {
