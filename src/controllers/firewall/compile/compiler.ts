@@ -2,8 +2,9 @@
 // (selection-index.ts) follows the cluster and marks what changed; this file is emission: it keeps the
 // plan's chains and sets, re-renders only what the index marked (sets of dirty selections, dispatch
 // chains of dirty namespaces, namespace pod sets when local pods changed, top-level chains when a
-// namespace gained its first or lost its last local pod) and returns a plan that shares
-// everything unchanged with the last one by identity. What the chains contain is rules.ts, emit.ts
+// namespace gained its first or lost its last local pod; kube-router-local-pods and the isolated sets
+// follow events and are never rebuilt) and returns a plan that shares everything unchanged with the last
+// one by identity, plus each big changed set's element delta (plan.setDeltas). What the chains contain is rules.ts, emit.ts
 // and policy.ts. `compileFirewall` is the pure one-shot form (a fresh compiler, one update).
 import type { ClusterSnapshot, IPFamily } from '../../../model/types.js';
 import { ipFamily } from '../../../model/normalize/ip.js';
