@@ -32,7 +32,8 @@ function markMatch(m: Mark, negate: boolean | undefined): string {
   return `meta mark & ${hex(m.mask)} ${negate ? '!=' : '=='} ${hex(m.value)}`;
 }
 
-function quote(comment: string): string {
+/** A rule comment as nft stores it (and prints it back): quoted, double quotes made single, 127 bytes at most. */
+export function quote(comment: string): string {
   // nft keeps at most 128 bytes of comment and has no escape for a double quote.
   let c = comment.replace(/"/g, "'");
   while (Buffer.byteLength(c) > 127) c = c.slice(0, -1);
