@@ -250,10 +250,12 @@ describe('set deltas: a big set changes by its elements alone', () => {
     const r = await a.apply(plan);
     const lines = r.texts.ipset.trim().split('\n');
     expect(lines.filter((l) => l.includes('kube-router-local-pods'))).toEqual(['del kube-router-local-pods 10.244.1.10', 'add kube-router-local-pods 10.244.3.200']);
-    // The removal narrows (with the narrowing lines, first), the addition widens (last).
-    const widening = lines.findIndex((l) => /^add KUBE-(SRC|DST)-/.test(l));
-    expect(lines.indexOf('del kube-router-local-pods 10.244.1.10')).toBeLessThan(widening < 0 ? lines.length - 1 : widening);
-    expect(lines.at(-1)).toBe('add kube-router-local-pods 10.244.3.200');
+    // Fail-closed order: the gone pod leaves kube-router-local-pods before its namespace set (a deny
+    // set: removals widen), the new one enters its namespace set before kube-router-local-pods.
+    const nsSet = namespacePodsSetName(4, 'x');
+    expect(lines.indexOf('del kube-router-local-pods 10.244.1.10')).toBeLessThan(lines.indexOf(`del ${nsSet} 10.244.1.10`));
+    expect(lines.indexOf(`add ${nsSet} 10.244.3.200`)).toBeLessThan(lines.indexOf('add kube-router-local-pods 10.244.3.200'));
+    expect(lines.indexOf(`add ${nsSet} 10.244.3.200`)).toBeGreaterThanOrEqual(0);
     await expectKernelMatches(exec, 'legacy', plan);
   });
 
