@@ -4,7 +4,7 @@
 // headers; setup builds it ahead of time). Unavailable (no compiler, no library): the appliers run the
 // binaries instead, with the same text.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +36,10 @@ export function buildNfAddon(): string {
   const include = resolve(dirname(process.execPath), '..', 'include', 'node');
   if (!existsSync(join(include, 'node_api.h'))) throw new Error(`Node headers not found in ${include}`);
   mkdirSync(dirname(out), { recursive: true });
-  execFileSync('cc', ['-shared', '-fPIC', '-O2', '-Wall', `-I${include}`, '-DNODE_GYP_MODULE_NAME=nf_ctx', src, '-o', out, '-ldl'], { stdio: 'pipe' });
+  // Test workers may build at once: each writes its own file and renames it, so none loads a half-written one.
+  const tmp = `${out}.${process.pid}.tmp`;
+  execFileSync('cc', ['-shared', '-fPIC', '-O2', '-Wall', `-I${include}`, '-DNODE_GYP_MODULE_NAME=nf_ctx', src, '-o', tmp, '-ldl'], { stdio: 'pipe' });
+  renameSync(tmp, out);
   return out;
 }
 
