@@ -38,3 +38,4 @@ npm run --silent build
 ./scripts/install-helm.sh >/dev/null
 # The BGP speaker's socket-option addon (TCP MD5, TTL): without it, peers with passwords are refused.
 npx tsx src/bgp/native/build.ts || echo "setup: BGP TCP-MD5 addon not built; BGP peers with passwords will be refused" >&2
+npx tsx src/controllers/firewall/apply/native/build.ts || echo "setup: netfilter addon not built; the firewall runs ipset/nft binaries for every change" >&2

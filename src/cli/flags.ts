@@ -61,7 +61,7 @@ export const FLAGS = [
   { name: 'netpol-default-deny', group: NP, type: 'bool', default: 'false', owner: 'firewall', implemented: true,
     help: "Accepted for compatibility; changes nothing: kube-router-ts always fails closed, as this flag makes kube-router do. Traffic to or from an address of this node's pod CIDR (node.spec.podCIDRs or the kube-router.io/pod-cidr annotation) that is not yet a programmed pod is logged (NFLOG group 100) and rejected; pods no policy selects stay open once programmed." },
   { name: 'use-nftables-for-netpol', group: NP, type: 'bool', default: 'false', owner: 'firewall', implemented: true,
-    help: 'Program network policies with native nftables (one table of our own, inet kube-router-ts-netpol, with verdict maps) instead of iptables and ipset. Switching either way removes the other backend\'s rules after the first sync.' },
+    help: 'Program network policies with native nftables (one table of our own, inet kube-router-ts-netpol) instead of iptables and ipset. Switching either way removes the other backend\'s rules after the first sync.' },
 
   // --- Service proxy (IPVS).
   { name: 'ipvs-sync-period', group: SP, type: 'duration', default: '5m', owner: 'proxy', implemented: true, min: '1s',

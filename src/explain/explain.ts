@@ -154,8 +154,13 @@ function plannedPasses(from: Resolved, to: Resolved): { node: string; hook: Hook
   return out;
 }
 
-const isPodStep = (s: TraceStep, ns: string, pod: string, step: string): boolean =>
-  s.rule.origin.kind === 'pod' && s.rule.origin.namespace === ns && s.rule.origin.pod === pod && s.rule.origin.step === step;
+/** A rule of the namespace's pod chain for that direction (or the top-level jump into it). */
+const isPodStep = (s: TraceStep | Rule, ns: string, direction: Direction, step: string): boolean => {
+  const o = 'rule' in s ? s.rule.origin : s.origin;
+  return o.kind === 'namespace-pods' && o.namespace === ns && o.direction === direction && o.step === step;
+};
+const isPodEntry = (s: TraceStep): boolean =>
+  s.rule.origin.kind === 'namespace-pods' && (s.rule.origin.step === 'jump-to-pod' || s.rule.origin.step === 'jump-from-pod');
 
 /** The sets a rule reads. */
 function setsOf(r: Rule): string[] {
@@ -170,19 +175,20 @@ function inSet(plan: FirewallPlan, set: string, ip: string): boolean {
 function directionOf(plan: FirewallPlan | undefined, pass: Pass, ns: string, pod: string, ip: string, direction: Direction): DirectionReport {
   const entry = direction === 'ingress' ? 'jump-to-pod' : 'jump-from-pod';
   const steps = pass.trace?.steps ?? [];
-  const start = steps.findIndex((s) => isPodStep(s, ns, pod, entry));
+  // The top-level jump whose set match chose this pod (its namespace's set holds its address).
+  const start = steps.findIndex((s) => isPodStep(s, ns, direction, entry));
   const base = { direction, pod: `${ns}/${pod}`, node: pass.node, hook: pass.hook };
-  // The pod's chain and its namespace dispatch chain, read from the plan whether or not the packet got there.
+  // The namespace's pod chain and policy dispatch chain, read from the plan whether or not the packet got there.
   const family: IPFamily = ip.includes(':') ? 6 : 4;
   const table = plan?.tables.get(family);
   let podChain: string | undefined;
   let dispatchChain: string | undefined;
   for (const j of table?.chains.get(CHAIN_FORWARD) ?? []) {
-    if (j.origin.kind === 'pod' && j.origin.namespace === ns && j.origin.pod === pod && j.target.kind === 'jump') podChain = j.target.chain;
+    if (isPodStep(j, ns, direction, entry) && j.target.kind === 'jump') podChain = j.target.chain;
   }
   const dispatchStep = direction === 'ingress' ? 'ingress-policies' : 'egress-policies';
   for (const r of (podChain && table?.chains.get(podChain)) || []) {
-    if (r.origin.kind === 'pod' && r.origin.step === dispatchStep && r.target.kind === 'jump') dispatchChain = r.target.chain;
+    if (isPodStep(r, ns, direction, dispatchStep) && r.target.kind === 'jump') dispatchChain = r.target.chain;
   }
   const policies: SelectingPolicy[] = [];
   for (const r of (dispatchChain && table?.chains.get(dispatchChain)) || []) {
@@ -198,7 +204,7 @@ function directionOf(plan: FirewallPlan | undefined, pass: Pass, ns: string, pod
     const outcome: DirectionOutcome = !pass.trace ? 'no-firewall' : failClosed && pass.reached ? 'fail-closed' : 'not-reached';
     return { ...common, outcome, allowed: outcome === 'no-firewall', admittedBy: [], chains: pass.trace?.chains ?? [], sets: [] };
   }
-  let end = steps.findIndex((s, i) => i > start && s.rule.origin.kind === 'pod' && (s.rule.origin.step === 'jump-to-pod' || s.rule.origin.step === 'jump-from-pod'));
+  let end = steps.findIndex((s, i) => i > start && isPodEntry(s));
   if (end < 0) end = steps.length;
   const mine = steps.slice(start, end);
   const admittedBy: MatchedPolicyRule[] = [];
@@ -209,11 +215,11 @@ function directionOf(plan: FirewallPlan | undefined, pass: Pass, ns: string, pod
     }
   }
   let outcome: DirectionOutcome;
-  if (mine.some((s) => isPodStep(s, ns, pod, 'node-local'))) outcome = 'node-local';
-  else if (mine.some((s) => isPodStep(s, ns, pod, direction === 'ingress' ? 'default-ingress' : 'default-egress'))) outcome = 'not-isolated';
+  if (mine.some((s) => isPodStep(s, ns, direction, 'node-local'))) outcome = 'node-local';
+  else if (mine.some((s) => isPodStep(s, ns, direction, direction === 'ingress' ? 'default-ingress' : 'default-egress'))) outcome = 'not-isolated';
   else if (admittedBy.length > 0) outcome = 'admitted';
   else outcome = 'default-deny';
-  const rejected = mine.some((s) => isPodStep(s, ns, pod, 'reject'));
+  const rejected = mine.some((s) => isPodStep(s, ns, direction, 'reject'));
   const chains = [...new Set(mine.flatMap((s) => (s.rule.target.kind === 'jump' ? [s.rule.target.chain] : [])))];
   const sets = new Set<string>();
   for (const c of chains) for (const r of table?.chains.get(c) ?? []) for (const x of setsOf(r)) sets.add(x);

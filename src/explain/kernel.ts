@@ -6,7 +6,8 @@
 // are identical, the kernel evaluates exactly the rules and sets the verdict came from; when not, the
 // differences say where the node has not converged (or something else edited our chains). It does not
 // inject packets: a live packet trace (nft monitor trace, TRACE target) would need a sender and rules of
-// its own in the node's netns, and would show the same chains once these compare equal.
+// its own in the node's netns, and would show the same chains once these compare equal. A node on the
+// native backend is compared in kernel-nft.ts.
 import { renderChain, renderRule } from '../controllers/firewall/apply/render.js';
 import type { FirewallPlan } from '../controllers/firewall/compile/plan.js';
 import { binaries, detectBackend } from '../dataplane/iptables/backend.js';
@@ -16,6 +17,7 @@ import type { Exec } from '../dataplane/exec.js';
 import type { IPFamily } from '../model/types.js';
 import { errorLine, KrtError } from '../observe/errors.js';
 import type { Explanation } from './explain.js';
+import { compareNftNode, readNftTable } from './kernel-nft.js';
 
 export interface KernelItem {
   readonly kind: 'jump' | 'chain' | 'set';
@@ -61,6 +63,9 @@ function compareSet(name: string, want: readonly string[] | undefined, have: Rea
 }
 
 async function compareNode(exec: Exec, node: string, plan: FirewallPlan, family: IPFamily, chains: ReadonlySet<string>, hooks: ReadonlySet<string>): Promise<KernelComparison> {
+  // A node on the native backend holds our nft table (and none of our iptables chains).
+  const nft = await readNftTable(exec);
+  if (nft) return compareNftNode(nft, node, plan, family, chains, hooks);
   const choice = await detectBackend(exec, 'auto');
   const save = (await exec(binaries(choice.backend, family).save, ['-t', 'filter'])).stdout;
   const filter = parseSave(save).get('filter');

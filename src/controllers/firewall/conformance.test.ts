@@ -1,5 +1,6 @@
 // Every conformance case (the shared ones and the project's own) through compiler + tracer, with and
-// without a known pod CIDR (fail-closed or not), in both pod dispatch layouts (per-pod chains, verdict maps). Real-packet runs of the same files are the lab's conformance runner.
+// without a known pod CIDR (fail-closed or not). Both backends program the same plan; real-packet runs
+// of the same files on each are the lab's conformance runner.
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,9 +21,6 @@ describe('NetworkPolicy conformance cases (compiled and traced)', () => {
       expect(runCase(c)).toEqual([]);
       // Fail-closed (the default, pod CIDRs known) and without a known pod CIDR.
       expect(runCase(c, { podCIDRs: [] })).toEqual([]);
-      // Map dispatch (the native nftables layout): the same verdicts.
-      expect(runCase(c, { podDispatch: 'maps' })).toEqual([]);
-      expect(runCase(c, { podDispatch: 'maps', podCIDRs: [] })).toEqual([]);
     });
   }
 });

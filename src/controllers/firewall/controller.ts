@@ -11,6 +11,7 @@ import type { Controller, ControllerContext } from '../controller.js';
 import { logSync, SyncLoop } from '../sync-loop.js';
 import { FirewallApplier } from './apply/applier.js';
 import { NftFirewallApplier } from './apply/nft-applier.js';
+import { openIpsetContext, openNftContext, type IpsetContext, type NftContext } from './apply/native/addon.js';
 import { FirewallCompiler, type CompileOptions } from './compile/compiler.js';
 import { deriveCompileOptions, firewallFamilies } from './options.js';
 import { errorCode } from '../../observe/errors.js';
@@ -38,8 +39,8 @@ export interface FirewallOptions {
   enableIPv6: boolean;
   backend?: 'auto' | BackendName;
   /**
-   * --use-nftables-for-netpol: program our own nftables table (inet kube-router-ts-netpol) with verdict
-   * maps instead of iptables chains. Whichever backend runs removes the other's state after its first
+   * --use-nftables-for-netpol: program our own nftables table (inet kube-router-ts-netpol) instead of
+   * iptables chains and ipsets (the same plan). Whichever backend runs removes the other's state after its first
    * sync, so an agent restarted with the other setting leaves nothing behind.
    */
   useNftables?: boolean;
@@ -140,18 +141,43 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
     }
   }
 
-  function iptablesApplier(choice: { backend: BackendName }, fams: readonly IPFamily[] = [4, 6]): FirewallApplier {
+  let ipsetContext: IpsetContext | Error | undefined;
+  /** The resident libipset session (opened once, in the namespace `exec` runs in), unless a test names an ipset binary. */
+  function residentIpset(): IpsetContext | undefined {
+    if (deps.ipsetBinary) return undefined;
+    if (!ipsetContext) {
+      ipsetContext = openIpsetContext(exec.netns);
+      if (ipsetContext instanceof Error) log.info({ err: ipsetContext.message }, 'firewall: no resident libipset session; running ipset restore for each change');
+    }
+    return ipsetContext instanceof Error ? undefined : ipsetContext;
+  }
+
+  function iptablesApplier(choice: { backend: BackendName }, fams: readonly IPFamily[] = [4, 6], resident = false): FirewallApplier {
+    const ipsetCtx = resident ? residentIpset() : undefined;
     return new FirewallApplier({
       exec,
       backend: choice.backend,
       families: fams,
       ...(deps.binaries ? { binaries: deps.binaries } : {}),
       ...(deps.ipsetBinary ? { ipsetBinary: deps.ipsetBinary } : {}),
+      ...(ipsetCtx ? { ipsetContext: ipsetCtx } : {}),
     });
   }
 
-  function nftablesApplier(): NftFirewallApplier {
-    return new NftFirewallApplier({ exec, families, ...(deps.nftBinary ? { nftBinary: deps.nftBinary } : {}) });
+  let nftContext: NftContext | Error | undefined;
+  /** The resident libnftables context (opened once, in the namespace `exec` runs in), unless a test names an nft binary. */
+  function residentNft(): NftContext | undefined {
+    if (deps.nftBinary) return undefined;
+    if (!nftContext) {
+      nftContext = openNftContext(exec.netns);
+      if (nftContext instanceof Error) log.info({ err: nftContext.message }, 'firewall: no resident libnftables context; running the nft binary for each sync');
+    }
+    return nftContext instanceof Error ? undefined : nftContext;
+  }
+
+  function nftablesApplier(resident = false): NftFirewallApplier {
+    const context = resident ? residentNft() : undefined;
+    return new NftFirewallApplier({ exec, families, ...(deps.nftBinary ? { nftBinary: deps.nftBinary } : {}), ...(context ? { context } : {}) });
   }
 
   async function sync(reason: SyncReason): Promise<void> {
@@ -184,7 +210,7 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
       m.sync.observe(totalMs / 1000);
       const st = nftApplier.state();
       m.chains.set(st.chains);
-      m.ipsets.set(st.sets + st.maps);
+      m.ipsets.set(st.sets);
       finishSync(reason, rep.changed, {
         ms: Math.round(totalMs),
         compileMs: Math.round(compileMs),
@@ -278,13 +304,13 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
       if (families.length === 0) throw new Error('firewall: neither IPv4 nor IPv6 is enabled');
       if (opts.useNftables) {
         backend = 'nftables';
-        nftApplier = nftablesApplier();
+        nftApplier = nftablesApplier(true);
         log.info({ backend, families }, 'firewall: native nftables (--use-nftables-for-netpol), table inet kube-router-ts-netpol');
       } else {
         const choice = await detectBackend(exec, opts.backend ?? 'auto');
         backend = choice.backend;
         log.info({ backend: choice.backend, reason: choice.reason, families }, 'firewall: iptables backend chosen');
-        applier = iptablesApplier(choice, families);
+        applier = iptablesApplier(choice, families, true);
       }
       if (opts.defaultDeny) {
         log.info('firewall: --netpol-default-deny changes nothing: kube-router-ts always rejects traffic of pods whose rules are not programmed yet (kept for compatibility)');

@@ -10,6 +10,7 @@ import { createFirewallController, type FirewallController } from './controller.
 import { firewallOptions, testContext } from '../../testing/firewall/context.js';
 import { namespace, pod, policy } from '../../testing/firewall/fixtures.js';
 import { kernelSets, Netns } from '../../testing/firewall/netns.js';
+import { namespacePodsSetName } from './compile/names.js';
 import { attachPod, buildTopology, tcpProbe, type Topology } from '../../testing/firewall/topology.js';
 import { holds } from '../../testing/wait.js';
 import type { ChildProcess } from 'node:child_process';
@@ -96,11 +97,12 @@ describe('native nftables backend', () => {
     expect(await tables()).toContain('table inet someone-else');
   });
 
-  it('a new pod is map elements: closed, then open per policy once the model has it', async () => {
+  it('a new pod is set elements: closed, then open per policy once the model has it', async () => {
     view.set('Pod', pod({ ns: 'x', name: 's', ip: '10.244.1.9', labels: { pod: 's' } }));
     expect(await holds(() => tcpProbe(stranger, '10.244.1.2', 80))).toBe(true);
-    const map = (await exec('nft', ['list', 'map', ...TABLE.split(' '), 'kube-router-to-pods'])).stdout;
-    expect(map).toContain('10.244.1.9 : jump KUBE-PODS-IN-');
+    // Its namespace's set dispatches it to x's pod chains.
+    const set = (await exec('nft', ['list', 'set', ...TABLE.split(' '), namespacePodsSetName(4, 'x')])).stdout;
+    expect(set).toMatch(/elements = \{[^}]*10\.244\.1\.9/);
     // Not a peer of b's policy.
     expect(await tcpProbe(stranger, '10.244.1.3', 80)).toBe(false);
     // A label change moves it into the policy's peers: set elements only.

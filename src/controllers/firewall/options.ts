@@ -33,8 +33,6 @@ export function deriveCompileOptions(opts: FirewallOptions, node: NodeModel | un
         loadBalancerIPRanges: opts.loadBalancerIPRanges,
         nodePortRange: opts.nodePortRange,
       },
-      // The native backend dispatches through verdict maps (one shared chain per namespace and direction).
-      ...(opts.useNftables ? { podDispatch: 'maps' as const } : {}),
     },
   };
 }

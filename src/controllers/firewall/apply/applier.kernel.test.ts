@@ -5,10 +5,13 @@ import type { Exec } from '../../../dataplane/exec.js';
 import type { ClusterSnapshot } from '../../../model/types.js';
 import { FirewallCompiler } from '../compile/compiler.js';
 import type { FirewallPlan } from '../compile/plan.js';
+import { namespaceChainName, namespacePodsChainName, namespacePodsSetName } from '../compile/names.js';
 import { namespace, pod, policy, snapshot } from '../../../testing/firewall/fixtures.js';
 import { failingWrapper, kernelChains, kernelSets, Netns } from '../../../testing/firewall/netns.js';
 import { nodeOptions } from '../../../testing/firewall/reach.js';
 import { FirewallApplier } from './applier.js';
+import { NftFirewallApplier } from './nft-applier.js';
+import { openNftContext } from './native/addon.js';
 import { renderChain, renderRule } from './render.js';
 
 const netns = new Netns('krt-np-ap-');
@@ -98,32 +101,50 @@ describe.each(['nft', 'legacy'] as const)('FirewallApplier on %s', (backend) => 
     await expectKernelMatches(exec, backend, plan4);
   });
 
-  it('a new pod edits the top-level chains in place and its programmed-set entry lands after its rules', async () => {
+  it('a new pod in a namespace with local pods is one ipset batch, no rule: its namespace set before kube-router-local-pods', async () => {
     const comp = new FirewallCompiler(opts);
     const a = new FirewallApplier({ exec, backend, families: [4] });
-    // Enough local pods that the top-level chains are long and get edited rather than rewritten.
-    const base = new Map(S1.pods);
-    for (let i = 10; i < 22; i++) base.set(`x/p${i}`, pod({ ns: 'x', name: `p${i}`, ip: `10.244.1.${i}` }));
-    const s0 = { ...S1, pods: base };
-    await a.apply(comp.update(s0).plan);
-    const pods = new Map(base);
+    await a.apply(comp.update(S1).plan);
+    const pods = new Map(S1.pods);
     pods.set('x/new', pod({ ns: 'x', name: 'new', ip: '10.244.1.50', labels: { pod: 'n' } }));
-    const plan = comp.update({ ...s0, pods }).plan;
+    const s1 = { ...S1, pods };
+    const plan = comp.update(s1).plan;
     const r = await a.apply(plan);
-    expect(r.chainsEdited.sort()).toEqual(['KUBE-ROUTER-FORWARD', 'KUBE-ROUTER-INPUT', 'KUBE-ROUTER-OUTPUT']);
-    expect(r.chainsReplaced).toHaveLength(1);
-    // Access-widening entries (programmed pods, allow sets) land after the rules; isolation before.
-    expect(r.texts.post).toMatch(/^add kube-router-local-pods 10\.244\.1\.50$/m);
-    expect(r.texts.ipset).not.toMatch(/local-pods 10\.244\.1\.50/);
-    expect(r.texts.ipset).toMatch(/^add kube-router-in-isolated 10\.244\.1\.50$/m);
-    expect(r.texts.post).not.toMatch(/isolated/);
+    expect(r.texts.iptables).toEqual({});
+    expect([...r.chainsEdited, ...r.chainsReplaced]).toEqual([]);
+    // Narrowing first (its namespace set: its traffic is filtered from then on; isolation), widening last.
+    const lines = r.texts.ipset.trim().split('\n');
+    const at = (line: string): number => lines.indexOf(line);
+    const local = at('add kube-router-local-pods 10.244.1.50');
+    expect(at(`add ${namespacePodsSetName(4, 'x')} 10.244.1.50`)).toBeGreaterThanOrEqual(0);
+    expect(at(`add ${namespacePodsSetName(4, 'x')} 10.244.1.50`)).toBeLessThan(local);
+    expect(at('add kube-router-in-isolated 10.244.1.50')).toBeLessThan(local);
+    expect(local).toBe(lines.length - 1);
     await expectKernelMatches(exec, backend, plan);
-    // Deleting it removes its chain, jumps and entry.
-    const back = comp.update(s0).plan;
-    const r2 = await a.apply(back);
-    expect(r2.chainsDeleted).toHaveLength(1);
-    expect(r2.texts.ipset).toMatch(/del kube-router-local-pods 10\.244\.1\.50/);
-    await expectKernelMatches(exec, backend, back);
+
+    // A namespace's first local pod: its set is created before the rules, its chains and jumps go in
+    // with them, and kube-router-local-pods gets it after.
+    const pods2 = new Map(pods);
+    pods2.set('w/first', pod({ ns: 'w', name: 'first', ip: '10.244.1.51' }));
+    const plan2 = comp.update({ ...s1, pods: pods2 }).plan;
+    const r2 = await a.apply(plan2);
+    expect(r2.chainsReplaced).toEqual(expect.arrayContaining([namespacePodsChainName('w', 'ingress'), namespacePodsChainName('w', 'egress')]));
+    expect([...r2.chainsEdited, ...r2.chainsReplaced]).toEqual(expect.arrayContaining(['KUBE-ROUTER-FORWARD', 'KUBE-ROUTER-INPUT', 'KUBE-ROUTER-OUTPUT']));
+    expect(r2.texts.ipset).toMatch(new RegExp(`^add ${namespacePodsSetName(4, 'w')} 10\\.244\\.1\\.51$`, 'm'));
+    expect(r2.texts.ipset).not.toMatch(/local-pods/);
+    expect(r2.texts.post).toMatch(/^add kube-router-local-pods 10\.244\.1\.51$/m);
+    await expectKernelMatches(exec, backend, plan2);
+
+    // Deleting both: out of kube-router-local-pods before the rules go, the namespace sets after.
+    const r3 = await a.apply(comp.update(S1).plan);
+    expect(r3.chainsDeleted.sort()).toEqual(
+      [namespacePodsChainName('w', 'ingress'), namespacePodsChainName('w', 'egress'), namespaceChainName('w', 'ingress'), namespaceChainName('w', 'egress')].sort(),
+    );
+    expect(r3.texts.ipset).toMatch(/^del kube-router-local-pods 10\.244\.1\.50$/m);
+    expect(r3.texts.ipset).toMatch(/^del kube-router-local-pods 10\.244\.1\.51$/m);
+    expect(r3.texts.post).toMatch(new RegExp(`^del ${namespacePodsSetName(4, 'x')} 10\\.244\\.1\\.50$`, 'm'));
+    expect(r3.texts.post).toMatch(new RegExp(`^destroy ${namespacePodsSetName(4, 'w')}$`, 'm'));
+    await expectKernelMatches(exec, backend, comp.update(S1).plan);
   });
 
   it('a failed iptables-restore leaves the old rules in force and the retry succeeds', async () => {
@@ -203,5 +224,57 @@ describe('FirewallApplier: the one-fetch restore form for big iptables-nft resto
     await new FirewallApplier({ exec: loaded, backend: 'nft', families: [4], fullCache: 'always' }).apply(plan2);
     await expectKernelMatches(loaded, 'nft', plan2);
     expect((await kernelChains(loaded, 'nft')).get('FOREIGN-CHAIN')).toEqual(['-s 198.51.100.1/32 -j DROP']);
+  });
+});
+
+describe('set deltas: a big set changes by its elements alone', () => {
+  const opts = nodeOptions('node1');
+  // 300 local pods: kube-router-local-pods and the isolated set carry deltas (compiler DELTA_MIN).
+  const many = new Map(S1.pods);
+  for (let i = 0; i < 300; i++) many.set(`x/m${i}`, pod({ ns: 'x', name: `m${i}`, ip: i < 240 ? `10.244.1.${i + 10}` : `10.244.3.${i - 240}` }));
+  const big = { ...S1, pods: many };
+  const change = (): ClusterSnapshot => {
+    const pods = new Map(many);
+    pods.set('x/new', pod({ ns: 'x', name: 'new', ip: '10.244.3.200' }));
+    pods.delete('x/m0');
+    return { ...big, pods };
+  };
+
+  it('iptables: one ipset batch with only the changed elements, in the narrowing/widening order', async () => {
+    const exec = netns.exec(await netns.add('delta-ipt'));
+    const comp = new FirewallCompiler(opts);
+    const a = new FirewallApplier({ exec, backend: 'legacy', families: [4] });
+    await a.apply(comp.update(big).plan);
+    const plan = comp.update(change()).plan;
+    expect(plan.setDeltas.has('kube-router-local-pods')).toBe(true);
+    const r = await a.apply(plan);
+    const lines = r.texts.ipset.trim().split('\n');
+    expect(lines.filter((l) => l.includes('kube-router-local-pods'))).toEqual(['del kube-router-local-pods 10.244.1.10', 'add kube-router-local-pods 10.244.3.200']);
+    // Fail-closed order: the gone pod leaves kube-router-local-pods before its namespace set (a deny
+    // set: removals widen), the new one enters its namespace set before kube-router-local-pods.
+    const nsSet = namespacePodsSetName(4, 'x');
+    expect(lines.indexOf('del kube-router-local-pods 10.244.1.10')).toBeLessThan(lines.indexOf(`del ${nsSet} 10.244.1.10`));
+    expect(lines.indexOf(`add ${nsSet} 10.244.3.200`)).toBeLessThan(lines.indexOf('add kube-router-local-pods 10.244.3.200'));
+    expect(lines.indexOf(`add ${nsSet} 10.244.3.200`)).toBeGreaterThanOrEqual(0);
+    await expectKernelMatches(exec, 'legacy', plan);
+  });
+
+  it('native: the elements alone, through the resident libnftables context when it loads', async () => {
+    const name = await netns.add('delta-nft');
+    const exec = netns.exec(name);
+    const ctx = openNftContext(name);
+    const comp = new FirewallCompiler(opts);
+    const a = new NftFirewallApplier({ exec, families: [4], ...(ctx instanceof Error ? {} : { context: ctx }) });
+    await a.apply(comp.update(big).plan);
+    const plan = comp.update(change()).plan;
+    const r = await a.apply(plan);
+    expect(r.text).toMatch(/^delete element inet kube-router-ts-netpol kube-router-local-pods \{ 10\.244\.1\.10 \}$/m);
+    expect(r.text).toMatch(/^add element inet kube-router-ts-netpol kube-router-local-pods \{ 10\.244\.3\.200 \}$/m);
+    expect(r.text).not.toMatch(/add rule|flush/);
+    const local = (await exec('nft', ['list', 'set', 'inet', 'kube-router-ts-netpol', 'kube-router-local-pods'])).stdout;
+    expect(local).toContain('10.244.3.200');
+    expect(local).not.toMatch(/10\.244\.1\.10[,\s]/);
+    // The addon is built by setup (and on first use); where it cannot load, the nft binary ran the same text.
+    if (!(ctx instanceof Error)) expect((await exec('nft', ['list', 'tables'])).stdout).toContain('kube-router-ts-netpol');
   });
 });

@@ -13,6 +13,7 @@ import type { IPFamily } from '../../../model/types.js';
 import { isOurChain, isOurSet, tmpSetName } from '../compile/names.js';
 import type { FirewallPlan } from '../compile/plan.js';
 import { renderChain, renderRule } from './render.js';
+import type { IpsetContext } from './native/addon.js';
 
 const BUILTINS = ['INPUT', 'FORWARD', 'OUTPUT'] as const;
 type Builtin = (typeof BUILTINS)[number];
@@ -27,7 +28,12 @@ export interface ApplierOptions {
   readonly timeoutMs?: number;
   /** iptables-nft's one-fetch cache for big restores (restore.ts listFirst): by size (default), or forced. */
   readonly fullCache?: 'auto' | 'always' | 'never';
+  /** A resident libipset session (native/addon.ts) for small ipset batches; without it, `ipset restore`. */
+  readonly ipsetContext?: IpsetContext;
 }
+
+/** Above this many lines an ipset batch goes to `ipset restore` (one netlink batch) rather than the session. */
+const RESIDENT_MAX_LINES = 2000;
 
 export interface ApplyReport {
   readonly changed: boolean;
@@ -116,7 +122,10 @@ export class FirewallApplier {
   private async runIpset(lines: string[]): Promise<string> {
     if (lines.length === 0) return '';
     const text = `${lines.join('\n')}\n`;
-    await this.o.exec(this.ipset, ['-exist', 'restore'], { input: text, timeoutMs: this.o.timeoutMs });
+    // Small batches (a pod, a label) through the resident session: one netlink message per line costs
+    // less than the spawn. Big ones (a full load) through `ipset restore`, which batches messages.
+    if (this.o.ipsetContext && lines.length <= RESIDENT_MAX_LINES) this.o.ipsetContext.run(lines);
+    else await this.o.exec(this.ipset, ['-exist', 'restore'], { input: text, timeoutMs: this.o.timeoutMs });
     return text;
   }
 
@@ -134,11 +143,37 @@ export class FirewallApplier {
     const post: string[] = [];
     const preState: Array<[SetSpec, Set<string>, string]> = [];
     const postState: Array<[SetSpec, Set<string>, string]> = [];
+    /** Element edits of sets changed by delta, recorded once their batch ran. */
+    const preEdits: Array<() => void> = [];
+    const postEdits: Array<() => void> = [];
     const setsChanged: string[] = [];
     for (const [name, spec] of plan.sets) {
       // Plans share unchanged set specs by identity: skipping them keeps a small change O(change).
       if (this.appliedSpecs.get(name) === spec) continue;
       const cur = this.sets.get(name);
+      const delta = plan.setDeltas.get(name);
+      // The kernel holds exactly the delta's base (we applied it last): send the difference alone.
+      if (cur && delta && this.appliedSpecs.get(name) === delta.base && cur.entries.size + delta.added.length <= cur.maxelem) {
+        const adds = delta.added.map((e) => `add ${name} ${e}`);
+        const dels = delta.removed.map((e) => `del ${name} ${e}`);
+        const add = (): void => void delta.added.forEach((e) => cur.entries.add(e));
+        const del = (): void => void delta.removed.forEach((e) => cur.entries.delete(e));
+        if (plan.denySets.has(name)) {
+          pre.push(...adds);
+          post.push(...dels);
+          preEdits.push(add);
+          postEdits.push(del);
+        } else {
+          pre.push(...dels);
+          post.push(...adds);
+          preEdits.push(del);
+          postEdits.push(add);
+        }
+        setStats.added += adds.length;
+        setStats.deleted += dels.length;
+        if (adds.length + dels.length > 0) setsChanged.push(name);
+        continue;
+      }
       const want = new Set(spec.entries);
       const tmp = tmpSetName(name);
       if (!cur) {
@@ -228,11 +263,13 @@ export class FirewallApplier {
       ipsetText = await this.runIpset([...pre, ...post]);
       timings.ipsetMs = performance.now() - t0;
       for (const [spec, entries, how] of [...preState, ...postState]) this.noteSet(spec, entries, how);
+      for (const edit of [...preEdits, ...postEdits]) edit();
     } else {
       let t0 = performance.now();
       ipsetText = await this.runIpset(pre);
       timings.ipsetMs = performance.now() - t0;
       for (const [spec, entries, how] of preState) this.noteSet(spec, entries, how);
+      for (const edit of preEdits) edit();
       for (const s of scripts) {
         t0 = performance.now();
         for (const text of s.texts) await this.o.exec(this.bin(s.f).restore, ['--noflush', '--wait=5'], { input: text, timeoutMs: this.o.timeoutMs });
@@ -244,6 +281,7 @@ export class FirewallApplier {
       postText = await this.runIpset(post);
       timings.postMs = performance.now() - t0;
       for (const [spec, entries, how] of postState) this.noteSet(spec, entries, how);
+      for (const edit of postEdits) edit();
     }
     for (const n of staleSets) {
       this.sets.delete(n);

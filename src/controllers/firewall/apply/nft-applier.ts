@@ -2,13 +2,15 @@
 // table only (inet kube-router-ts-netpol). The first sync after start or after a failure replaces the
 // whole table in one transaction (`add table; delete table; add table ...`, atomic, so packets see the
 // old rules or the new, never none); later syncs carry only what changed against the state remembered
-// from the last successful transaction (chains whose rules differ, set and map elements added or
-// removed), as kube-proxy's nftables mode does. No narrowing/widening order is needed: the kernel
+// from the last successful transaction (chains whose rules differ, set elements added or removed), as
+// kube-proxy's nftables mode does. A new pod is set elements only: no rule and no jump changes, so the
+// kernel does not re-validate the jump graph (it does for any rule or jump-verdict element). No narrowing/widening order is needed: the kernel
 // commits the whole transaction or nothing.
 import type { Exec } from '../../../dataplane/exec.js';
 import type { IPFamily } from '../../../model/types.js';
 import type { FirewallPlan, SetSpec } from '../compile/plan.js';
-import { BASE_CHAINS, nftChain, nftChainRules, nftElements, nftRule, nftSet, nftSetType, T } from './nft-render.js';
+import { BASE_CHAINS, nftChain, nftChainRules, nftElements, nftElementsOf, nftRule, nftSet, nftSetType, T } from './nft-render.js';
+import type { NftContext } from './native/addon.js';
 
 export interface NftApplierOptions {
   readonly exec: Exec;
@@ -16,6 +18,11 @@ export interface NftApplierOptions {
   /** The nft binary (tests may point it elsewhere). */
   readonly nftBinary?: string;
   readonly timeoutMs?: number;
+  /**
+   * A resident libnftables context (native/addon.ts) for the sync transactions: the same text, no
+   * process spawned. Without one, `nft -f -` runs them.
+   */
+  readonly context?: NftContext;
 }
 
 export interface NftApplyReport {
@@ -36,12 +43,8 @@ export interface NftApplyReport {
 interface AppliedSet {
   readonly spec: SetSpec;
   readonly decl: string;
-  readonly elements: ReadonlySet<string>;
-}
-
-interface AppliedMap {
-  /** Address -> plan chain name, as last committed. */
-  readonly src: ReadonlyMap<string, string>;
+  /** Edited in place by deltas; a failed transaction discards all of this state (full load next). */
+  readonly elements: Set<string>;
 }
 
 const CHUNK = 2000;
@@ -63,7 +66,6 @@ function sameLines(a: readonly string[] | undefined, b: readonly string[]): bool
 export class NftFirewallApplier {
   private chains = new Map<string, readonly string[]>();
   private sets = new Map<string, AppliedSet>();
-  private maps = new Map<string, AppliedMap>();
   private known = false;
 
   constructor(private readonly o: NftApplierOptions) {}
@@ -78,11 +80,10 @@ export class NftFirewallApplier {
   }
 
   /** What the applier believes the kernel holds. */
-  state(): { chains: number; sets: number; maps: number; elements: number } {
+  state(): { chains: number; sets: number; elements: number } {
     let elements = 0;
     for (const s of this.sets.values()) elements += s.elements.size;
-    for (const m of this.maps.values()) elements += m.src.size;
-    return { chains: this.chains.size, sets: this.sets.size, maps: this.maps.size, elements };
+    return { chains: this.chains.size, sets: this.sets.size, elements };
   }
 
   async apply(plan: FirewallPlan): Promise<NftApplyReport> {
@@ -101,7 +102,6 @@ export class NftFirewallApplier {
     this.known = false;
     this.chains = new Map();
     this.sets = new Map();
-    this.maps = new Map();
   }
 
   /** Whether our table exists (read-only). */
@@ -113,22 +113,19 @@ export class NftFirewallApplier {
   private desired(plan: FirewallPlan): {
     chains: Map<string, readonly string[]>;
     sets: Map<string, { spec: SetSpec; decl: string }>;
-    maps: Map<string, { family: IPFamily; src: ReadonlyMap<string, string> }>;
   } {
     const chains = new Map<string, readonly string[]>();
     const base: Record<string, string[]> = { input: [], forward: [], output: [] };
-    const maps = new Map<string, { family: IPFamily; src: ReadonlyMap<string, string> }>();
     for (const f of this.o.families) {
       const table = plan.tables.get(f);
       if (!table) continue;
       for (const [name, rules] of table.chains) chains.set(nftChain(name, f), nftChainRules(rules, f));
       for (const j of table.jumps) base[BASE_CHAINS[j.from]]!.push(`meta nfproto ipv${f} ${nftRule(j.rule, f)}`);
-      for (const [name, m] of table.maps) maps.set(nftChain(name, f), { family: f, src: m.entries });
     }
     for (const [name, rules] of Object.entries(base)) chains.set(name, rules);
     const sets = new Map<string, { spec: SetSpec; decl: string }>();
     for (const [name, spec] of plan.sets) sets.set(nftSet(name), { spec, decl: nftSetType(spec) });
-    return { chains, sets, maps };
+    return { chains, sets };
   }
 
   private chainDecl(name: string): string {
@@ -149,9 +146,9 @@ export class NftFirewallApplier {
     const setsDeleted: string[] = [];
     let elementsAdded = 0;
     let elementsDeleted = 0;
-    const cur: { chains: ReadonlyMap<string, readonly string[]>; sets: ReadonlyMap<string, AppliedSet>; maps: ReadonlyMap<string, AppliedMap> } = full
-      ? { chains: new Map(), sets: new Map(), maps: new Map() }
-      : { chains: this.chains, sets: this.sets, maps: this.maps };
+    const cur: { chains: ReadonlyMap<string, readonly string[]>; sets: ReadonlyMap<string, AppliedSet> } = full
+      ? { chains: new Map(), sets: new Map() }
+      : { chains: this.chains, sets: this.sets };
     if (full) head.push(`add table ${T}`, `delete table ${T}`, `add table ${T}`);
 
     const nextSets = new Map<string, AppliedSet>();
@@ -159,6 +156,21 @@ export class NftFirewallApplier {
       const old = cur.sets.get(name);
       if (old && old.spec === spec && old.decl === decl) {
         nextSets.set(name, old);
+        continue;
+      }
+      const delta = plan.setDeltas.get(spec.name);
+      if (old && delta && old.spec === delta.base && old.decl === decl && spec.type !== 'hash:net') {
+        // We committed the delta's base: its elements alone, no whole-set diff.
+        const del = nftElementsOf(spec.type, delta.removed);
+        const add = nftElementsOf(spec.type, delta.added);
+        for (const e of del) old.elements.delete(e);
+        for (const e of add) old.elements.add(e);
+        for (const c of chunks(del)) elems.push(`delete element ${T} ${name} { ${c.join(', ')} }`);
+        for (const c of chunks(add)) elems.push(`add element ${T} ${name} { ${c.join(', ')} }`);
+        elementsAdded += add.length;
+        elementsDeleted += del.length;
+        if (add.length + del.length > 0) setsChanged.push(name);
+        nextSets.set(name, { spec, decl, elements: old.elements });
         continue;
       }
       const elements = new Set(nftElements(spec));
@@ -185,31 +197,8 @@ export class NftFirewallApplier {
     }
     const staleSets = [...cur.sets.keys()].filter((n) => !want.sets.has(n));
 
-    // Chains first declared (empty), so map elements and rules may jump to them in any order below.
+    // Chains first declared (empty), so rules may jump to them in any order below.
     for (const name of want.chains.keys()) if (!cur.chains.has(name)) head.push(this.chainDecl(name));
-    for (const [name, m] of want.maps) {
-      if (cur.maps.has(name)) continue;
-      head.push(`add map ${T} ${name} { type ${m.family === 4 ? 'ipv4_addr' : 'ipv6_addr'} : verdict; }`);
-    }
-
-    const nextMaps = new Map<string, AppliedMap>();
-    for (const [name, m] of want.maps) {
-      const old = cur.maps.get(name);
-      if (old && old.src === m.src) {
-        nextMaps.set(name, old);
-        continue;
-      }
-      const del: string[] = [];
-      const add: string[] = [];
-      for (const [k, chain] of old?.src ?? []) if (m.src.get(k) !== chain) del.push(k);
-      for (const [k, chain] of m.src) if (old?.src.get(k) !== chain) add.push(`${k} : jump ${nftChain(chain, m.family)}`);
-      for (const c of chunks(del)) elems.push(`delete element ${T} ${name} { ${c.join(', ')} }`);
-      for (const c of chunks(add)) elems.push(`add element ${T} ${name} { ${c.join(', ')} }`);
-      elementsAdded += add.length;
-      elementsDeleted += del.length;
-      nextMaps.set(name, { src: m.src });
-    }
-    const staleMaps = [...cur.maps.keys()].filter((n) => !want.maps.has(n));
 
     for (const [name, lines] of want.chains) {
       const old = cur.chains.get(name);
@@ -222,22 +211,21 @@ export class NftFirewallApplier {
     // Rules may jump between stale chains: empty them all before deleting any.
     for (const n of staleChains) tail.push(`flush chain ${T} ${n}`);
     for (const n of staleChains) tail.push(`delete chain ${T} ${n}`);
-    for (const n of staleMaps) tail.push(`delete map ${T} ${n}`);
     for (const n of staleSets) tail.push(`delete set ${T} ${n}`);
     chainsDeleted.push(...staleChains);
-    setsDeleted.push(...staleSets, ...staleMaps);
+    setsDeleted.push(...staleSets);
 
     const lines = [...head, ...elems, ...rules, ...tail];
     let nftMs = 0;
     const text = lines.length > 0 ? `${lines.join('\n')}\n` : '';
     if (text) {
       const t0 = performance.now();
-      await this.o.exec(this.nft, ['-f', '-'], { input: text, timeoutMs: this.o.timeoutMs });
+      if (this.o.context) await this.o.context.run(text);
+      else await this.o.exec(this.nft, ['-f', '-'], { input: text, timeoutMs: this.o.timeoutMs });
       nftMs = performance.now() - t0;
     }
     this.chains = new Map(want.chains);
     this.sets = nextSets;
-    this.maps = nextMaps;
     this.known = true;
     return {
       changed: lines.length > 0,

@@ -3,6 +3,7 @@ import { compileFirewall } from '../compile/compiler.js';
 import { namespace, pod, policy, snapshot } from '../../../testing/firewall/fixtures.js';
 import { TEST_RANGES } from '../../../testing/firewall/reach.js';
 import { netRanges, nftChain, nftElements, nftRule, nftSet } from './nft-render.js';
+import { namespacePodsChainName, namespacePodsSetName } from '../compile/names.js';
 
 describe('nft rendering of the typed plan', () => {
   it('cuts ipBlock exceptions out of the block: disjoint ranges with the same addresses as hash:net nomatch', () => {
@@ -23,26 +24,28 @@ describe('nft rendering of the typed plan', () => {
     expect(nftChain('KUBE-ROUTER-FORWARD', 6)).toBe('KUBE-ROUTER-FORWARD-6');
   });
 
-  it('renders a map-dispatch plan: verdict maps in the top-level chains, named ports as concatenations', () => {
+  it('renders set dispatch: one set-guarded jump pair per namespace in the top-level chains, named ports as concatenations', () => {
     const s = snapshot({
       namespaces: [namespace('x', {})],
       pods: [pod({ ns: 'x', name: 'a', ip: '10.244.1.2', node: 'node1', labels: { app: 'a' }, ports: [{ name: 'http', containerPort: 80, protocol: 'TCP' }] })],
       policies: [policy('x', 'p', { podSelector: { matchLabels: { app: 'a' } }, ingress: [{ ports: [{ port: 'http' }] }] })],
     });
-    const plan = compileFirewall(s, { nodeName: 'node1', families: [4], podCIDRs: ['10.244.1.0/24'], ranges: TEST_RANGES, podDispatch: 'maps' });
+    const plan = compileFirewall(s, { nodeName: 'node1', families: [4], podCIDRs: ['10.244.1.0/24'], ranges: TEST_RANGES });
     const t = plan.tables.get(4)!;
     const forward = t.chains.get('KUBE-ROUTER-FORWARD')!.map((r) => nftRule(r, 4));
+    const nsSet = namespacePodsSetName(4, 'x');
+    const podsIn = namespacePodsChainName('x', 'ingress');
+    const podsEg = namespacePodsChainName('x', 'egress');
     expect(forward).toEqual([
       'jump KUBE-NWPLCY-TAIL comment "rule to reject traffic of pods whose firewall is not programmed yet"',
-      'ip daddr vmap @kube-router-to-pods comment "rule to run the firewall of the destination pod"',
-      'ip saddr vmap @kube-router-from-pods comment "rule to run the firewall of the source pod"',
+      `ip daddr @${nsSet} jump ${podsIn} comment "rule to jump traffic destined to PODs of namespace: x to chain ${podsIn}"`,
+      `ip saddr @${nsSet} jump ${podsEg} comment "rule to jump traffic from PODs of namespace: x to chain ${podsEg}"`,
       'meta mark & 0x20000 == 0x20000 accept comment "rule to explicitly ACCEPT traffic that comply to network policies"',
     ]);
-    // No per-pod chain; the pod's address maps to its namespace's chains.
-    expect([...t.chains.keys()].some((c) => c.startsWith('KUBE-POD-FW-'))).toBe(false);
-    const to = t.maps.get('kube-router-to-pods')!.entries;
-    expect(to.get('10.244.1.2')).toMatch(/^KUBE-PODS-IN-/);
-    expect(t.chains.has(to.get('10.244.1.2')!)).toBe(true);
+    // No per-pod chain: the namespace's two pod chains, and its set holds the pod.
+    expect([...t.chains.keys()].filter((c) => c.startsWith('KUBE-POD-FW-')).sort()).toEqual([podsEg, podsIn]);
+    expect(podsIn).toMatch(/^KUBE-POD-FW-IN-[A-Z2-7]{13}$/);
+    expect(plan.sets.get(nsSet)!.entries).toEqual(['10.244.1.2']);
     const named = [...plan.sets.values()].find((x) => x.type === 'hash:ip,port')!;
     expect(nftElements(named)).toEqual(['10.244.1.2 . tcp . 80']);
     const rules = [...t.chains.values()].flat().map((r) => nftRule(r, 4));

@@ -1,8 +1,8 @@
 // Typed plan -> native nftables text (`nft -f` commands), for --use-nftables-for-netpol. The same typed
 // rules the iptables renderer prints, spelled as nft expressions, in one `inet` table of our own. Both
-// families share that table, so IPv6 chains, sets and maps get a `-6` suffix (IPv4 keeps the names an
+// families share that table, so IPv6 chains and sets get a `-6` suffix (IPv4 keeps the names an
 // operator knows from iptables). Pure and memoised by rule identity like render.ts.
-import { bigIntToIP, familyBits, formatIP, ipToBigInt, parseIP } from '../../../model/normalize/ip.js';
+import { bigIntToIP, familyBits, formatIP, ipToBigInt } from '../../../model/normalize/ip.js';
 import { parseCIDROrIP } from '../../../model/normalize/cidr.js';
 import type { IPFamily } from '../../../model/types.js';
 import type { Mark, Match, Rule, SetSpec, Target } from '../compile/plan.js';
@@ -15,7 +15,7 @@ export const T = `${NFT_FAMILY} ${NFT_TABLE}`;
 /** Base chains of our table, hooked where iptables' INPUT/FORWARD/OUTPUT are. */
 export const BASE_CHAINS = { INPUT: 'input', FORWARD: 'forward', OUTPUT: 'output' } as const;
 
-/** A chain or map name of one family's part of the table. */
+/** A chain name of one family's part of the table. */
 export function nftChain(name: string, f: IPFamily): string {
   return f === 6 ? `${name}-6` : name;
 }
@@ -32,7 +32,8 @@ function markMatch(m: Mark, negate: boolean | undefined): string {
   return `meta mark & ${hex(m.mask)} ${negate ? '!=' : '=='} ${hex(m.value)}`;
 }
 
-function quote(comment: string): string {
+/** A rule comment as nft stores it (and prints it back): quoted, double quotes made single, 127 bytes at most. */
+export function quote(comment: string): string {
   // nft keeps at most 128 bytes of comment and has no escape for a double quote.
   let c = comment.replace(/"/g, "'");
   while (Buffer.byteLength(c) > 127) c = c.slice(0, -1);
@@ -85,8 +86,6 @@ export function nftTarget(t: Target, f: IPFamily): string {
       return `log group ${t.group}`;
     case 'jump':
       return `jump ${nftChain(t.chain, f)}`;
-    case 'vmap':
-      return `${addr(f)} ${t.key === 'src' ? 'saddr' : 'daddr'} vmap @${nftChain(t.map, f)}`;
   }
 }
 
@@ -179,23 +178,17 @@ export function netRanges(entries: readonly string[], f: IPFamily): string[] {
 
 /** A set's elements as nft spells them. */
 export function nftElements(spec: SetSpec): string[] {
-  switch (spec.type) {
-    case 'hash:ip':
-      return [...spec.entries];
-    case 'hash:ip,port':
-      // "10.0.0.1,tcp:80" -> "10.0.0.1 . tcp . 80"
-      return spec.entries.map((e) => {
-        const comma = e.lastIndexOf(',');
-        const [proto, port] = e.slice(comma + 1).split(':');
-        return `${e.slice(0, comma)} . ${proto} . ${port}`;
-      });
-    case 'hash:net':
-      return netRanges(spec.entries, setFamily(spec));
-  }
+  return spec.type === 'hash:net' ? netRanges(spec.entries, setFamily(spec)) : nftElementsOf(spec.type, spec.entries);
 }
 
-/** Whether an address is one nft accepts as a map key of that family (plan input is already checked). */
-export function validAddress(ip: string, f: IPFamily): boolean {
-  const p = parseIP(ip);
-  return p !== undefined && p.family === f;
+/** Entries of a hash:ip or hash:ip,port set (any subset: a delta's) as nft elements, one each. */
+export function nftElementsOf(type: 'hash:ip' | 'hash:ip,port', entries: readonly string[]): string[] {
+  if (type === 'hash:ip') return [...entries];
+  // "10.0.0.1,tcp:80" -> "10.0.0.1 . tcp . 80"
+  return entries.map((e) => {
+    const comma = e.lastIndexOf(',');
+    const [proto, port] = e.slice(comma + 1).split(':');
+    return `${e.slice(0, comma)} . ${proto} . ${port}`;
+  });
 }
+

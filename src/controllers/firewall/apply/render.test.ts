@@ -132,7 +132,8 @@ describe('rendered plans', () => {
     expect(all).toContain('-m comment --comment "rule for stateful firewall for pod" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT');
     expect(all).toContain('-p ipv6-icmp -m comment --comment "allow icmp echo requests" -m icmp6 --icmpv6-type 128 -j ACCEPT');
     expect(all).toContain('-p tcp -m comment --comment "allow LOCAL TCP traffic to node ports" -m addrtype --dst-type LOCAL -m multiport --dports 30000:32767 -j RETURN');
-    expect(all).toContain(`-d 10.244.1.2/32 -m comment --comment "rule to permit the traffic traffic to pods when source is the pod\\'s local node" -m addrtype --src-type LOCAL -j ACCEPT`);
+    expect(all).toContain(`-m comment --comment "rule to permit the traffic traffic to pods when source is the pod\\'s local node" -m addrtype --src-type LOCAL -j ACCEPT`);
+    expect(all.some((r) => /^-m comment --comment "rule to jump traffic destined to PODs of namespace: \S+ to chain KUBE-POD-FW-IN-\S+" -m set --match-set KUBE-NSP-\S+ dst -j KUBE-POD-FW-IN-/.test(r))).toBe(true);
     expect(all).toContain('-m comment --comment "rule to clear the policy mark for the next chain" -j MARK --set-xmark 0x0/0x10000');
     expect(all.filter((r) => / -m tcp --dport 80:90 -m mark --mark 0x10000\/0x10000 -j RETURN$/.test(r))).toHaveLength(2);
     expect(all.some((r) => r.startsWith('-d fd00:1::/64 -m comment --comment "rule to REJECT traffic to pods whose firewall is not programmed yet" -m set ! --match-set inet6:kube-router-local-pods dst -m addrtype ! --dst-type LOCAL -j REJECT --reject-with icmp6-port-unreachable'))).toBe(true);

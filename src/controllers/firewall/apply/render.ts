@@ -52,9 +52,6 @@ export function renderTarget(t: Target): string {
       return `NFLOG --nflog-group ${t.group}`;
     case 'jump':
       return t.chain;
-    case 'vmap':
-      // Map dispatch is compiled for the native nftables backend only (CompileOptions.podDispatch).
-      throw new Error(`iptables cannot render verdict map ${t.map}: plan compiled for native nftables`);
   }
 }
 

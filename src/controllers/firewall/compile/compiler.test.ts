@@ -4,7 +4,7 @@ import { namespace, pod, policy, snapshot } from '../../../testing/firewall/fixt
 import { Cluster, nodeOptions, reach } from '../../../testing/firewall/reach.js';
 import { tracePacket } from './trace.js';
 import { FirewallCompiler, compileFirewall } from './compiler.js';
-import { isOurChain, isOurSet } from './names.js';
+import { isOurChain, isOurSet, namespacePodsChainName, namespacePodsSetName } from './names.js';
 
 // Address plan: node1 pods 10.244.1.0/24, node2 pods 10.244.2.0/24, outside 203.0.113.0/24.
 const ports = [
@@ -221,8 +221,10 @@ describe('compiler semantics (through the plan tracer)', () => {
       [...PODS, host],
     );
     const plan = c.plan('node1');
+    // Local pods x/a, x/b, y/a: namespaces x and y get their two pod chains each, the host pod nothing.
     const podChains = [...plan.tables.get(4)!.chains.keys()].filter((n) => n.startsWith('KUBE-POD-FW-'));
-    expect(podChains).toHaveLength(3);
+    expect(podChains).toHaveLength(4);
+    expect([...plan.sets.get('kube-router-local-pods')!.entries].sort()).toEqual(['10.244.1.2', '10.244.1.3', '10.244.1.5']);
     expect(reach(c, { ip: '192.168.0.1' }, xa, TCP80)).toBe('REJECT');
     expect(reach(c, xb, xa, TCP80)).toBe('ACCEPT');
     expect([...plan.sets.values()].flatMap((s) => s.entries)).not.toContain('192.168.0.1');
@@ -233,7 +235,7 @@ describe('compiler semantics (through the plan tracer)', () => {
     const noip = pod({ ns: 'x', name: 'noip', ip: [], labels: { pod: 'b' } });
     const c = world([policy('x', 'p', { podSelector: {}, ingress: [{ from: [{ podSelector: { matchLabels: { pod: 'b' } } }] }] })], [...PODS, done, noip]);
     expect(reach(c, { ip: '10.244.1.9' }, xa, TCP80)).toBe('REJECT');
-    expect([...c.plan('node1').tables.get(4)!.chains.keys()].filter((n) => n.startsWith('KUBE-POD-FW-'))).toHaveLength(3);
+    expect([...c.plan('node1').sets.get('kube-router-local-pods')!.entries].sort()).toEqual(['10.244.1.2', '10.244.1.3', '10.244.1.5']);
   });
 
   it('malformed input: bad ranges, except outside the block, empty selectors never crash or widen', () => {
@@ -380,6 +382,74 @@ describe('incremental compile', () => {
     expect(normalize(r3.plan)).toEqual(normalize(compileFirewall({ ...s1, policies: pol3 }, nodeOptions('node1'))));
   });
 
+  it('a new local pod in a namespace that has local pods changes sets only (no rule, no jump)', () => {
+    const comp = new FirewallCompiler(nodeOptions('node1'));
+    const s1 = snapshot({ namespaces: NAMESPACES, pods: PODS, policies: base });
+    const p1 = comp.update(s1).plan;
+    const xd = pod({ ns: 'x', name: 'd', ip: '10.244.1.8', labels: { pod: 'a', role: 'client' }, ports });
+    const pods2 = new Map(s1.pods);
+    pods2.set('x/d', xd);
+    const r = comp.update({ ...s1, pods: pods2 });
+    for (const [name, rules] of r.plan.tables.get(4)!.chains) expect(p1.tables.get(4)!.chains.get(name), name).toBe(rules);
+    const changed = [...r.plan.sets].filter(([n, s]) => p1.sets.get(n) !== s).map(([n]) => n);
+    const nsSet = namespacePodsSetName(4, 'x');
+    expect(changed).toEqual(expect.arrayContaining([nsSet, 'kube-router-local-pods', 'kube-router-in-isolated']));
+    expect(r.plan.sets.get(nsSet)!.entries).toContain('10.244.1.8');
+    // The namespace set narrows (its members' traffic is filtered): the applier adds to it first.
+    expect(r.plan.denySets.has(nsSet)).toBe(true);
+    expect(normalize(r.plan)).toEqual(normalize(compileFirewall({ ...s1, pods: pods2 }, nodeOptions('node1'))));
+    // Traffic to it runs x's ingress pod chain: policy p selects it, and role=client is no peer of p's.
+    const c = new Cluster(['node1', 'node2']).update({ ...s1, pods: pods2 });
+    expect(reach(c, xb, xd, TCP80)).toBe('REJECT');
+    expect(reach(c, xd, xa, TCP80)).toBe('ACCEPT');
+  });
+
+  it('big sets carry their exact delta against the previous plan (what the appliers send instead of a diff)', () => {
+    const comp = new FirewallCompiler(nodeOptions('node1'));
+    // 300 more local pods: kube-router-local-pods and the isolated set pass the delta threshold.
+    const many: PodModel[] = [];
+    for (let i = 0; i < 300; i++) many.push(pod({ ns: 'x', name: `m${i}`, ip: i < 240 ? `10.244.1.${i + 6}` : `10.244.3.${i - 240}` }));
+    const s1 = snapshot({ namespaces: NAMESPACES, pods: [...PODS, ...many], policies: base });
+    const p1 = comp.update(s1).plan;
+    const pods2 = new Map(s1.pods);
+    pods2.set('x/new', pod({ ns: 'x', name: 'new', ip: '10.244.1.253' }));
+    pods2.delete('x/m1');
+    const p2 = comp.update({ ...s1, pods: pods2 }).plan;
+    const d = p2.setDeltas.get('kube-router-local-pods')!;
+    expect(d.base).toBe(p1.sets.get('kube-router-local-pods'));
+    expect(d.added).toEqual(['10.244.1.253']);
+    expect(d.removed).toEqual(['10.244.1.7']);
+    // Every delta turns its base into the new entries exactly.
+    for (const [name, delta] of p2.setDeltas) {
+      const got = new Set(delta.base.entries);
+      for (const e of delta.removed) got.delete(e);
+      for (const e of delta.added) got.add(e);
+      expect([...got].sort(), name).toEqual([...new Set(p2.sets.get(name)!.entries)].sort());
+    }
+    // Other small sets are diffed whole: no delta (the event-kept ones always carry theirs).
+    expect([...p2.setDeltas.keys()].every((n) => p2.sets.get(n)!.entries.length >= 256)).toBe(true);
+  });
+
+  it("a namespace's first local pod adds its jumps and pod chains; its last one takes them away", () => {
+    const comp = new FirewallCompiler(nodeOptions('node1'));
+    const s1 = snapshot({ namespaces: NAMESPACES, pods: PODS, policies: base });
+    const p1 = comp.update(s1).plan;
+    const podsIn = namespacePodsChainName('z', 'ingress');
+    expect(p1.tables.get(4)!.chains.has(podsIn)).toBe(false);
+    const zb = pod({ ns: 'z', name: 'b', ip: '10.244.1.9', labels: { pod: 'b' }, ports });
+    const pods2 = new Map(s1.pods);
+    pods2.set('z/b', zb);
+    const p2 = comp.update({ ...s1, pods: pods2 }).plan;
+    const forward = p2.tables.get(4)!.chains.get('KUBE-ROUTER-FORWARD')!;
+    expect(forward.filter((r) => r.origin.kind === 'namespace-pods').map((r) => r.origin.kind === 'namespace-pods' && r.origin.namespace)).toEqual(['x', 'x', 'y', 'y', 'z', 'z']);
+    expect(p2.tables.get(4)!.chains.has(podsIn)).toBe(true);
+    expect(p2.sets.get(namespacePodsSetName(4, 'z'))!.entries).toEqual(['10.244.1.9']);
+    const p3 = comp.update(s1).plan;
+    expect(p3.tables.get(4)!.chains.has(podsIn)).toBe(false);
+    expect(p3.sets.has(namespacePodsSetName(4, 'z'))).toBe(false);
+    expect(normalize(p3)).toEqual(normalize(p1));
+  });
+
   it('pod IP change, deletion and re-creation converge to the fresh compile', () => {
     const comp = new FirewallCompiler(nodeOptions('node1'));
     const s1 = snapshot({ namespaces: NAMESPACES, pods: PODS, policies: base });
@@ -401,5 +471,6 @@ function normalize(plan: ReturnType<typeof compileFirewall>): unknown {
   return {
     tables: [...plan.tables].map(([f, t]) => [f, [...t.chains].sort(([a], [b]) => a.localeCompare(b)), t.jumps]),
     sets: [...plan.sets.values()].map((s) => ({ ...s, entries: [...s.entries].sort() })).sort((a, b) => a.name.localeCompare(b.name)),
+    denySets: [...plan.denySets].sort(),
   };
 }

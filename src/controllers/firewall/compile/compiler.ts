@@ -1,8 +1,10 @@
 // Incremental firewall compiler: ClusterSnapshot -> FirewallPlan. The selection index
 // (selection-index.ts) follows the cluster and marks what changed; this file is emission: it keeps the
 // plan's chains and sets, re-renders only what the index marked (sets of dirty selections, dispatch
-// chains of dirty namespaces, top-level chains when local pods changed) and returns a plan that shares
-// everything unchanged with the last one by identity. What the chains contain is rules.ts, emit.ts
+// chains of dirty namespaces, namespace pod sets when local pods changed, top-level chains when a
+// namespace gained its first or lost its last local pod; kube-router-local-pods and the isolated sets
+// follow events and are never rebuilt) and returns a plan that shares everything unchanged with the last
+// one by identity, plus each big changed set's element delta (plan.setDeltas). What the chains contain is rules.ts, emit.ts
 // and policy.ts. `compileFirewall` is the pure one-shot form (a fresh compiler, one update).
 import type { ClusterSnapshot, IPFamily } from '../../../model/types.js';
 import { ipFamily } from '../../../model/normalize/ip.js';
@@ -15,18 +17,18 @@ import {
   CHAIN_TAIL,
   isolatedSetName,
   localPodsSetName,
-  MAP_FROM_PODS,
-  MAP_TO_PODS,
   namespacePodsChainName,
+  namespacePodsSetName,
   namedPortSetName,
   namespaceChainName,
   policySetName,
 } from './names.js';
-import type { CompileStats, FirewallPlan, Rule, SetSpec, VerdictMap } from './plan.js';
+import type { CompileStats, FirewallPlan, Rule, SetDelta, SetSpec } from './plan.js';
 import { denySets, namespaceChains, tablePlans, topLevelChains } from './emit.js';
 import type { CompiledPolicy, SelectionDef } from './policy.js';
-import { commonChain, defaultChain, mapDispatch, namespacePodsChain, podChain, podJumps, tailChain, type PodJumps, type ServiceRanges } from './rules.js';
+import { commonChain, defaultChain, namespaceJumps, namespacePodsChain, tailChain, type NamespaceJumps, type ServiceRanges } from './rules.js';
 import { SelectionIndex, type IndexEvents, type NamedPortEntry, type PodEntry } from './selection-index.js';
+import type { Direction } from './names.js';
 
 export { policyPod } from './selection-index.js';
 
@@ -40,35 +42,81 @@ export interface CompileOptions {
    */
   readonly podCIDRs: readonly string[];
   readonly ranges: ServiceRanges;
-  /**
-   * How traffic reaches a local pod's rules. `chains` (iptables; the default): a chain per pod and two
-   * jumps per pod in the top-level chains. `maps` (native nftables): one chain per namespace and
-   * direction, reached through the to-pods / from-pods verdict maps, so a new pod is two map elements
-   * and the top-level chains never change.
-   */
-  readonly podDispatch?: 'chains' | 'maps';
 }
 
-/** A local pod's rendered chain and jumps, per family: kept until its chain changes (IPs, node). */
-type PodRender = Map<IPFamily, { chain: Rule[]; jumps: PodJumps }>;
+/** Sets with at least this many entries carry a delta (SetDelta); below, a whole-set diff is as cheap. */
+const DELTA_MIN = 256;
+
+/**
+ * The addresses of a set that follows events (kube-router-local-pods, the isolated sets), counted so two
+ * members sharing an address (a reused IP, briefly) keep it until both are gone, with which addresses
+ * appeared or went since the last emit: those sets are never rebuilt, and their delta is exact.
+ */
+class CountedAddresses {
+  private readonly count = new Map<string, number>();
+  /** Address -> whether the last emit had it, for every address touched since. */
+  private readonly touched = new Map<string, boolean>();
+
+  add(ip: string): void {
+    const n = this.count.get(ip) ?? 0;
+    if (n === 0 && !this.touched.has(ip)) this.touched.set(ip, false);
+    this.count.set(ip, n + 1);
+  }
+
+  remove(ip: string): void {
+    const n = this.count.get(ip) ?? 0;
+    if (n === 0) return;
+    if (n > 1) return void this.count.set(ip, n - 1);
+    if (!this.touched.has(ip)) this.touched.set(ip, true);
+    this.count.delete(ip);
+  }
+
+  get dirty(): boolean {
+    return this.touched.size > 0;
+  }
+
+  take(): { entries: string[]; added: string[]; removed: string[] } {
+    const added: string[] = [];
+    const removed: string[] = [];
+    for (const [ip, had] of this.touched) {
+      const has = this.count.has(ip);
+      if (has && !had) added.push(ip);
+      else if (!has && had) removed.push(ip);
+    }
+    this.touched.clear();
+    return { entries: [...this.count.keys()], added, removed };
+  }
+}
 
 export class FirewallCompiler implements IndexEvents {
   private readonly index: SelectionIndex;
   private readonly sets = new Map<string, SetSpec>();
   private readonly chains = new Map<IPFamily, Map<string, readonly Rule[]>>();
-  private readonly podRender = new Map<string, PodRender>();
   /** Families that fail closed (a pod CIDR of theirs is known). */
   private readonly failClosed = new Set<IPFamily>();
-  private readonly maps = new Map<IPFamily, Map<string, VerdictMap>>();
-  /** Map dispatch: local pod address -> (pod key, namespace), kept per event; published when dirty. */
-  private readonly dispatch = new Map<IPFamily, Map<string, { key: string; namespace: string }>>();
-  private readonly nsPodsChains = new Map<string, { ingress: string; egress: string }>();
-  private readonly byMaps: boolean;
+  /** Local pod keys per namespace, kept per event; the namespaces' pod sets are rendered from it. */
+  private readonly localByNs = new Map<string, Set<string>>();
+  /** Namespaces whose local pods changed since the last emit. */
+  private readonly localDirtyNs = new Set<string>();
+  /** A namespace gained its first or lost its last local pod: the top-level chains change. */
+  private topDirty = true;
+  /** Each namespace's top-level jumps per family, kept so unchanged ones keep their identity. */
+  private readonly nsJumps = new Map<string, Map<IPFamily, NamespaceJumps>>();
+  private readonly nsPodSets = new Set<string>();
+  /** The entries of each big set as last emitted, to tell the next emit's delta without a rebuild. */
+  private readonly mirrors = new Map<string, Set<string>>();
+  private deltas = new Map<string, SetDelta>();
+  /** kube-router-local-pods per family, and each direction's isolated set, kept by events. */
+  private readonly localAddrs = new Map<IPFamily, CountedAddresses>();
+  private readonly isoAddrs = { ingress: new Map<IPFamily, CountedAddresses>(), egress: new Map<IPFamily, CountedAddresses>() };
+  /** The addresses each isolated pod was counted with (its IPs may change before it leaves). */
+  private readonly isoMembers = { ingress: new Map<string, ReadonlyMap<IPFamily, string>>(), egress: new Map<string, ReadonlyMap<IPFamily, string>>() };
+  /** The first emit creates the event-kept sets even while empty. */
+  private firstEmit = true;
   private setsRecomputed = 0;
 
   constructor(private readonly opts: CompileOptions) {
     this.index = new SelectionIndex(opts, this);
-    this.byMaps = opts.podDispatch === 'maps';
     for (const f of opts.families) {
       const m = new Map<string, readonly Rule[]>();
       m.set(CHAIN_COMMON, commonChain(f));
@@ -79,15 +127,9 @@ export class FirewallCompiler implements IndexEvents {
         m.set(CHAIN_TAIL, tailChain(f, cidrs, localPodsSetName(f)));
       }
       this.chains.set(f, m);
-      this.maps.set(f, new Map());
-      this.dispatch.set(f, new Map());
-      if (this.byMaps) {
-        // The top-level chains never change under map dispatch: pods come and go as map elements.
-        const top = topLevelChains(f, this.failClosed.has(f), opts.ranges, [mapDispatch(MAP_TO_PODS, MAP_FROM_PODS)]);
-        m.set(CHAIN_INPUT, top.input);
-        m.set(CHAIN_FORWARD, top.forward);
-        m.set(CHAIN_OUTPUT, top.output);
-      }
+      this.localAddrs.set(f, new CountedAddresses());
+      this.isoAddrs.ingress.set(f, new CountedAddresses());
+      this.isoAddrs.egress.set(f, new CountedAddresses());
     }
   }
 
@@ -100,49 +142,45 @@ export class FirewallCompiler implements IndexEvents {
     return { plan, stats: { ...this.index.stats, setsRecomputed: this.setsRecomputed, full } };
   }
 
-  // ---- IndexEvents (called by the index only, in the order things change): chains and sets that come
-  // and go with pods and policies ----
+  // ---- IndexEvents (called by the index only, in the order things change): what comes and goes with
+  // pods and policies ----
 
   localPodAdded(e: PodEntry): void {
-    if (this.byMaps) {
-      for (const [f, ip] of e.ips) this.dispatch.get(f)?.set(ip, { key: e.key, namespace: e.pod.namespace });
-      return;
+    const ns = e.pod.namespace;
+    let keys = this.localByNs.get(ns);
+    if (!keys) {
+      this.localByNs.set(ns, (keys = new Set()));
+      this.topDirty = true;
     }
-    let render = this.podRender.get(e.key);
-    if (!render) {
-      const ns = e.pod.namespace;
-      render = new Map();
-      for (const [f, ip] of e.ips) {
-        render.set(f, {
-          chain: podChain({
-            namespace: ns,
-            name: e.pod.name,
-            ip,
-            family: f,
-            nsIngressChain: namespaceChainName(ns, 'ingress'),
-            nsEgressChain: namespaceChainName(ns, 'egress'),
-            ingressIsolatedSet: isolatedSetName(f, 'ingress'),
-            egressIsolatedSet: isolatedSetName(f, 'egress'),
-          }),
-          jumps: podJumps(ns, e.pod.name, ip, e.chain),
-        });
-      }
-      this.podRender.set(e.key, render);
-    }
-    for (const [f, r] of render) this.chains.get(f)!.set(e.chain, r.chain);
+    keys.add(e.key);
+    this.localDirtyNs.add(ns);
+    for (const [f, ip] of e.ips) this.localAddrs.get(f)?.add(ip);
   }
 
   localPodDropped(e: PodEntry): void {
-    if (this.byMaps) {
-      // Only if the address is still this pod's: a new pod may have taken it in the same update.
-      for (const [f, ip] of e.ips) {
-        const d = this.dispatch.get(f);
-        if (d?.get(ip)?.key === e.key) d.delete(ip);
-      }
-      return;
+    const ns = e.pod.namespace;
+    const keys = this.localByNs.get(ns);
+    if (!keys) return;
+    keys.delete(e.key);
+    if (keys.size === 0) {
+      this.localByNs.delete(ns);
+      this.topDirty = true;
     }
-    this.podRender.delete(e.key);
-    for (const f of this.opts.families) this.chains.get(f)!.delete(e.chain);
+    this.localDirtyNs.add(ns);
+    for (const [f, ip] of e.ips) this.localAddrs.get(f)?.remove(ip);
+  }
+
+  isolationChanged(d: Direction, key: string, on: boolean): void {
+    const members = this.isoMembers[d];
+    const ips = on ? this.index.pods.get(key)?.ips : members.get(key);
+    if (!ips) return;
+    if (on) members.set(key, ips);
+    else members.delete(key);
+    for (const [f, ip] of ips) {
+      const c = this.isoAddrs[d].get(f);
+      if (on) c?.add(ip);
+      else c?.remove(ip);
+    }
   }
 
   policyAdded(c: CompiledPolicy): void {
@@ -182,12 +220,40 @@ export class FirewallCompiler implements IndexEvents {
 
   private putSet(name: string, type: SetSpec['type'], f: IPFamily, entries: string[]): void {
     this.setsRecomputed++;
-    this.sets.set(name, { name, type, family: f === 4 ? 'inet' : 'inet6', entries });
+    const spec: SetSpec = { name, type, family: f === 4 ? 'inet' : 'inet6', entries };
+    const prev = this.sets.get(name);
+    this.sets.set(name, spec);
+    // Small sets are cheap to diff whole; big ones (local pods, isolation, wide selections) get a delta.
+    if (entries.length < DELTA_MIN) {
+      this.mirrors.delete(name);
+      return;
+    }
+    const now = new Set(entries);
+    const before = this.mirrors.get(name);
+    this.mirrors.set(name, now);
+    if (!prev || !before || prev.type !== type) return;
+    const added: string[] = [];
+    const removed: string[] = [];
+    for (const e of now) if (!before.has(e)) added.push(e);
+    for (const e of before) if (!now.has(e)) removed.push(e);
+    this.deltas.set(name, { base: prev, added, removed });
+  }
+
+  /** An event-kept set: its entries and exact delta, no rebuild. */
+  private putCounted(name: string, f: IPFamily, c: CountedAddresses): void {
+    if (!c.dirty && !this.firstEmit) return;
+    this.setsRecomputed++;
+    const { entries, added, removed } = c.take();
+    const prev = this.sets.get(name);
+    const spec: SetSpec = { name, type: 'hash:ip', family: f === 4 ? 'inet' : 'inet6', entries };
+    this.sets.set(name, spec);
+    if (prev) this.deltas.set(name, { base: prev, added, removed });
   }
 
   private emit(): FirewallPlan {
     const fams = this.opts.families;
     const ix = this.index;
+    this.deltas = new Map();
     for (const sel of ix.selections.values()) {
       if (!sel.dirty) continue;
       sel.dirty = false;
@@ -207,42 +273,34 @@ export class FirewallCompiler implements IndexEvents {
       }
     }
     for (const d of ['ingress', 'egress'] as const) {
-      if (!ix.isoDirty[d]) continue;
-      ix.isoDirty[d] = false;
-      for (const f of fams) this.putSet(isolatedSetName(f, d), 'hash:ip', f, this.ipsOf(ix.iso[d].keys(), f));
+      for (const f of fams) this.putCounted(isolatedSetName(f, d), f, this.isoAddrs[d].get(f)!);
     }
-    const localKeys = ix.localDirty && !this.byMaps ? [...ix.pods.values()].filter((e) => e.local).map((e) => e.key).sort() : [];
-    if (ix.localDirty && !this.byMaps) {
-      for (const f of this.failClosed) this.putSet(localPodsSetName(f), 'hash:ip', f, this.ipsOf(localKeys, f));
-    }
-    for (const ns of ix.dirtyNs) this.renderNamespace(ns);
-    ix.dirtyNs.clear();
-    if (ix.localDirty && this.byMaps) {
-      // Map dispatch: the maps and the local-pods set follow the dispatch index, no sort, no chains.
-      ix.localDirty = false;
+    for (const f of this.failClosed) this.putCounted(localPodsSetName(f), f, this.localAddrs.get(f)!);
+    this.firstEmit = false;
+    // Each namespace's pod set: only the namespaces whose local pods changed.
+    for (const ns of this.localDirtyNs) {
+      const keys = this.localByNs.get(ns);
       for (const f of fams) {
-        const to = new Map<string, string>();
-        const from = new Map<string, string>();
-        for (const [ip, d] of this.dispatch.get(f)!) {
-          const names = this.podsChainsOf(d.namespace);
-          to.set(ip, names.ingress);
-          from.set(ip, names.egress);
+        const name = namespacePodsSetName(f, ns);
+        if (keys) {
+          this.putSet(name, 'hash:ip', f, this.ipsOf(keys, f));
+          this.nsPodSets.add(name);
+        } else {
+          this.sets.delete(name);
+          this.mirrors.delete(name);
+          this.nsPodSets.delete(name);
         }
-        const maps = this.maps.get(f)!;
-        maps.set(MAP_TO_PODS, { name: MAP_TO_PODS, family: f, entries: to });
-        maps.set(MAP_FROM_PODS, { name: MAP_FROM_PODS, family: f, entries: from });
-        if (this.failClosed.has(f)) this.putSet(localPodsSetName(f), 'hash:ip', f, [...to.keys()]);
       }
     }
-    if (ix.localDirty) {
-      ix.localDirty = false;
+    this.localDirtyNs.clear();
+    for (const ns of ix.dirtyNs) this.renderNamespace(ns);
+    ix.dirtyNs.clear();
+    if (this.topDirty) {
+      this.topDirty = false;
+      const namespaces = [...this.localByNs.keys()].sort();
+      for (const ns of this.nsJumps.keys()) if (!this.localByNs.has(ns)) this.nsJumps.delete(ns);
       for (const f of fams) {
-        const jumps: PodJumps[] = [];
-        for (const k of localKeys) {
-          const j = this.podRender.get(k)?.get(f)?.jumps;
-          if (j) jumps.push(j);
-        }
-        const top = topLevelChains(f, this.failClosed.has(f), this.opts.ranges, jumps);
+        const top = topLevelChains(f, this.failClosed.has(f), this.opts.ranges, namespaces.map((ns) => this.jumpsOf(ns, f)));
         const m = this.chains.get(f)!;
         m.set(CHAIN_INPUT, top.input);
         m.set(CHAIN_FORWARD, top.forward);
@@ -251,34 +309,44 @@ export class FirewallCompiler implements IndexEvents {
     }
     const warnings: string[] = [];
     for (const p of ix.policies.values()) warnings.push(...p.compiled.warnings);
-    return { tables: tablePlans(fams, this.chains, this.maps), sets: new Map(this.sets), denySets: denySets(fams), warnings };
+    for (const name of this.mirrors.keys()) if (!this.sets.has(name)) this.mirrors.delete(name);
+    return { tables: tablePlans(fams, this.chains), sets: new Map(this.sets), denySets: denySets(fams, this.nsPodSets), setDeltas: this.deltas, warnings };
   }
 
-  private podsChainsOf(ns: string): { ingress: string; egress: string } {
-    let n = this.nsPodsChains.get(ns);
-    if (!n) this.nsPodsChains.set(ns, (n = { ingress: namespacePodsChainName(ns, 'ingress'), egress: namespacePodsChainName(ns, 'egress') }));
-    return n;
+  private jumpsOf(ns: string, f: IPFamily): NamespaceJumps {
+    let byFamily = this.nsJumps.get(ns);
+    if (!byFamily) this.nsJumps.set(ns, (byFamily = new Map()));
+    let j = byFamily.get(f);
+    if (!j) {
+      j = namespaceJumps(ns, namespacePodsSetName(f, ns), namespacePodsChainName(ns, 'ingress'), namespacePodsChainName(ns, 'egress'));
+      byFamily.set(f, j);
+    }
+    return j;
   }
 
+  /** A namespace's policy dispatch chains (while it has policies or local pods) and pod chains (while it has local pods). */
   private renderNamespace(ns: string): void {
     const needed = this.index.namespaceNeeded(ns);
+    const local = this.index.hasLocalPods(ns);
     const policies = needed ? this.index.policiesOf(ns) : [];
+    const inName = namespaceChainName(ns, 'ingress');
+    const egName = namespaceChainName(ns, 'egress');
+    const podsIn = namespacePodsChainName(ns, 'ingress');
+    const podsEg = namespacePodsChainName(ns, 'egress');
     for (const f of this.opts.families) {
       const m = this.chains.get(f)!;
-      const inName = namespaceChainName(ns, 'ingress');
-      const egName = namespaceChainName(ns, 'egress');
-      const { ingress: podsIn, egress: podsEg } = this.podsChainsOf(ns);
       if (!needed) {
         m.delete(inName);
         m.delete(egName);
+      } else {
+        const chains = namespaceChains(f, policies);
+        m.set(inName, chains.ingress);
+        m.set(egName, chains.egress);
+      }
+      if (!local) {
         m.delete(podsIn);
         m.delete(podsEg);
-        continue;
-      }
-      const chains = namespaceChains(f, policies);
-      m.set(inName, chains.ingress);
-      m.set(egName, chains.egress);
-      if (this.byMaps && !m.has(podsIn)) {
+      } else if (!m.has(podsIn)) {
         m.set(podsIn, namespacePodsChain(ns, f, 'ingress', inName, isolatedSetName(f, 'ingress')));
         m.set(podsEg, namespacePodsChain(ns, f, 'egress', egName, isolatedSetName(f, 'egress')));
       }

@@ -3,9 +3,9 @@
 // changed) and keeps the results, so successive plans share unchanged chain arrays by identity.
 import type { IPFamily } from '../../../model/types.js';
 import { isolatedSetName, policyChainName, policySetName } from './names.js';
-import type { Rule, TablePlan, TopLevelJump, VerdictMap } from './plan.js';
+import type { Rule, TablePlan, TopLevelJump } from './plan.js';
 import type { CompiledPolicy } from './policy.js';
-import { builtinJump, inputHead, jump, matchSet, rule, topLevelHead, topLevelTail, type PodJumps, type ServiceRanges } from './rules.js';
+import { builtinJump, inputHead, jump, matchSet, rule, topLevelHead, topLevelTail, type NamespaceJumps, type ServiceRanges } from './rules.js';
 
 /** A namespace's two dispatch chains: jump to each policy's chain for traffic to/from the pods it selects. */
 export function namespaceChains(f: IPFamily, policies: readonly CompiledPolicy[]): { ingress: Rule[]; egress: Rule[] } {
@@ -31,12 +31,12 @@ export function namespaceChains(f: IPFamily, policies: readonly CompiledPolicy[]
 }
 
 
-/** KUBE-ROUTER-INPUT/FORWARD/OUTPUT of one family: head, every local pod's jumps (in the given order), tail. */
+/** KUBE-ROUTER-INPUT/FORWARD/OUTPUT of one family: head, each namespace's jumps (in the given order), tail. */
 export function topLevelChains(
   f: IPFamily,
   failClosed: boolean,
   ranges: ServiceRanges,
-  podJumps: Iterable<PodJumps>,
+  podJumps: Iterable<NamespaceJumps>,
 ): { input: Rule[]; forward: Rule[]; output: Rule[] } {
   const head = topLevelHead(failClosed);
   const input = [...head, ...inputHead(f, ranges)];
@@ -57,17 +57,15 @@ const JUMPS: readonly TopLevelJump[] = (['INPUT', 'FORWARD', 'OUTPUT'] as const)
 export function tablePlans(
   families: readonly IPFamily[],
   chains: ReadonlyMap<IPFamily, ReadonlyMap<string, readonly Rule[]>>,
-  maps: ReadonlyMap<IPFamily, ReadonlyMap<string, VerdictMap>>,
 ): Map<IPFamily, TablePlan> {
   const tables = new Map<IPFamily, TablePlan>();
   for (const f of families) {
-    const jumps = JUMPS;
-    tables.set(f, { family: f, chains: new Map(chains.get(f)!), maps: new Map(maps.get(f) ?? []), jumps });
+    tables.set(f, { family: f, chains: new Map(chains.get(f)!), jumps: JUMPS });
   }
   return tables;
 }
 
-/** The sets whose members get less access (see FirewallPlan.denySets). */
-export function denySets(families: readonly IPFamily[]): Set<string> {
-  return new Set(families.flatMap((f) => [isolatedSetName(f, 'ingress'), isolatedSetName(f, 'egress')]));
+/** The sets whose members get less access (see FirewallPlan.denySets): isolated and namespace pod sets. */
+export function denySets(families: readonly IPFamily[], namespacePodSets: Iterable<string>): Set<string> {
+  return new Set([...families.flatMap((f) => [isolatedSetName(f, 'ingress'), isolatedSetName(f, 'egress')]), ...namespacePodSets]);
 }

@@ -32,26 +32,23 @@ export const CHAIN_COMMON = 'KUBE-NWPLCY-COMMON';
 export const CHAIN_DEFAULT = 'KUBE-NWPLCY-DEFAULT';
 export const CHAIN_TAIL = 'KUBE-NWPLCY-TAIL';
 
+/**
+ * Pod chains keep kube-router's prefix (what operators grep for), but there is one per namespace and
+ * direction, shared by the namespace's local pods: KUBE-POD-FW-IN-<hash> / KUBE-POD-FW-EG-<hash>.
+ */
 export const POD_CHAIN_PREFIX = 'KUBE-POD-FW-';
 export const POLICY_CHAIN_PREFIX = 'KUBE-NWPLCY-';
 /** Per-namespace dispatch chains: one set-guarded jump per policy of the namespace. */
 export const NS_INGRESS_PREFIX = 'KUBE-NS-IN-';
 export const NS_EGRESS_PREFIX = 'KUBE-NS-EG-';
-/** Map dispatch: one shared pod chain per namespace and direction, in place of one chain per pod. */
-export const NS_PODS_INGRESS_PREFIX = 'KUBE-PODS-IN-';
-export const NS_PODS_EGRESS_PREFIX = 'KUBE-PODS-EG-';
-/** Map dispatch: local pod address -> its namespace's pod chain, for traffic to / from it. */
-export const MAP_TO_PODS = 'kube-router-to-pods';
-export const MAP_FROM_PODS = 'kube-router-from-pods';
+/** Set of a namespace's programmed local pods: the top-level chains dispatch to its pod chains by it. */
+export const NS_PODS_SET_PREFIX = 'KUBE-NSP-';
 
 /** Set by a policy rule that admits the packet; a pod chain rejects what lacks it. */
 export const MARK_POLICY: Mark = { value: 0x10000, mask: 0x10000 };
 /** Set at the end of a pod chain; the top-level chains accept what carries it. */
 export const MARK_NETPOL_OK: Mark = { value: 0x20000, mask: 0x20000 };
 
-export function podChainName(namespace: string, name: string): string {
-  return POD_CHAIN_PREFIX + hash16(`pod/${namespace}/${name}`);
-}
 
 export function policyChainName(namespace: string, name: string, dir: Direction): string {
   return POLICY_CHAIN_PREFIX + hash16(`policy/${namespace}/${name}/${dir}`);
@@ -61,8 +58,9 @@ export function namespaceChainName(namespace: string, dir: Direction): string {
   return (dir === 'ingress' ? NS_INGRESS_PREFIX : NS_EGRESS_PREFIX) + hash16(`ns/${namespace}/${dir}`);
 }
 
+/** 28 characters, iptables' limit for a chain name: the 13-character hash still carries 65 bits. */
 export function namespacePodsChainName(namespace: string, dir: Direction): string {
-  return (dir === 'ingress' ? NS_PODS_INGRESS_PREFIX : NS_PODS_EGRESS_PREFIX) + hash16(`nspods/${namespace}/${dir}`);
+  return `${POD_CHAIN_PREFIX}${dir === 'ingress' ? 'IN' : 'EG'}-${hash16(`nspods/${namespace}/${dir}`).slice(0, 13)}`;
 }
 
 function familyPrefix(family: IPFamily): string {
@@ -78,7 +76,12 @@ export function namedPortSetName(family: IPFamily, protocol: string, port: strin
   return policySetName(family, 'DST', `namedport/${protocol}/${port}`);
 }
 
-/** Pods whose own chain is in the kernel: the default-deny TAIL exempts them (kube-router's name). */
+/** The programmed local pods of one namespace (31 characters with the inet6: prefix, ipset's limit). */
+export function namespacePodsSetName(family: IPFamily, namespace: string): string {
+  return `${familyPrefix(family)}${NS_PODS_SET_PREFIX}${hash16(`nspods/${namespace}/${family}`)}`;
+}
+
+/** Pods whose rules are in the kernel: the default-deny TAIL exempts them (kube-router's name). */
 export function localPodsSetName(family: IPFamily): string {
   return `${familyPrefix(family)}kube-router-local-pods`;
 }
@@ -101,9 +104,7 @@ export function isOurChain(name: string): boolean {
     name.startsWith(POLICY_CHAIN_PREFIX) ||
     name.startsWith(POD_CHAIN_PREFIX) ||
     name.startsWith(NS_INGRESS_PREFIX) ||
-    name.startsWith(NS_EGRESS_PREFIX) ||
-    name.startsWith(NS_PODS_INGRESS_PREFIX) ||
-    name.startsWith(NS_PODS_EGRESS_PREFIX)
+    name.startsWith(NS_EGRESS_PREFIX)
   );
 }
 
@@ -113,6 +114,7 @@ export function isOurSet(name: string): boolean {
     bare.startsWith('KUBE-SRC-') ||
     bare.startsWith('KUBE-DST-') ||
     bare.startsWith('TMP-NP-') ||
+    bare.startsWith(NS_PODS_SET_PREFIX) ||
     bare === 'kube-router-local-pods' ||
     bare === 'kube-router-in-isolated' ||
     bare === 'kube-router-eg-isolated'

@@ -16,6 +16,17 @@ export interface SetSpec {
   readonly entries: readonly string[];
 }
 
+/**
+ * How a set of this plan differs from the spec the same compiler emitted before (`base`): the applier
+ * that last applied `base` sends these elements only, instead of diffing the whole set (a new pod
+ * touches kube-router-local-pods and the isolated sets, thousands of entries each).
+ */
+export interface SetDelta {
+  readonly base: SetSpec;
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+}
+
 export type Direction = 'ingress' | 'egress';
 export type PortProtocol = 'tcp' | 'udp' | 'sctp';
 export type RuleProtocol = PortProtocol | 'icmp' | 'ipv6-icmp';
@@ -51,12 +62,7 @@ export type Target =
   | { readonly kind: 'MARK'; readonly mark: Mark }
   | { readonly kind: 'NFLOG'; readonly group: number }
   /** A jump to another chain of ours. */
-  | { readonly kind: 'jump'; readonly chain: string }
-  /**
-   * Native nftables only: look the packet's source or destination address up in a verdict map of the
-   * table (`ip saddr vmap @map`) and jump to the chain it names; no element, no verdict (next rule).
-   */
-  | { readonly kind: 'vmap'; readonly map: string; readonly key: 'src' | 'dst' };
+  | { readonly kind: 'jump'; readonly chain: string };
 
 /** Which peer of a policy rule a rule stands for (indices into the rule's `from`/`to` list). */
 export type PeerOrigin =
@@ -85,9 +91,10 @@ export type RuleOrigin =
     }
   /** The namespace dispatch jump into a policy's chain, guarded by the policy's target set. */
   | { readonly kind: 'dispatch'; readonly namespace: string; readonly policy: string; readonly direction: Direction; readonly targetSet: string }
-  /** A rule of a local pod's own chain, or its jump from a top-level chain. */
-  | { readonly kind: 'pod'; readonly namespace: string; readonly pod: string; readonly step: PodStep }
-  /** A rule of a namespace's shared pod chain (map dispatch: one chain per namespace and direction). */
+  /**
+   * A rule of a namespace's pod chain (one per namespace and direction, shared by its local pods), or
+   * the top-level jump into it (steps `jump-to-pod` / `jump-from-pod`, guarded by the namespace's set).
+   */
   | { readonly kind: 'namespace-pods'; readonly namespace: string; readonly direction: Direction; readonly step: PodStep }
   /** Rules that are the same for every cluster (COMMON, DEFAULT, TAIL, service and top-level rules). */
   | { readonly kind: 'base'; readonly step: BaseStep };
@@ -112,10 +119,7 @@ export type BaseStep =
   | 'fail-closed'
   | 'service'
   | 'accept-marked'
-  | 'top-level-jump'
-  /** Map dispatch (native nftables): the lookup of every local pod's address. */
-  | 'dispatch-to-pods'
-  | 'dispatch-from-pods';
+  | 'top-level-jump';
 
 /** One iptables rule of one chain; apply/render.ts prints it exactly as `iptables-save` would. */
 export interface Rule {
@@ -129,23 +133,11 @@ export interface Rule {
   readonly origin: RuleOrigin;
 }
 
-/**
- * A verdict map (native nftables): address -> chain to jump to. Map dispatch sends each local pod's
- * traffic to its namespace's shared pod chain, so a new pod is an element, not a chain.
- */
-export interface VerdictMap {
-  readonly name: string;
-  readonly family: IPFamily;
-  readonly entries: ReadonlyMap<string, string>;
-}
-
 /** One table of one IP family (iptables: filter; native nftables: that family's part of our table). */
 export interface TablePlan {
   readonly family: IPFamily;
   /** Our chains: name -> rules, in order. */
   readonly chains: ReadonlyMap<string, readonly Rule[]>;
-  /** Verdict maps (map dispatch only; empty otherwise). */
-  readonly maps: ReadonlyMap<string, VerdictMap>;
   /** Jumps that must be the first rule of a built-in chain: INPUT -> KUBE-ROUTER-INPUT etc. */
   readonly jumps: readonly TopLevelJump[];
 }
@@ -159,12 +151,16 @@ export interface FirewallPlan {
   readonly tables: ReadonlyMap<IPFamily, TablePlan>;
   readonly sets: ReadonlyMap<string, SetSpec>;
   /**
-   * Sets whose members get LESS access (the "isolated" sets, matched with `!`). Every other set is
-   * monotone: a member more can only allow more. The applier narrows first (removals from allow sets,
+   * Sets whose members get LESS access: the "isolated" sets (matched with `!`) and the namespaces'
+   * pod sets (a member's traffic is sent through its namespace's pod chains; without it, a member of
+   * kube-router-local-pods would pass unfiltered). Every other set is monotone: a member more can only
+   * allow more. The applier narrows first (removals from allow sets,
    * additions to deny sets) before the iptables restore and widens after it, so at no moment is anything
    * allowed that neither the old nor the new policy allows, and a failed restore leaves nothing wider.
    */
   readonly denySets: ReadonlySet<string>;
+  /** Sets of this plan whose change against the compiler's previous plan is known element by element. */
+  readonly setDeltas: ReadonlyMap<string, SetDelta>;
   readonly warnings: readonly string[];
 }
 

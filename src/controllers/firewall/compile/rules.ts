@@ -1,5 +1,5 @@
 // The chains every node has (COMMON, DEFAULT, TAIL, the head and tail of the top-level chains) and the
-// per-pod chain and jumps, as typed rules. Matches are listed in the order iptables-save prints them
+// namespaces' pod chains and set-guarded jumps, as typed rules. Matches are listed in the order iptables-save prints them
 // (apply/render.ts puts -s/-d/-p first), so a restarted agent recognises its own rules and rewrites
 // nothing. Comments follow kube-router's wording so an operator who knows its rules recognises ours.
 import type { IPFamily } from '../../../model/types.js';
@@ -170,65 +170,43 @@ export function builtinJump(from: 'INPUT' | 'FORWARD' | 'OUTPUT'): Rule {
   return rule({ comment: `kube-router netpol - jump to KUBE-ROUTER-${from}`, target: jump(`KUBE-ROUTER-${from}`), origin: base('top-level-jump') });
 }
 
-export interface PodChainInput {
-  readonly namespace: string;
-  readonly name: string;
-  readonly ip: string;
-  readonly family: IPFamily;
-  readonly nsIngressChain: string;
-  readonly nsEgressChain: string;
-  readonly ingressIsolatedSet: string;
-  readonly egressIsolatedSet: string;
-}
-
-interface PodSide {
-  /** The pod's address (per-pod chains); absent in a namespace's shared chain, entered for that side only. */
-  readonly ip?: string;
-  readonly nsChain: string;
-  readonly isolatedSet: string;
-}
-
 /**
- * The verdict part of a pod's firewall, shared by per-pod chains (both directions, each guarded by the
- * pod's address) and by map dispatch's per-namespace chains (one direction, no guard: the map already
- * chose the pod). Same rules, same order, so both layouts decide alike.
+ * The rules of a namespace's pod chain for one direction (kube-router's per-pod chain, shared by every
+ * local pod of the namespace): COMMON, node-local accept (ingress), default allow unless isolated, the
+ * namespace's policy dispatch, NFLOG + REJECT unless a policy marked the packet, clear that mark, set
+ * the accepted mark. No address guard: the top-level jump's set match already chose the pod. A pod
+ * reaching itself through the node runs both directions' chains, so both must admit it.
  */
-function podRules(ns: string, family: IPFamily, who: string, sides: { ingress?: PodSide; egress?: PodSide }, origin: (step: PodStep) => RuleOrigin): Rule[] {
+export function namespacePodsChain(namespace: string, family: IPFamily, dir: 'ingress' | 'egress', nsChain: string, isolatedSet: string): Rule[] {
+  const origin = (step: PodStep): RuleOrigin => ({ kind: 'namespace-pods', namespace, direction: dir, step });
+  const who = `POD of namespace: ${namespace}`;
   const notPolicyMarked: Match = { kind: 'mark', mark: MARK_POLICY, negate: true };
   const out: Rule[] = [rule({ comment: 'rule to jump traffic to common chain for pod', target: jump(CHAIN_COMMON), origin: origin('common') })];
-  const inn = sides.ingress;
-  if (inn) {
-    const dst = inn.ip !== undefined ? { dst: inn.ip } : {};
+  if (dir === 'ingress') {
     out.push(
       rule({
-        ...dst,
         comment: "rule to permit the traffic traffic to pods when source is the pod's local node",
         matches: [{ kind: 'addrtype', side: 'src' }],
         target: ACCEPT,
         origin: origin('node-local'),
       }),
       rule({
-        ...dst,
         comment: `rule to apply default allow to ingress of ${who} not selected by any ingress policy`,
-        matches: [matchSet(inn.isolatedSet, 'dst', true)],
+        matches: [matchSet(isolatedSet, 'dst', true)],
         target: jump(CHAIN_DEFAULT),
         origin: origin('default-ingress'),
       }),
-      rule({ ...dst, comment: `rule to run ingress network policies of namespace ${ns}`, target: jump(inn.nsChain), origin: origin('ingress-policies') }),
+      rule({ comment: `rule to run ingress network policies of namespace ${namespace}`, target: jump(nsChain), origin: origin('ingress-policies') }),
     );
-  }
-  const eg = sides.egress;
-  if (eg) {
-    const src = eg.ip !== undefined ? { src: eg.ip } : {};
+  } else {
     out.push(
       rule({
-        ...src,
         comment: `rule to apply default allow to egress of ${who} not selected by any egress policy`,
-        matches: [matchSet(eg.isolatedSet, 'src', true)],
+        matches: [matchSet(isolatedSet, 'src', true)],
         target: jump(CHAIN_DEFAULT),
         origin: origin('default-egress'),
       }),
-      rule({ ...src, comment: `rule to run egress network policies of namespace ${ns}`, target: jump(eg.nsChain), origin: origin('egress-policies') }),
+      rule({ comment: `rule to run egress network policies of namespace ${namespace}`, target: jump(nsChain), origin: origin('egress-policies') }),
     );
   }
   out.push(
@@ -244,62 +222,32 @@ function podRules(ns: string, family: IPFamily, who: string, sides: { ingress?: 
   return out;
 }
 
-/**
- * A pod's chain depends on the pod alone: which policies apply is decided by set membership in the
- * namespace dispatch chains, so a label change never rewrites it.
- */
-export function podChain(p: PodChainInput): Rule[] {
-  return podRules(
-    p.namespace,
-    p.family,
-    `POD name:${p.name} namespace: ${p.namespace}`,
-    {
-      ingress: { ip: p.ip, nsChain: p.nsIngressChain, isolatedSet: p.ingressIsolatedSet },
-      egress: { ip: p.ip, nsChain: p.nsEgressChain, isolatedSet: p.egressIsolatedSet },
-    },
-    (step) => ({ kind: 'pod', namespace: p.namespace, pod: p.name, step }),
-  );
-}
-
-/**
- * Map dispatch: the chain every local pod of a namespace shares for one direction. Entered from the
- * to-pods / from-pods verdict map, so it needs no address guard; a pod talking to itself through the
- * node runs both directions' chains (per-pod chains let either direction admit it).
- */
-export function namespacePodsChain(namespace: string, family: IPFamily, dir: 'ingress' | 'egress', nsChain: string, isolatedSet: string): Rule[] {
-  return podRules(
-    namespace,
-    family,
-    `POD of namespace: ${namespace}`,
-    { [dir]: { nsChain, isolatedSet } },
-    (step) => ({ kind: 'namespace-pods', namespace, direction: dir, step }),
-  );
-}
-
-/** Map dispatch: the to-pods / from-pods lookups that replace every per-pod jump of a top-level chain. */
-export function mapDispatch(toMap: string, fromMap: string): PodJumps {
-  const to = rule({ comment: 'rule to run the firewall of the destination pod', target: { kind: 'vmap', map: toMap, key: 'dst' }, origin: base('dispatch-to-pods') });
-  const from = rule({ comment: 'rule to run the firewall of the source pod', target: { kind: 'vmap', map: fromMap, key: 'src' }, origin: base('dispatch-from-pods') });
-  return { input: [from], forward: [to, from], output: [to, from] };
-}
-
-export interface PodJumps {
+/** One namespace's rules in the top-level chains (INPUT sees only what pods send to the node). */
+export interface NamespaceJumps {
   readonly input: Rule[];
   readonly forward: Rule[];
   readonly output: Rule[];
 }
 
 /**
- * kube-router adds a second FORWARD jump with `-m physdev --physdev-is-bridged` per direction; it is a
- * strict subset of the plain `-d/-s podIP` jump (bridged packets reach FORWARD through br_netfilter and
- * match it first), so it only ran the pod chain twice per packet and, on nft, made every commit's kernel
- * validation walk each pod chain two more times. Left out.
+ * Dispatch by set: traffic to a local pod of the namespace enters its ingress pod chain, traffic from
+ * one its egress pod chain. One pair per namespace with local pods, so a new pod is a set element and
+ * no rule changes (kube-router: two jumps per pod). kube-router's extra `--physdev-is-bridged` FORWARD
+ * jumps are left out: bridged packets reach FORWARD through br_netfilter and match these already.
  */
-export function podJumps(namespace: string, name: string, ip: string, chain: string): PodJumps {
-  const toOrigin: RuleOrigin = { kind: 'pod', namespace, pod: name, step: 'jump-to-pod' };
-  const fromOrigin: RuleOrigin = { kind: 'pod', namespace, pod: name, step: 'jump-from-pod' };
-  const to = rule({ dst: ip, comment: `rule to jump traffic destined to POD name:${name} namespace: ${namespace} to chain ${chain}`, target: jump(chain), origin: toOrigin });
-  const from = rule({ src: ip, comment: `rule to jump traffic from POD name:${name} namespace: ${namespace} to chain ${chain}`, target: jump(chain), origin: fromOrigin });
+export function namespaceJumps(namespace: string, podsSet: string, ingressChain: string, egressChain: string): NamespaceJumps {
+  const to = rule({
+    comment: `rule to jump traffic destined to PODs of namespace: ${namespace} to chain ${ingressChain}`,
+    matches: [matchSet(podsSet, 'dst')],
+    target: jump(ingressChain),
+    origin: { kind: 'namespace-pods', namespace, direction: 'ingress', step: 'jump-to-pod' },
+  });
+  const from = rule({
+    comment: `rule to jump traffic from PODs of namespace: ${namespace} to chain ${egressChain}`,
+    matches: [matchSet(podsSet, 'src')],
+    target: jump(egressChain),
+    origin: { kind: 'namespace-pods', namespace, direction: 'egress', step: 'jump-from-pod' },
+  });
   // The same rule object in every chain that holds it: rendered once, compared by identity.
   return { input: [from], forward: [to, from], output: [to, from] };
 }

@@ -7,7 +7,7 @@
 import type { ClusterSnapshot, IPFamily, Labels, NetworkPolicyModel, PodModel } from '../../../model/types.js';
 import { ipFamily } from '../../../model/normalize/ip.js';
 import { matches as selectorMatches, sameLabels } from '../../../model/normalize/selector.js';
-import { podChainName, type Direction } from './names.js';
+import type { Direction } from './names.js';
 import type { SetSpec } from './plan.js';
 import { compilePolicy, type CompiledPolicy, type SelectionDef } from './policy.js';
 
@@ -16,7 +16,6 @@ export interface PodEntry {
   readonly pod: PodModel;
   readonly local: boolean;
   readonly ips: ReadonlyMap<IPFamily, string>;
-  readonly chain: string;
 }
 
 /** A pod set shared by every policy whose rules select exactly the same pods. */
@@ -48,10 +47,12 @@ export interface NamedPortEntry {
 
 /** What the emitter must add or drop as the index changes, called in the order the changes happen. */
 export interface IndexEvents {
-  /** A local pod's chain and jumps are needed (new local pod, or its IPs changed). */
+  /** A local pod's addresses join its namespace's dispatch (new local pod, or its IPs changed). */
   localPodAdded(e: PodEntry): void;
-  /** A local pod's chain is no longer needed as it was (gone, moved off the node, or its IPs changed). */
+  /** A local pod's addresses leave it (gone, moved off the node, or its IPs changed). */
   localPodDropped(e: PodEntry): void;
+  /** A pod became isolated in that direction (some policy selects it) or stopped being so. */
+  isolationChanged(d: Direction, key: string, on: boolean): void;
   policyAdded(c: CompiledPolicy): void;
   policyRemoved(c: CompiledPolicy): void;
   /** An ipBlock set is used by one policy more. */
@@ -94,12 +95,9 @@ export class SelectionIndex {
   private readonly podSelections = new Map<string, Set<Selection>>();
   /** Local pods selected by some policy of that direction, with how many selections isolate them. */
   readonly iso = { ingress: new Map<string, number>(), egress: new Map<string, number>() };
-  readonly isoDirty = { ingress: true, egress: true };
   readonly namedPorts = new Map<string, NamedPortEntry>();
   /** Namespaces whose dispatch chains need rendering again. */
   readonly dirtyNs = new Set<string>();
-  /** The set of local pods changed (top-level jumps, local-pods set). */
-  localDirty = true;
   stats = { policiesCompiled: 0, podsCompiled: 0 };
 
   constructor(
@@ -112,6 +110,11 @@ export class SelectionIndex {
   }
 
   /** Whether a namespace needs dispatch chains: it has local pods or policies. */
+  /** Whether the namespace has local pods (so pod chains and top-level jumps). */
+  hasLocalPods(ns: string): boolean {
+    return (this.localCountByNs.get(ns) ?? 0) > 0;
+  }
+
   namespaceNeeded(ns: string): boolean {
     return (this.localCountByNs.get(ns) ?? 0) > 0 || (this.policiesByNs.get(ns)?.size ?? 0) > 0;
   }
@@ -191,10 +194,10 @@ export class SelectionIndex {
       const f = ipFamily(ip);
       if (f !== undefined && this.opts.families.includes(f) && !ips.has(f)) ips.set(f, ip);
     }
-    const entry: PodEntry = { key, pod, local: pod.nodeName === this.opts.nodeName, ips, chain: podChainName(pod.namespace, pod.name) };
+    const entry: PodEntry = { key, pod, local: pod.nodeName === this.opts.nodeName, ips };
     this.stats.podsCompiled++;
     const ipsChanged = !old || old.ips.size !== ips.size || [...ips].some(([f, ip]) => old.ips.get(f) !== ip);
-    // Labels-only changes keep the pod chain and top-level jumps as they are: sets carry selection.
+    // Labels-only changes keep the pod's dispatch as it is: sets carry selection.
     const sameChain = old !== undefined && !ipsChanged && old.local === entry.local;
     if (old) {
       if (!sameChain && old.local) this.dropLocal(old);
@@ -203,15 +206,13 @@ export class SelectionIndex {
       if (!set) this.podsByNs.set(pod.namespace, (set = new Set()));
       set.add(key);
     }
+    // An isolated pod's addresses change: out with the old ones, in with the new.
+    const isoMoved = old !== undefined && ipsChanged ? (['ingress', 'egress'] as const).filter((d) => this.iso[d].has(key)) : [];
+    for (const d of isoMoved) this.events.isolationChanged(d, key, false);
     this.pods.set(key, entry);
+    for (const d of isoMoved) this.events.isolationChanged(d, key, true);
     if (entry.local && !sameChain) this.addLocal(entry);
-    if (ipsChanged) {
-      for (const sel of this.podSelections.get(key) ?? []) sel.dirty = true;
-      if (entry.local) {
-        if (this.iso.ingress.has(key)) this.isoDirty.ingress = true;
-        if (this.iso.egress.has(key)) this.isoDirty.egress = true;
-      }
-    }
+    if (ipsChanged) for (const sel of this.podSelections.get(key) ?? []) sel.dirty = true;
     for (const sel of this.selections.values()) this.evaluate(sel, key);
     for (const npe of this.namedPorts.values()) this.evaluateNamedPort(npe, entry, ipsChanged);
   }
@@ -227,7 +228,6 @@ export class SelectionIndex {
   }
 
   private addLocal(e: PodEntry): void {
-    this.localDirty = true;
     const ns = e.pod.namespace;
     const n = this.localCountByNs.get(ns) ?? 0;
     this.localCountByNs.set(ns, n + 1);
@@ -236,7 +236,6 @@ export class SelectionIndex {
   }
 
   private dropLocal(e: PodEntry): void {
-    this.localDirty = true;
     const ns = e.pod.namespace;
     const n = (this.localCountByNs.get(ns) ?? 1) - 1;
     if (n <= 0) {
@@ -269,10 +268,12 @@ export class SelectionIndex {
 
   private bumpIso(d: Direction, podKey: string, by: number): void {
     if (by === 0) return;
-    const n = (this.iso[d].get(podKey) ?? 0) + by;
+    const was = this.iso[d].get(podKey) ?? 0;
+    const n = was + by;
     if (n <= 0) this.iso[d].delete(podKey);
     else this.iso[d].set(podKey, n);
-    if (n <= 0 || n === by) this.isoDirty[d] = true;
+    if (was <= 0 && n > 0) this.events.isolationChanged(d, podKey, true);
+    else if (was > 0 && n <= 0) this.events.isolationChanged(d, podKey, false);
   }
 
   private addMember(sel: Selection, podKey: string): void {

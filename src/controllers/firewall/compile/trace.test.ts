@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { namespace, pod, policy, snapshot } from '../../../testing/firewall/fixtures.js';
 import { nodeOptions } from '../../../testing/firewall/reach.js';
 import { compileFirewall } from './compiler.js';
-import { podChainName, policyChainName } from './names.js';
+import { namespacePodsChainName, policyChainName } from './names.js';
 import { tracePacket } from './trace.js';
 
 const a = pod({ ns: 'x', name: 'a', ip: '10.244.1.2', labels: { app: 'a' } });
@@ -48,7 +48,7 @@ describe('tracePacket provenance', () => {
     // The peer set the rule matched on is the set the plan holds, with the source in it.
     expect(peer?.kind === 'pods' && plan.sets.get(peer.set)?.entries).toContain(c.podIPs[0]);
     expect(r.steps.some((s) => s.rule.origin.kind === 'dispatch' && s.rule.origin.policy === 'web')).toBe(true);
-    expect(r.chains).toContain(podChainName('x', 'a'));
+    expect(r.chains).toContain(namespacePodsChainName('x', 'ingress'));
   });
 
   it('an ipBlock peer is named by its index and CIDR', () => {
@@ -58,10 +58,10 @@ describe('tracePacket provenance', () => {
     expect(o).toMatchObject({ rule: 0, peer: { kind: 'ipBlock', peer: 0, cidr: '203.0.113.0/24' }, port: { kind: 'any' } });
   });
 
-  it('a rejected packet ends on the pod chain reject, with no policy rule matched', () => {
+  it('a rejected packet ends on the namespace pod chain reject, with no policy rule matched', () => {
     const r = probe(b.podIPs[0]!, 22);
     expect(r).toMatchObject({ verdict: 'REJECT', logged: true });
     expect(r.steps.some((s) => s.rule.origin.kind === 'policy')).toBe(false);
-    expect(r.steps.at(-1)!.rule.origin).toEqual({ kind: 'pod', namespace: 'x', pod: 'a', step: 'reject' });
+    expect(r.steps.at(-1)!.rule.origin).toEqual({ kind: 'namespace-pods', namespace: 'x', direction: 'ingress', step: 'reject' });
   });
 });

@@ -143,15 +143,6 @@ export function tracePacket(plan: FirewallPlan, pkt: Packet): TraceResult {
           if (v) return v;
           break;
         }
-        case 'vmap': {
-          const map = table.maps.get(t.map);
-          if (!map) throw new Error(`trace: rule references missing map ${t.map}`);
-          const chain = map.entries.get(t.key === 'src' ? pkt.src : pkt.dst);
-          if (chain === undefined) break;
-          const v = runChain(chain, depth + 1);
-          if (v) return v;
-          break;
-        }
       }
     }
     return undefined;

@@ -1,0 +1,420 @@
+// Resident netfilter writers for the firewall: a libnftables context (native backend: each sync's
+// transaction without spawning `nft`) and a libipset session (iptables backends: small ipset batches
+// without spawning `ipset`; a spawn costs 10-15 ms, more than the change). Both libraries are opened
+// with dlopen, so the addon builds without their -dev headers and a host without them still builds it;
+// open then fails and the caller falls back to the binaries.
+// An nft transaction runs on a libuv worker thread (a full-table load must not stall the event loop);
+// ipset lines run inline (callers send small batches only).
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct nft_ctx;
+
+// The slice of libnftables' stable API (LIBNFTABLES_1) we use.
+static struct {
+  void *lib;
+  struct nft_ctx *(*ctx_new)(unsigned int flags);
+  void (*ctx_free)(struct nft_ctx *ctx);
+  int (*buffer_output)(struct nft_ctx *ctx);
+  int (*buffer_error)(struct nft_ctx *ctx);
+  const char *(*get_output)(struct nft_ctx *ctx);
+  const char *(*get_error)(struct nft_ctx *ctx);
+  int (*run)(struct nft_ctx *ctx, const char *buf);
+} nft;
+
+static const char *load_library(void) {
+  if (nft.lib) return NULL;
+  void *lib = dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!lib) return dlerror();
+#define SYM(field, name) \
+  if (!(*(void **)&nft.field = dlsym(lib, name))) return dlerror();
+  SYM(ctx_new, "nft_ctx_new")
+  SYM(ctx_free, "nft_ctx_free")
+  SYM(buffer_output, "nft_ctx_buffer_output")
+  SYM(buffer_error, "nft_ctx_buffer_error")
+  SYM(get_output, "nft_ctx_get_output_buffer")
+  SYM(get_error, "nft_ctx_get_error_buffer")
+  SYM(run, "nft_run_cmd_from_buffer")
+#undef SYM
+  nft.lib = lib;
+  return NULL;
+}
+
+typedef struct {
+  struct nft_ctx *ctx;
+  int busy;
+  /** The /run/netns path the context belongs to ("" for the process's own namespace). */
+  char netns[256];
+} Handle;
+
+static napi_value fail(napi_env env, const char *what, const char *detail) {
+  char msg[512];
+  snprintf(msg, sizeof msg, "%s: %s", what, detail);
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+static void finalize_handle(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  Handle *h = data;
+  if (h->ctx) nft.ctx_free(h->ctx);
+  free(h);
+}
+
+// Runs `make` with the calling thread inside `netns` (a /run/netns path; NULL: stay), then returns the
+// thread to its own namespace; sockets opened by `make` stay bound to the namespace they were opened in.
+static void *in_netns(const char *netns, void *(*make)(void *), void *arg, const char **err) {
+  static __thread char why[256];
+  if (!netns) return make(arg);
+  int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  int target = open(netns, O_RDONLY | O_CLOEXEC);
+  void *made = NULL;
+  if (self < 0 || target < 0) {
+    snprintf(why, sizeof why, "open %s: %s", self < 0 ? "/proc/thread-self/ns/net" : netns, strerror(errno));
+    *err = why;
+  } else if (setns(target, CLONE_NEWNET) != 0) {
+    snprintf(why, sizeof why, "setns %s: %s", netns, strerror(errno));
+    *err = why;
+  } else {
+    made = make(arg);
+    if (setns(self, CLONE_NEWNET) != 0) abort(); // never keep this thread in a foreign namespace
+  }
+  if (self >= 0) close(self);
+  if (target >= 0) close(target);
+  return made;
+}
+
+static void *make_nft_ctx(void *arg) {
+  (void)arg;
+  struct nft_ctx *ctx = nft.ctx_new(0);
+  // A first command opens the socket here if this libnftables opens it lazily.
+  if (ctx) {
+    nft.buffer_output(ctx);
+    nft.buffer_error(ctx);
+    nft.run(ctx, "list tables inet");
+  }
+  return ctx;
+}
+
+static void path_arg(napi_env env, size_t argc, napi_value *argv, char *path, size_t size) {
+  napi_valuetype t = napi_undefined;
+  path[0] = '\0';
+  if (argc >= 1) napi_typeof(env, argv[0], &t);
+  if (t == napi_string) {
+    size_t len = 0;
+    napi_get_value_string_utf8(env, argv[0], path, size, &len);
+  }
+}
+
+// open(netnsPath?: string): handle
+static napi_value open_ctx(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const char *err = load_library();
+  if (err) return fail(env, "libnftables", err);
+  char path[256];
+  path_arg(env, argc, argv, path, sizeof path);
+  err = "nft_ctx_new failed";
+  struct nft_ctx *ctx = in_netns(path[0] ? path : NULL, make_nft_ctx, NULL, &err);
+  if (!ctx) return fail(env, "libnftables", err);
+  nft.buffer_output(ctx);
+  nft.buffer_error(ctx);
+  Handle *h = calloc(1, sizeof *h);
+  if (!h) {
+    nft.ctx_free(ctx);
+    return fail(env, "libnftables", "out of memory");
+  }
+  h->ctx = ctx;
+  snprintf(h->netns, sizeof h->netns, "%s", path);
+  napi_value ext;
+  napi_create_external(env, h, finalize_handle, NULL, &ext);
+  return ext;
+}
+
+typedef struct {
+  Handle *h;
+  char *text;
+  int rc;
+  char *error;
+  char *output;
+  napi_deferred deferred;
+  napi_async_work work;
+  napi_ref keep;
+} Job;
+
+static void *run_in_ns(void *data) {
+  Job *j = data;
+  j->rc = nft.run(j->h->ctx, j->text);
+  return j;
+}
+
+static void run_job(napi_env env, void *data) {
+  (void)env;
+  Job *j = data;
+  // In the context's namespace, should libnftables ever reopen its socket (it does after some errors).
+  const char *err = NULL;
+  if (!in_netns(j->h->netns[0] ? j->h->netns : NULL, run_in_ns, j, &err)) {
+    j->rc = -1;
+    j->error = strdup(err ? err : "setns failed");
+    j->output = strdup("");
+    return;
+  }
+  const char *e = nft.get_error(j->h->ctx);
+  const char *o = nft.get_output(j->h->ctx);
+  j->error = strdup(e ? e : "");
+  j->output = strdup(o ? o : "");
+}
+
+static void job_done(napi_env env, napi_status status, void *data) {
+  Job *j = data;
+  j->h->busy = 0;
+  napi_value v;
+  if (status != napi_ok || j->rc != 0) {
+    napi_value msg;
+    const char *text = status != napi_ok ? "transaction cancelled" : (j->error && j->error[0] ? j->error : "nft_run_cmd_from_buffer failed");
+    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &v);
+    napi_reject_deferred(env, j->deferred, v);
+  } else {
+    napi_create_string_utf8(env, j->output ? j->output : "", NAPI_AUTO_LENGTH, &v);
+    napi_resolve_deferred(env, j->deferred, v);
+  }
+  napi_delete_reference(env, j->keep);
+  napi_delete_async_work(env, j->work);
+  free(j->text);
+  free(j->error);
+  free(j->output);
+  free(j);
+}
+
+// run(handle, text): Promise<string> (the output; rejects with nft's error text)
+static napi_value run_ctx(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  Handle *h = NULL;
+  if (argc < 2 || napi_get_value_external(env, argv[0], (void **)&h) != napi_ok || !h) return fail(env, "run", "bad handle");
+  if (h->busy) return fail(env, "run", "a transaction is already running on this context");
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, argv[1], NULL, 0, &len) != napi_ok) return fail(env, "run", "text must be a string");
+  Job *j = calloc(1, sizeof *j);
+  if (!j || !(j->text = malloc(len + 1))) {
+    free(j);
+    return fail(env, "run", "out of memory");
+  }
+  napi_get_value_string_utf8(env, argv[1], j->text, len + 1, &len);
+  j->h = h;
+  napi_value promise, name;
+  napi_create_promise(env, &j->deferred, &promise);
+  // The handle stays alive while its transaction runs.
+  napi_create_reference(env, argv[0], 1, &j->keep);
+  napi_create_string_utf8(env, "nft_run_cmd_from_buffer", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, run_job, job_done, j, &j->work);
+  h->busy = 1;
+  napi_queue_async_work(env, j->work);
+  return promise;
+}
+
+
+// ---- libipset ----
+
+struct ipset;
+struct ipset_session;
+typedef int (*ipset_custom_errorfn)(struct ipset *ipset, void *p, int status, const char *msg, ...);
+typedef int (*ipset_standard_errorfn)(struct ipset *ipset, void *p);
+typedef int (*ipset_print_outfn)(struct ipset_session *session, void *p, const char *fmt, ...);
+enum { IPSET_ERR_TYPE_WARNING = 1 }; // enum ipset_err_type (libipset 7): NO_ERROR, WARNING, NOTICE, ERROR
+
+static struct {
+  void *lib;
+  void (*load_types)(void);
+  struct ipset *(*init)(void);
+  int (*fini)(struct ipset *ipset);
+  int (*custom_printf)(struct ipset *ipset, ipset_custom_errorfn, ipset_standard_errorfn, ipset_print_outfn, void *p);
+  int (*parse_line)(struct ipset *ipset, char *line);
+  struct ipset_session *(*session)(struct ipset *ipset);
+  const char *(*report_msg)(const struct ipset_session *session);
+  int (*report_type)(const struct ipset_session *session);
+  void (*report_reset)(struct ipset_session *session);
+} ips;
+
+static const char *load_ipset(void) {
+  if (ips.lib) return NULL;
+  void *lib = dlopen("libipset.so.13", RTLD_NOW | RTLD_LOCAL);
+  if (!lib) return dlerror();
+#define SYM(field, name) \
+  if (!(*(void **)&ips.field = dlsym(lib, name))) return dlerror();
+  SYM(load_types, "ipset_load_types")
+  SYM(init, "ipset_init")
+  SYM(fini, "ipset_fini")
+  SYM(custom_printf, "ipset_custom_printf")
+  SYM(parse_line, "ipset_parse_line")
+  SYM(session, "ipset_session")
+  SYM(report_msg, "ipset_session_report_msg")
+  SYM(report_type, "ipset_session_report_type")
+  SYM(report_reset, "ipset_session_report_reset")
+#undef SYM
+  ips.load_types();
+  ips.lib = lib;
+  return NULL;
+}
+
+typedef struct {
+  struct ipset *ipset;
+  /** The /run/netns path every command runs in ("" for the process's own namespace). */
+  char netns[256];
+  char error[1024];
+} IpsetHandle;
+
+// The library's own error handlers print and exit() the process outside its interactive CLI: ours
+// record the message and return, and the caller throws it.
+static int ipset_custom_error(struct ipset *ipset, void *p, int status, const char *msg, ...) {
+  IpsetHandle *h = p;
+  if (status && msg && !h->error[0]) {
+    va_list args;
+    va_start(args, msg);
+    vsnprintf(h->error, sizeof h->error, msg, args);
+    va_end(args);
+  }
+  struct ipset_session *s = ips.session(ipset);
+  if (s) ips.report_reset(s);
+  return -1;
+}
+
+static int ipset_standard_error(struct ipset *ipset, void *p) {
+  IpsetHandle *h = p;
+  struct ipset_session *s = ips.session(ipset);
+  // Warnings are not errors; notices and errors are (the ipset binary's exit codes say the same).
+  if (ips.report_type(s) > IPSET_ERR_TYPE_WARNING && !h->error[0]) snprintf(h->error, sizeof h->error, "%s", ips.report_msg(s));
+  ips.report_reset(s);
+  return -1;
+}
+
+static int ipset_discard(struct ipset_session *session, void *p, const char *fmt, ...) {
+  (void)session;
+  (void)p;
+  (void)fmt;
+  return 0;
+}
+
+static void finalize_ipset(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  IpsetHandle *h = data;
+  if (h->ipset) ips.fini(h->ipset);
+  free(h);
+}
+
+static void *make_ipset(void *arg) {
+  (void)arg;
+  return ips.init();
+}
+
+// ipsetOpen(netnsPath?: string): handle
+static napi_value ipset_open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const char *err = load_ipset();
+  if (err) return fail(env, "libipset", err);
+  char path[256];
+  path_arg(env, argc, argv, path, sizeof path);
+  err = "ipset_init failed";
+  struct ipset *ipset = in_netns(path[0] ? path : NULL, make_ipset, NULL, &err);
+  if (!ipset) return fail(env, "libipset", err);
+  IpsetHandle *h = calloc(1, sizeof *h);
+  if (!h) {
+    ips.fini(ipset);
+    return fail(env, "libipset", "out of memory");
+  }
+  h->ipset = ipset;
+  snprintf(h->netns, sizeof h->netns, "%s", path);
+  ips.custom_printf(ipset, ipset_custom_error, ipset_standard_error, ipset_discard, h);
+  napi_value ext;
+  napi_create_external(env, h, finalize_ipset, NULL, &ext);
+  return ext;
+}
+
+typedef struct {
+  IpsetHandle *h;
+  char **lines;
+  uint32_t n;
+  uint32_t failed; // 1-based line that failed, 0 if none
+} IpsetBatch;
+
+// libipset opens its netlink socket when a command needs it, not at init: every batch runs with the
+// thread inside the handle's namespace, so no command can reach another one.
+static void *run_ipset_batch(void *arg) {
+  IpsetBatch *b = arg;
+  for (uint32_t i = 0; i < b->n; i++) {
+    b->h->error[0] = '\0';
+    if (ips.parse_line(b->h->ipset, b->lines[i]) < 0 || b->h->error[0]) {
+      b->failed = i + 1;
+      break;
+    }
+  }
+  return b;
+}
+
+// ipsetRun(handle, lines: string[]): void; each line an `ipset restore` line, run with -exist, in order;
+// throws at the first that fails (the earlier ones stay applied, as with `ipset restore`).
+static napi_value ipset_run(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  IpsetHandle *h = NULL;
+  if (argc < 2 || napi_get_value_external(env, argv[0], (void **)&h) != napi_ok || !h) return fail(env, "ipset", "bad handle");
+  uint32_t n = 0;
+  if (napi_get_array_length(env, argv[1], &n) != napi_ok) return fail(env, "ipset", "lines must be an array");
+  static const char prefix[] = "-exist ";
+  IpsetBatch b = {h, calloc(n ? n : 1, sizeof(char *)), n, 0};
+  if (!b.lines) return fail(env, "ipset", "out of memory");
+  const char *err = NULL;
+  for (uint32_t i = 0; i < n && !err; i++) {
+    napi_value v;
+    size_t len = 0;
+    napi_get_element(env, argv[1], i, &v);
+    if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) err = "lines must be strings";
+    else if (len > 1000) err = "line too long";
+    else if (!(b.lines[i] = malloc(sizeof prefix + len))) err = "out of memory";
+    else {
+      memcpy(b.lines[i], prefix, sizeof prefix - 1);
+      napi_get_value_string_utf8(env, v, b.lines[i] + sizeof prefix - 1, len + 1, &len);
+    }
+  }
+  char msg[1200] = "";
+  if (!err) {
+    const char *nserr = "setns failed";
+    if (!in_netns(h->netns[0] ? h->netns : NULL, run_ipset_batch, &b, &nserr)) snprintf(msg, sizeof msg, "%s", nserr);
+    else if (b.failed) snprintf(msg, sizeof msg, "%s (line %u: %s)", h->error[0] ? h->error : "ipset command failed", b.failed, b.lines[b.failed - 1] + sizeof prefix - 1);
+  } else snprintf(msg, sizeof msg, "%s", err);
+  for (uint32_t i = 0; i < n; i++) free(b.lines[i]);
+  free(b.lines);
+  if (msg[0]) napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"open", NULL, open_ctx, NULL, NULL, NULL, napi_default, NULL},
+      {"run", NULL, run_ctx, NULL, NULL, NULL, napi_default, NULL},
+      {"ipsetOpen", NULL, ipset_open, NULL, NULL, NULL, napi_default, NULL},
+      {"ipsetRun", NULL, ipset_run, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, 4, props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
