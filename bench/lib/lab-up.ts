@@ -16,7 +16,7 @@ export interface UpRun {
   /** CPU seconds the UML kernel's host processes used (the work done, less sensitive to a busy machine). */
   readonly umlCpuS?: number;
   /** Commands the agents ran before all were healthy (with KRT_EXEC_TRACE=1), and their summed wall time. */
-  readonly agentExecs?: { count: number; seconds: number; top: [string, number, number][] };
+  readonly agentExecs?: { count: number; seconds: number; top: [string, number, number][]; perAgent: Record<string, [string, number][]> };
 }
 
 const tsOf = (line: string | undefined): number | undefined => {
@@ -66,6 +66,8 @@ function phasesOf(stateDir: string, t0: number, tUp: number): { phases: Record<s
   let firstLog = 0, cacheSynced = 0;
   const firstSync: Record<string, number> = {};
   const perCmd = new Map<string, [number, number]>();
+  // Process starts per agent by command (first two words: `ip -j`, `ipset save`), the figure to cut in UML.
+  const perAgent: Record<string, [string, number][]> = {};
   let execCount = 0, execMs = 0;
   for (const n of nodeDirs) {
     const log = lines(P.nodeLog(n));
@@ -77,6 +79,7 @@ function phasesOf(stateDir: string, t0: number, tUp: number): { phases: Record<s
     }
     const cni = tsOf(log.find((l) => l.includes('"wrote CNI config"')));
     if (cni) firstSync['router (CNI config written)'] = Math.max(firstSync['router (CNI config written)'] ?? 0, cni);
+    const mine = new Map<string, number>();
     for (const l of log) {
       const m = /^exec-trace (\S+) (\d+)ms \S+ (\S+)( \S+)?/.exec(l);
       if (!m || (healthy && Date.parse(m[1] as string) > healthy)) continue;
@@ -85,7 +88,9 @@ function phasesOf(stateDir: string, t0: number, tUp: number): { phases: Record<s
       const key = `${m[3]}${m[4] ?? ''}`;
       const e = perCmd.get(key) ?? [0, 0];
       perCmd.set(key, [e[0] + 1, e[1] + Number(m[2])]);
+      mine.set(key, (mine.get(key) ?? 0) + 1);
     }
+    if (mine.size > 0) perAgent[n] = [...mine].sort((a, b) => b[1] - a[1]);
   }
   const s = (a: number | undefined, b: number | undefined) => (a && b ? (b - a) / 1000 : NaN);
   const phases: Record<string, number> = {};
@@ -102,7 +107,7 @@ function phasesOf(stateDir: string, t0: number, tUp: number): { phases: Record<s
   phases['all agents healthy (from agents spawned)'] = s(started, healthy);
   phases['lab up seen by the caller (state written, host side)'] = s(t0, tUp);
   const top = [...perCmd].sort((a, b) => b[1][1] - a[1][1]).slice(0, 8).map(([k, [c, ms]]) => [k, c, ms / 1000] as [string, number, number]);
-  return { phases, ...(execCount > 0 ? { execs: { count: execCount, seconds: execMs / 1000, top } } : {}) };
+  return { phases, ...(execCount > 0 ? { execs: { count: execCount, seconds: execMs / 1000, top, perAgent } } : {}) };
 }
 
 export async function upRun(o: UpOptions & { name: string; stateDir: string; prefix: string }): Promise<UpRun> {
@@ -138,5 +143,8 @@ export function printRuns(runs: readonly UpRun[], nodes: number): void {
   if (ex.length > 0) {
     console.log(`agents' commands before healthy (all nodes, KRT_EXEC_TRACE=1): count ${stats(ex.map((e) => e.count))}; summed wall ${stats(ex.map((e) => e.seconds))}`);
     console.log('  longest in the last run (command, count, summed s): ' + (ex[ex.length - 1]?.top ?? []).map(([k, c, s]) => `${k} x${c} ${s.toFixed(1)}`).join('; '));
+    for (const [node, cmds] of Object.entries(ex[ex.length - 1]?.perAgent ?? {})) {
+      console.log(`  ${node}, ${cmds.reduce((a, [, c]) => a + c, 0)} process starts: ${cmds.map(([k, c]) => `${k} x${c}`).join(', ')}`);
+    }
   }
 }

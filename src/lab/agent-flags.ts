@@ -1,6 +1,5 @@
 // What the lab needs to know about the flags a user passes to the agents (after `--`): which
 // controllers run, where health is served, which kernel features that asks for.
-import { BUILTIN_FACTORIES } from '../agent/builtin.js';
 
 /** The value of `--name=v`, `--name v` (non-boolean) or a bare `--name` (boolean true); last one wins. */
 export function flagValue(flags: readonly string[], name: string, boolean = true): string | undefined {
@@ -42,16 +41,13 @@ export function agentFeatures(flags: readonly string[]): AgentFeatures {
   };
 }
 
-/** Whether this build ships the service proxy (it does; a build without it would run a placeholder and need no IPVS). */
-export const PROXY_IMPLEMENTED = 'proxy' in BUILTIN_FACTORIES;
-
 /**
  * Kernel features the agents will need: IPVS and dummy links for the service proxy, ipip when the
  * router builds an overlay (overlay-type full always; subnet only between nodes on different subnets).
  */
 export function neededKernelFeatures(f: AgentFeatures, segments: number): string[] {
   const need: string[] = [];
-  if (f.proxy && PROXY_IMPLEMENTED) need.push('ipvs', 'dummy');
+  if (f.proxy) need.push('ipvs', 'dummy');
   if (f.router && f.overlay && (f.overlayType === 'full' || segments > 1)) need.push('ipip');
   return need;
 }

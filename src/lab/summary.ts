@@ -3,7 +3,7 @@
 // this lab is reached (its --name, and `kube-router` only when that is on PATH).
 import { realpathSync } from 'node:fs';
 import { basename, relative } from 'node:path';
-import { agentFeatures, PROXY_IMPLEMENTED } from './agent-flags.js';
+import { agentFeatures } from './agent-flags.js';
 import type { LabStatus } from './control.js';
 import { which } from './iptables.js';
 
@@ -62,9 +62,6 @@ export function formatUp(st: LabStatus, ms: number, inv: Invocation): string {
     `  underlay: ${s.segments.map((g) => `${g.cidr} (${g.bridge} in ${s.hub})`).join(', ')}${s.tor ? `; tor router ${s.tor.netns} at ${s.tor.ips.join(', ')}` : ''}`,
     s.agents ? `  agents: kube-router ${s.agentFlags.join(' ') || '(default flags)'}; logs ${s.stateDir}/nodes/<node>/agent.log` : '  agents: none (started without agents)',
   ];
-  if (s.agents && f.proxy && !PROXY_IMPLEMENTED) {
-    lines.push('  service proxy: not implemented in this build (a placeholder runs; Services are not programmed)');
-  }
   const unhealthy = s.agents ? s.nodes.filter((n) => !agentCell(st, n.name).startsWith('healthy')) : [];
   if (unhealthy.length) lines.push(`  WARNING: agent not healthy on ${unhealthy.map((n) => n.name).join(', ')}: see its agent.log`);
   lines.push(

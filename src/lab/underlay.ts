@@ -3,7 +3,8 @@
 // Nothing is created in the host's own namespace: veths are made inside the hub and their peers are
 // placed straight into the node namespaces.
 import { hubNetns, nodeName, nodeNetns, torNetns, underlayIP, UNDERLAY_PREFIXLEN } from './config.js';
-import { ipBatch, killTree, must, netnsList, netnsPids, run } from './sh.js';
+import { readdirSync } from 'node:fs';
+import { ipBatch, killTree, must, netnsPids, run } from './sh.js';
 
 /** ICMP error rate limits lifted on lab nodes (see createUnderlay). */
 export const ICMP_UNLIMITED = ['net.ipv4.icmp_ratelimit=0', 'net.ipv4.icmp_msgs_per_sec=1000000', 'net.ipv4.icmp_msgs_burst=1000000'];
@@ -55,8 +56,17 @@ export function underlayNamespaces(u: Underlay): string[] {
   return [u.hub, ...u.nodes.map((n) => n.netns), ...(u.tor ? [u.tor.netns] : [])];
 }
 
+/** Named namespaces, as `ip netns list` finds them (its run dir), without starting a process for it. */
+function namedNetns(): string[] {
+  try {
+    return readdirSync('/run/netns');
+  } catch {
+    return [];
+  }
+}
+
 export async function createUnderlay(u: Underlay): Promise<void> {
-  const existing = new Set(await netnsList());
+  const existing = new Set(namedNetns());
   const clash = underlayNamespaces(u).filter((n) => existing.has(n));
   if (clash.length > 0) {
     throw new Error(`network namespaces already exist: ${clash.join(', ')} (another lab with this prefix? run 'lab down')`);

@@ -4,7 +4,7 @@ import { formatCIDR, parseCIDROrIP } from '../../../model/normalize/cidr.js';
 import { GO_ADDRESSES } from '../../../model/normalize/ip.js';
 import { POLICY_TABLE, ROUTE_PROTO, isTunnelName, type DesiredRoute, type DesiredTunnel, type RoutePlan } from '../compile/routes.js';
 import type { Exec } from '../../../dataplane/exec.js';
-import { ipBatch, showLinksDetailed, showRoutes } from '../../../dataplane/ip/ip.js';
+import { ipBatch, showLinksDetailed, showRoutes, type IpLinkDetail, type IpRoute } from '../../../dataplane/ip/ip.js';
 
 export interface KernelRoute {
   readonly dst: string;
@@ -28,22 +28,22 @@ export interface RouteDiff {
   readonly tunnelsRemoved: number;
 }
 
+function kernelRoute(r: IpRoute): KernelRoute {
+  // ip prints host routes as a bare address; "default" and the like are kept as printed.
+  const c = parseCIDROrIP(r.dst, GO_ADDRESSES);
+  const dst = c ? formatCIDR(c, GO_ADDRESSES) : r.dst;
+  return { dst, ...(r.gateway ? { via: r.gateway } : {}), ...(r.dev ? { dev: r.dev } : {}), ...(r.prefsrc ? { src: r.prefsrc } : {}) };
+}
+
 /** Our routes in the main table, or in `table` (POLICY_TABLE). */
 export async function readKernelRoutes(exec: Exec, families: readonly (4 | 6)[], table?: number): Promise<KernelRoute[]> {
   const out: KernelRoute[] = [];
-  for (const f of families) {
-    for (const r of await showRoutes(exec, f, ROUTE_PROTO, table)) {
-      // ip prints host routes as a bare address; "default" and the like are kept as printed.
-      const c = parseCIDROrIP(r.dst, GO_ADDRESSES);
-      const dst = c ? formatCIDR(c, GO_ADDRESSES) : r.dst;
-      out.push({ dst, ...(r.gateway ? { via: r.gateway } : {}), ...(r.dev ? { dev: r.dev } : {}), ...(r.prefsrc ? { src: r.prefsrc } : {}) });
-    }
-  }
+  for (const f of families) for (const r of await showRoutes(exec, f, ROUTE_PROTO, table)) out.push(kernelRoute(r));
   return out;
 }
 
-export async function readKernelTunnels(exec: Exec): Promise<KernelTunnel[]> {
-  return (await showLinksDetailed(exec))
+function kernelTunnels(links: readonly IpLinkDetail[]): KernelTunnel[] {
+  return links
     .filter((l) => isTunnelName(l.ifname))
     .map((l) => ({
       name: l.ifname,
@@ -51,6 +51,57 @@ export async function readKernelTunnels(exec: Exec): Promise<KernelTunnel[]> {
       ...(l.linkinfo?.info_data?.local ? { local: l.linkinfo.info_data.local } : {}),
       ...(l.linkinfo?.info_data?.remote ? { remote: l.linkinfo.info_data.remote } : {}),
     }));
+}
+
+export async function readKernelTunnels(exec: Exec): Promise<KernelTunnel[]> {
+  return kernelTunnels(await showLinksDetailed(exec));
+}
+
+/** What a route apply diffs against: our routes in the main table and in POLICY_TABLE, and the tun-* links. */
+export interface KernelRouteState {
+  readonly routes: readonly KernelRoute[];
+  readonly policyRoutes: readonly KernelRoute[];
+  readonly tunnels: readonly KernelTunnel[];
+}
+
+/** `ip -d` names the main table; a host whose rt_tables names 77 (kube-router's own name for it) prints that. */
+const MAIN_TABLE = new Set(['main', undefined]);
+const POLICY_TABLE_NAMES = new Set([String(POLICY_TABLE), 'kube-router']);
+
+/**
+ * Pure: the output of one `ip -j -d -batch -` whose lines were `route show table all proto 17` and (first
+ * family only) `link show`: one JSON array per line, in the order of the commands.
+ */
+export function parseRouteStateBatch(stdout: string, withLinks: boolean): { routes: KernelRoute[]; policyRoutes: KernelRoute[]; links: IpLinkDetail[] } {
+  const docs = stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown[]);
+  if (docs.length !== (withLinks ? 2 : 1)) throw new Error(`ip -batch: expected ${withLinks ? 2 : 1} JSON lists, got ${docs.length}`);
+  const all = docs[0] as (IpRoute & { table?: string })[];
+  return {
+    routes: all.filter((r) => MAIN_TABLE.has(r.table)).map(kernelRoute),
+    policyRoutes: all.filter((r) => r.table !== undefined && POLICY_TABLE_NAMES.has(r.table)).map(kernelRoute),
+    links: withLinks ? (docs[1] as IpLinkDetail[]) : [],
+  };
+}
+
+/**
+ * Everything a route apply reads, in one `ip` process per family (was three per family: main table, table
+ * 77, links). Inside the lab's user-mode Linux a process start costs ~0.2 s of its one CPU, and a route
+ * sync runs on every best-path change, so this is most of the router's start-up reads.
+ */
+export async function readKernelRouteState(exec: Exec, families: readonly (4 | 6)[]): Promise<KernelRouteState> {
+  const routes: KernelRoute[] = [], policyRoutes: KernelRoute[] = [];
+  let tunnels: KernelTunnel[] = [];
+  for (const [i, f] of families.entries()) {
+    const withLinks = i === 0;
+    const lines = [`route show table all proto ${ROUTE_PROTO}`, ...(withLinks ? ['link show'] : [])];
+    const res = await exec('ip', ['-j', '-d', `-${f}`, '-batch', '-'], { input: lines.join('\n') + '\n' });
+    const got = parseRouteStateBatch(res.stdout, withLinks);
+    routes.push(...got.routes);
+    policyRoutes.push(...got.policyRoutes);
+    if (withLinks) tunnels = kernelTunnels(got.links);
+  }
+  if (families.length === 0) tunnels = await readKernelTunnels(exec);
+  return { routes, policyRoutes, tunnels };
 }
 
 function routeMatches(want: DesiredRoute, have: KernelRoute): boolean {
@@ -138,10 +189,8 @@ export interface ApplyRoutesResult extends RouteDiff {
 }
 
 export async function applyRoutes(exec: Exec, plan: RoutePlan, families: readonly (4 | 6)[], allowDeletes: boolean): Promise<ApplyRoutesResult> {
-  const [routes, tunnels, policy] = await Promise.all([
-    readKernelRoutes(exec, families), readKernelTunnels(exec), readKernelRoutes(exec, families, POLICY_TABLE),
-  ]);
-  const diff = diffRoutes(plan, routes, tunnels, allowDeletes, policy);
+  const { routes, tunnels, policyRoutes } = await readKernelRouteState(exec, families);
+  const diff = diffRoutes(plan, routes, tunnels, allowDeletes, policyRoutes);
   let errors: string[] = [];
   if (diff.commands.length > 0) {
     const res = await ipBatch(exec, diff.commands, { force: true });
