@@ -7,9 +7,9 @@ const FAMILY = 0x1d;
 
 const services: IpvsService[] = [
   { protocol: 'tcp', address: '10.96.0.10', port: 80, scheduler: 'rr', flags: [] },
-  { protocol: 'udp', address: '10.96.0.10', port: 53, scheduler: 'sh', flags: ['sh-fallback', 'sh-port'], persistenceSeconds: 10800 },
+  { protocol: 'udp', address: '10.96.0.10', port: 53, scheduler: 'sh', flags: ['sh-fallback', 'sh-port'], persistenceSeconds: 10800, onePacket: true },
   { protocol: 'sctp', address: '192.0.2.7', port: 3868, scheduler: 'mh', flags: ['mh-port'], persistenceSeconds: 60, persistenceNetmask: 24 },
-  { protocol: 'tcp', address: 'fd00:10:96::a', port: 443, scheduler: 'lc', flags: ['flag-3'], persistenceSeconds: 5, persistenceNetmask: 64, onePacket: true },
+  { protocol: 'tcp', address: 'fd00:10:96::a', port: 443, scheduler: 'lc', flags: ['flag-3'], persistenceSeconds: 5, persistenceNetmask: 64 },
   { fwmark: 4242, family: 4, scheduler: 'wrr', flags: [] },
   { fwmark: 7, family: 6, scheduler: 'dh', flags: [] },
 ];
@@ -52,7 +52,8 @@ describe('IPVS generic netlink messages', () => {
   it('reads back every destination field it writes (method, weight, thresholds, IPv6)', () => {
     const ops = dests.map((dest): IpvsOp => ({ op: 'add-dest', service: services[0]!, dest }));
     const { buf } = encodeOps(FAMILY, 1, ops);
-    expect(parseReplies(buf).map((r) => decodeDest(r, 4))).toEqual(dests);
+    // Tunnel and direct routing take the service's port, as ipvsadm gives them.
+    expect(parseReplies(buf).map((r) => decodeDest(r, 4))).toEqual([dests[0], { ...dests[1], port: 80 }, { ...dests[2], port: 80 }]);
     // A delete names the destination only.
     const del = encodeOps(FAMILY, 9, [{ op: 'del-dest', service: services[0]!, dest: { address: '10.244.1.5', port: 8080 } }]).buf;
     expect(decodeDest(parseReplies(del)[0]!, 4)).toEqual({ address: '10.244.1.5', port: 8080, weight: 0, method: 'm' });
@@ -102,11 +103,11 @@ describe('ipvsadm -R lines and ipvsadm -S -n, for the same values', () => {
       '-A -t 10.96.0.10:80 -s rr',
       '-a -t 10.96.0.10:80 -r 10.244.1.5:8080 -m -w 1',
       '-a -t 10.96.0.10:80 -r 10.244.2.9:0 -i -w 0 -x 100 -y 10',
-      '-A -u 10.96.0.10:53 -s sh -b sh-fallback,sh-port -p 10800',
+      '-A -u 10.96.0.10:53 -s sh -b sh-fallback,sh-port -p 10800 -o',
       '-a -u 10.96.0.10:53 -r 10.244.1.5:8080 -m -w 1',
     ]);
     expect(lines).toContain('-A --sctp-service 192.0.2.7:3868 -s mh -b mh-port -p 60 -M 255.255.255.0');
-    expect(lines).toContain('-A -t [fd00:10:96::a]:443 -s lc -b flag-3 -p 5 -M 64 -o');
+    expect(lines).toContain('-A -t [fd00:10:96::a]:443 -s lc -b flag-3 -p 5 -M 64');
     expect(lines).toContain('-A -f 7 -6 -s dh');
     const back = parseIpvsadmSave(lines.join('\n'));
     expect(back.map(({ dests: _d, ...s }) => s)).toEqual(services);

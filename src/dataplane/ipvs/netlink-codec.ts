@@ -165,10 +165,13 @@ function putServiceAttrs(w: Writer, s: IpvsService, family: 4 | 6): void {
   w.attr(SVC.NETMASK, mask);
 }
 
-function putDest(w: Writer, d: { address: string; port: number } & Partial<IpvsDest>, full: boolean): void {
+function putDest(w: Writer, s: IpvsServiceId, d: { address: string; port: number } & Partial<IpvsDest>, full: boolean): void {
   const a = addrBytes(d.address, 'real server');
   w.attr(DEST.ADDR, a.bytes);
-  w.be16(DEST.PORT, checkPort(d.port, 'real server'));
+  // As ipvsadm does (so both writers leave the same table): tunnelled and direct-routed packets keep their
+  // destination port, so the real server's port is the service's (0 for a fwmark service).
+  const port = full && d.method !== undefined && d.method !== 'm' ? (s.fwmark !== undefined ? 0 : s.port) : d.port;
+  w.be16(DEST.PORT, checkPort(port, 'real server'));
   if (!full) return;
   w.u32(DEST.FWD_METHOD, FWD[d.method ?? 'm']);
   // The kernel reads the weight as a signed int and refuses a negative one.
@@ -195,7 +198,7 @@ export function encodeOp(w: Writer, familyId: number, seq: number, o: IpvsOp): v
     w.endNest(n);
     if (o.op === 'add-dest' || o.op === 'edit-dest' || o.op === 'del-dest') {
       const d = w.nest(CMD_ATTR_DEST);
-      putDest(w, o.dest, o.op !== 'del-dest');
+      putDest(w, o.service, o.dest, o.op !== 'del-dest');
       w.endNest(d);
     }
     w.endMessage(at);

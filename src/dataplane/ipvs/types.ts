@@ -27,6 +27,10 @@ export type IpvsService = IpvsServiceId & {
 
 export interface IpvsDest {
   readonly address: string;
+  /**
+   * With method g or i the kernel gets the service's port instead (0 for a fwmark service), as ipvsadm
+   * does: those packets are not rewritten. A dest is then named by that port (edit, delete, dumps).
+   */
   readonly port: number;
   readonly weight: number;
   readonly method: ForwardMethod;
