@@ -61,7 +61,7 @@ describe('IPVS generic netlink messages', () => {
 
   it('leaves out an operation with a bad value and says why; the others keep consecutive sequence numbers', () => {
     const ops: IpvsOp[] = [
-      { op: 'add-service', service: { ...services[0]!, address: '10.96.0.300' } },
+      { op: 'add-service', service: { ...services[0]!, address: '10.96.0.300' } as IpvsService },
       { op: 'add-service', service: services[0]! },
       { op: 'add-service', service: { ...services[0]!, scheduler: 'no such scheduler' } },
       { op: 'add-dest', service: services[0]!, dest: { ...dests[0]!, weight: -1 } },
