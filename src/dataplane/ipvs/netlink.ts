@@ -30,9 +30,11 @@ export class IpvsNetlink {
 
   private constructor(private readonly addon: GenlSocketAddon) {}
 
-  /** Opens the socket and resolves the IPVS family; an Error says why it cannot (no addon, no ip_vs). */
-  static open(): IpvsNetlink | Error {
-    const addon = loadGenlAddon();
+  /**
+   * Opens the socket and resolves the IPVS family; an Error says why it cannot (no addon, no ip_vs).
+   * `addon`: the socket half (tests pass a fake kernel).
+   */
+  static open(addon: GenlSocketAddon | Error = loadGenlAddon()): IpvsNetlink | Error {
     if (addon instanceof Error) return addon;
     const nl = new IpvsNetlink(addon);
     try {
