@@ -5,6 +5,7 @@
 // weight and both thresholds. Ports are big-endian; the netmask is stored as the kernel reads it (be32:
 // the mask's bytes for IPv4, a prefix length for IPv6); everything else is host order.
 import { formatIP, parseIP } from '../../model/normalize/ip.js';
+import { KrtError } from '../../observe/errors.js';
 import type { ForwardMethod, IpvsDest, IpvsOp, IpvsProtocol, IpvsService, IpvsServiceEntry, IpvsServiceId } from './types.js';
 
 // linux/netlink.h, linux/genetlink.h
@@ -89,7 +90,12 @@ class Writer {
   }
 }
 
-export class IpvsCodecError extends Error {}
+/** A value the kernel would refuse (or misread): the operation is not sent. */
+export class IpvsCodecError extends KrtError {
+  constructor(message: string) {
+    super('KRT_IPVS_NETLINK', message);
+  }
+}
 
 /** 16 bytes (union nf_inet_addr), the family, or a clear error. */
 function addrBytes(text: string, what: string): { bytes: Buffer; family: 4 | 6 } {

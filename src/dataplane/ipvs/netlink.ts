@@ -3,6 +3,7 @@
 // netlink-codec.ts; the addon (native/) only sends and receives. One socket per process, in the process's
 // own network namespace.
 import { constants } from 'node:os';
+import { KrtError } from '../../observe/errors.js';
 import { loadGenlAddon, type GenlSocketAddon } from './native/addon.js';
 import { decodeDest, decodeService, encodeDumpDests, encodeDumpServices, encodeGetFamily, encodeOps, familyIdOf, isEnd, parseReplies, serviceFamily } from './netlink-codec.js';
 import type { IpvsOp, IpvsOpFailure, IpvsServiceEntry } from './types.js';
@@ -59,11 +60,15 @@ export class IpvsNetlink {
   /** exchange(), reopening the socket once if an earlier failure closed it. */
   private exchange(buf: Buffer): Buffer {
     try {
-      return this.addon.exchange(buf);
+      try {
+        return this.addon.exchange(buf);
+      } catch (e) {
+        if (!/Bad file descriptor/.test((e as Error).message)) throw e;
+        this.connect();
+        return this.addon.exchange(buf);
+      }
     } catch (e) {
-      if (!/EBADF|Bad file descriptor/.test((e as Error).message)) throw e;
-      this.connect();
-      return this.addon.exchange(buf);
+      throw e instanceof KrtError ? e : new KrtError('KRT_IPVS_NETLINK', `IPVS netlink socket: ${(e as Error).message}`, { cause: e });
     }
   }
 
@@ -100,7 +105,7 @@ export class IpvsNetlink {
     const seq = this.seq++;
     const replies = parseReplies(this.exchange(encodeDumpServices(this.familyId, seq)));
     const end = replies.find(isEnd);
-    if (end?.error) throw new Error(`IPVS service dump: ${ERRNO_NAME.get(-end.error) ?? -end.error}`);
+    if (end?.error) throw new KrtError('KRT_IPVS_NETLINK', `IPVS service dump: ${ERRNO_NAME.get(-end.error) ?? -end.error}`);
     const out: IpvsServiceEntry[] = [];
     let n = 0;
     for (const r of replies) {
@@ -111,7 +116,7 @@ export class IpvsNetlink {
       const dend = dr.find(isEnd);
       // The service may have gone between the two dumps (another writer): then it is simply not there.
       if (dend?.error === -3) continue;
-      if (dend?.error) throw new Error(`IPVS destination dump: ${ERRNO_NAME.get(-dend.error) ?? -dend.error}`);
+      if (dend?.error) throw new KrtError('KRT_IPVS_NETLINK', `IPVS destination dump: ${ERRNO_NAME.get(-dend.error) ?? -dend.error}`);
       const fam = serviceFamily(s);
       out.push({ ...s, dests: dr.flatMap((x) => (x.attrs ? [decodeDest(x, fam)].filter((d) => d !== undefined) : [])) });
       if (++n % 256 === 0) await new Promise((res) => setImmediate(res));

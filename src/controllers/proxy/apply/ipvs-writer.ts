@@ -7,6 +7,7 @@ import { execHost, type Exec } from '../../../dataplane/exec.js';
 import { ipvsadmLine, parseIpvsadmSave } from '../../../dataplane/ipvs/ipvsadm.js';
 import { IpvsNetlink } from '../../../dataplane/ipvs/netlink.js';
 import type { IpvsOp, IpvsServiceEntry } from '../../../dataplane/ipvs/types.js';
+import { KrtError } from '../../../observe/errors.js';
 
 export type IpvsWriterName = 'netlink' | 'ipvsadm';
 
@@ -36,7 +37,7 @@ export function netlinkWriter(nl: IpvsNetlink): IpvsWriter {
       const failed = await nl.apply(ops);
       if (failed.length === 0) return;
       const shown = failed.slice(0, 5).map((f) => `${ipvsadmLine(f.op)}: ${f.message}`);
-      throw new Error(`IPVS over netlink: ${failed.length} of ${ops.length} operations failed: ${shown.join('; ')}${failed.length > 5 ? '; ...' : ''}`);
+      throw new KrtError('KRT_IPVS_NETLINK', `IPVS over netlink: ${failed.length} of ${ops.length} operations failed: ${shown.join('; ')}${failed.length > 5 ? '; ...' : ''}`);
     },
   };
 }
