@@ -2,7 +2,7 @@
 #   docker build -t <registry>/kube-router-ts:<tag> .
 # Checked without a Docker engine by src/deploy/image.test.ts (paths, packages, the manifests' commands).
 
-# --- build: TypeScript to dist/, the production node_modules, and the BGP TCP-MD5 addon (needs a C compiler,
+# --- build: TypeScript to dist/, the production node_modules, the BGP TCP-MD5 and IPVS netlink addons (need a C compiler,
 #     which the full node image has and the runtime image does not).
 FROM node:20-bookworm AS build
 WORKDIR /src
@@ -13,6 +13,8 @@ COPY src ./src
 RUN npm run build \
     && cc -shared -fPIC -O2 -Wall -I/usr/local/include/node -DNODE_GYP_MODULE_NAME=bgp_sockopt \
           src/bgp/native/bgp_sockopt.c -o /src/bgp_sockopt.node \
+    && cc -shared -fPIC -O2 -Wall -I/usr/local/include/node -DNODE_GYP_MODULE_NAME=ipvs_genl \
+          src/dataplane/ipvs/native/ipvs_genl.c -o /src/ipvs_genl.node \
     && npm prune --omit=dev --no-audit --no-fund --ignore-scripts
 
 # --- runtime
@@ -31,6 +33,8 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/bgp_sockopt.node ./lib/bgp_sockopt.node
 ENV KRT_BGP_ADDON=/opt/kube-router-ts/lib/bgp_sockopt.node
+COPY --from=build /src/ipvs_genl.node ./lib/ipvs_genl.node
+ENV KRT_IPVS_ADDON=/opt/kube-router-ts/lib/ipvs_genl.node
 COPY deploy/image/entrypoint.sh /usr/local/bin/kube-router-entrypoint
 COPY deploy/image/install-cni.sh /usr/local/bin/kube-router-install-cni
 RUN chmod 0755 /usr/local/bin/kube-router-entrypoint /usr/local/bin/kube-router-install-cni \
