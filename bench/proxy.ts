@@ -8,17 +8,16 @@
 //
 // UML (real IPVS in user-mode Linux; syscalls ~100x slower than native): 1,000 services x 10 endpoints.
 // The floor is `ipvsadm -R` of the final state into an empty table; the real applier's full sync into an
-// empty table is measured against it in the same run. Then one EndpointSlice change to the kernel, and one
-// IPVS operation three ways: a spawned `ipvsadm -R` of one line, a spawned no-op (the spawn alone), and a
-// resident generic-netlink socket (bench/ipvs-netlink/ipvs_nl.c, built here); the full sync's IPVS
-// part over that socket too.
+// empty table is measured against it in the same run, with each IPVS writer (the resident generic-netlink
+// socket of src/dataplane/ipvs, and the `ipvsadm -R` fallback), and where its time goes (per tool spawned,
+// and the IPVS step). Then one EndpointSlice change to the kernel with each writer, and one IPVS operation
+// three ways: a spawned `ipvsadm -R` of one line, a spawned no-op (the spawn alone), the netlink writer.
 //
 //   npx tsx bench/proxy.ts [--part host|uml|all] [--services 10000] [--endpoints 10] [--runs 5]
 //                          [--uml-services 1000] [--uml-runs 3]
 // The UML part needs root and user-mode-linux; run it under the heavy lock (flock /tmp/krt-heavy.lock).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execHost, type Exec } from '../src/dataplane/exec.js';
@@ -28,7 +27,11 @@ import { ModelStore } from '../src/watch/model-store.js';
 import { ProxyCompiler } from '../src/controllers/proxy/compile/incremental.js';
 import { compileProxyPlan, type ProxyInputs } from '../src/controllers/proxy/compile/services.js';
 import type { ProxyPlan } from '../src/controllers/proxy/compile/plan.js';
-import { diffIpvs, parseIpvsSave } from '../src/controllers/proxy/apply/ipvs-table.js';
+import { diffIpvs, kernelTable, parseIpvsSave } from '../src/controllers/proxy/apply/ipvs-table.js';
+import { ipvsadmLine } from '../src/dataplane/ipvs/ipvsadm.js';
+import { IpvsNetlink } from '../src/dataplane/ipvs/netlink.js';
+import { buildGenlAddon } from '../src/dataplane/ipvs/native/addon.js';
+import { ipvsadmWriter, netlinkWriter, type IpvsWriter } from '../src/controllers/proxy/apply/ipvs-writer.js';
 import { ProxyApplier } from '../src/controllers/proxy/apply/applier.js';
 import { FakeProxyKernel } from '../src/testing/proxy/fake-kernel.js';
 
@@ -94,7 +97,7 @@ const fmt = (xs: readonly number[], unit = 'ms', digits = 1) => {
 };
 
 /** An Exec that adds up the time spent in the commands it runs (what is not host-side work). */
-function timed(inner: Exec): Exec & { spent: number; last: Map<string, number> } {
+function timed(inner: Exec): Exec & { spent: number; last: Map<string, number>; byCmd: Map<string, number> } {
   const t = Object.assign(
     async (cmd: string, a: readonly string[], o?: Parameters<Exec>[2]) => {
       const t0 = performance.now();
@@ -104,9 +107,10 @@ function timed(inner: Exec): Exec & { spent: number; last: Map<string, number> }
         const d = performance.now() - t0;
         t.spent += d;
         t.last.set(`${cmd} ${a[0] ?? ''}`, d);
+        t.byCmd.set(`${cmd} ${a[0] ?? ''}`, (t.byCmd.get(`${cmd} ${a[0] ?? ''}`) ?? 0) + d);
       }
     },
-    { spent: 0, last: new Map<string, number>() },
+    { spent: 0, last: new Map<string, number>(), byCmd: new Map<string, number>() },
   );
   return t;
 }
@@ -188,19 +192,10 @@ async function hostPart(): Promise<void> {
 
 const MODULES = ['dummy', 'nf_conntrack', 'nf_nat', 'ip_vs', 'ip_vs_rr', 'ip_tables', 'iptable_nat', 'xt_ipvs', 'xt_comment', 'xt_nat'];
 
-function addonPath(): string {
-  const src = join(here, 'ipvs-netlink', 'ipvs_nl.c');
-  const out = join(here, 'ipvs-netlink', 'build', 'ipvs_nl.node');
-  const include = resolve(dirname(process.execPath), '..', 'include', 'node');
-  mkdirSync(dirname(out), { recursive: true });
-  execFileSync('cc', ['-shared', '-fPIC', '-O2', '-Wall', `-I${include}`, '-DNODE_GYP_MODULE_NAME=ipvs_nl', src, '-o', out], { stdio: 'inherit' });
-  return out;
-}
-
 /** On the host: boots UML with this script as its work, waits for it, prints what it wrote. */
 function umlPart(): void {
   if (!existsSync('/usr/bin/linux.uml')) throw new Error('user-mode Linux is not installed (apt-get install user-mode-linux)');
-  addonPath();
+  buildGenlAddon();
   const dir = mkdtempSync(join(here, '..', '.bench-uml-'));
   try {
     const ver = readdirSync('/usr/lib/uml/modules')[0]!;
@@ -235,13 +230,6 @@ function umlPart(): void {
   }
 }
 
-interface NetlinkAddon {
-  open(): void;
-  service(addr: string, port: number, sched: string): void;
-  dest(cmd: 'a' | 'e' | 'd', vaddr: string, vport: number, raddr: string, rport: number, weight: number): void;
-  flush(): void;
-}
-
 /** Inside UML: the measurements, written to --out. */
 async function insideUml(): Promise<void> {
   const S = num('--uml-services', 1000), E = num('--endpoints', 10), RUNS = num('--uml-runs', 3);
@@ -260,90 +248,103 @@ async function insideUml(): Promise<void> {
   });
   const store = clusterStore(S, E);
   const plan = compileProxyPlan(store.snapshot(), inputs);
-  const restoreText = diffIpvs(plan.virtualServers, new Map(), { owned: () => true, graceful: false, keepDraining: new Set() }).commands.join('\n') + '\n';
+  const restoreText = diffIpvs(plan.virtualServers, new Map(), { owned: () => true, graceful: false, keepDraining: new Set() }).ops.map(ipvsadmLine).join('\n') + '\n';
   const applyOpts = { nodePortAddresses: inputs.nodePortAddresses, nodeIP: inputs.nodeIP! };
   const reset = async () => {
     await execHost('ipvsadm', ['-C']);
     await execHost('ip', ['link', 'del', 'kube-dummy-if'], { okCodes: [1, 2] });
     await execHost('iptables-legacy-restore', [], { input: '*nat\nCOMMIT\n' });
   };
-  const newApplier = () => new ProxyApplier({ exec, backend: 'legacy', nodePortRange: { min: 30000, max: 32767 }, excludedCIDRs: [], gracefulPeriodMs: 0 });
   const count = async () => (await execHost('ipvsadm', ['-S', '-n'])).stdout.split('\n').filter((l) => l.startsWith('-a')).length;
+  let t = performance.now();
+  const nl = IpvsNetlink.open();
+  const openMs = performance.now() - t;
+  if (nl instanceof Error) throw nl;
+  const writers: Record<'netlink' | 'ipvsadm', IpvsWriter> = { netlink: netlinkWriter(nl), ipvsadm: ipvsadmWriter(exec) };
+  const newApplier = (w: 'netlink' | 'ipvsadm') => new ProxyApplier({ exec, backend: 'legacy', nodePortRange: { min: 30000, max: 32767 }, excludedCIDRs: [], gracefulPeriodMs: 0, writer: writers[w] });
 
-  const floor: number[] = [], full: number[] = [], fullIpvs: number[] = [], fullParts: string[] = [];
+  const floor: number[] = [];
+  const full = { netlink: [] as number[], ipvsadm: [] as number[] };
+  const fullIpvs = { netlink: [] as number[], ipvsadm: [] as number[] };
+  const fullParts = { netlink: [] as string[], ipvsadm: [] as string[] };
   for (let r = 0; r < RUNS; r++) {
     await reset();
-    let t = performance.now();
+    t = performance.now();
     await execHost('ipvsadm', ['-R'], { input: restoreText, timeoutMs: Infinity });
     floor.push(performance.now() - t);
     if ((await count()) !== S * E) throw new Error('the floor restore did not load every real server');
-    await reset();
-    const a = newApplier();
-    exec.spent = 0;
-    t = performance.now();
-    const rep = await a.apply(new ProxyCompiler().compile(store.snapshot(), inputs), { full: true, ...applyOpts });
-    full.push(performance.now() - t);
-    fullIpvs.push(rep.ms.ipvs);
-    fullParts.push(`read ${rep.ms.read.toFixed(0)}, VIPs ${rep.ms.vips.toFixed(0)}, IPVS ${rep.ms.ipvs.toFixed(0)}, NAT ${rep.ms.nat.toFixed(0)} ms`);
-    if ((await count()) !== S * E) throw new Error('the full sync did not load every real server');
+    for (const w of ['netlink', 'ipvsadm'] as const) {
+      await reset();
+      const a = newApplier(w);
+      exec.spent = 0;
+      exec.byCmd.clear();
+      t = performance.now();
+      const rep = await a.apply(new ProxyCompiler().compile(store.snapshot(), inputs), { full: true, ...applyOpts });
+      full[w].push(performance.now() - t);
+      fullIpvs[w].push(rep.ms.ipvs);
+      const tools = [...exec.byCmd].map(([c, ms]) => `${c} ${ms.toFixed(0)}`).join(', ');
+      fullParts[w].push(`read ${rep.ms.read.toFixed(0)}, VIPs ${rep.ms.vips.toFixed(0)}, IPVS ${rep.ms.ipvs.toFixed(0)}, NAT ${rep.ms.nat.toFixed(0)} ms (spawned tools: ${tools})`);
+      if ((await count()) !== S * E) throw new Error(`the full sync (${w}) did not load every real server`);
+    }
   }
-  const f = stats(floor), g = stats(full);
+  const f = stats(floor);
   say(`proxy bench, UML part: ${S} services x ${E} endpoints (${S * E} real servers) in user-mode Linux, ${RUNS} runs; min / median / max`);
   say(`  floor: ipvsadm -R of the final state into an empty table:   ${fmt(floor.map((x) => x / 1000), 's', 2)}`);
-  say(`  full sync of the real applier into an empty table (VIPs, IPVS, NAT): ${fmt(full.map((x) => x / 1000), 's', 2)}  -> ${(g.median / f.median).toFixed(2)}x the floor (median/median; target <= 1.5x)`);
-  say(`    of which its IPVS step (one ipvsadm -R of the same text): ${fmt(fullIpvs.map((x) => x / 1000), 's', 2)}; per run: ${fullParts.join(' | ')}`);
+  for (const w of ['netlink', 'ipvsadm'] as const) {
+    const g = stats(full[w]);
+    say(`  full sync of the real applier into an empty table (VIPs, IPVS, NAT), ${w} writer: ${fmt(full[w].map((x) => x / 1000), 's', 2)}  -> ${(g.median / f.median).toFixed(2)}x the floor (median/median; target <= 1.5x)`);
+    say(`    of which its IPVS step: ${fmt(fullIpvs[w].map((x) => x / 1000), 's', 2)}; per run: ${fullParts[w].join(' | ')}`);
+  }
 
   // One EndpointSlice change to the kernel, through the real path (state as the last full sync left it).
-  const compiler = new ProxyCompiler();
-  const applier = newApplier();
-  await applier.apply(compiler.compile(store.snapshot(), inputs), { full: true, ...applyOpts });
-  const changes: Awaited<ReturnType<typeof oneChange>>[] = [];
-  for (let i = 0; i < Math.max(RUNS * 2, 6); i++) {
-    const s = (i * 379) % S;
-    changes.push(await oneChange(store, compiler, applier, exec, s, true, E));
-    changes.push(await oneChange(store, compiler, applier, exec, s, false, E));
+  for (const w of ['netlink', 'ipvsadm'] as const) {
+    const compiler = new ProxyCompiler();
+    const applier = newApplier(w);
+    await applier.apply(compiler.compile(store.snapshot(), inputs), { full: true, ...applyOpts });
+    const changes: Awaited<ReturnType<typeof oneChange>>[] = [];
+    for (let i = 0; i < Math.max(RUNS * 2, 6); i++) {
+      const s = (i * 379) % S;
+      changes.push(await oneChange(store, compiler, applier, exec, s, true, E));
+      changes.push(await oneChange(store, compiler, applier, exec, s, false, E));
+    }
+    say(`  one EndpointSlice change to the kernel, ${w} writer (+1 or -1 endpoint; ${changes.length} changes): total ${fmt(changes.map((c) => c.totalMs), 'ms', 2)}`);
+    say(`    compile (store, snapshot, incremental compile): ${fmt(changes.map((c) => c.compileMs), 'ms', 2)}; applier (diff + the IPVS write, kernel included): ${fmt(changes.map((c) => c.applyMs), 'ms', 2)}; spawned tools: ${fmt(changes.map((c) => c.execMs), 'ms', 2)}; IPVS ops: ${[...new Set(changes.map((c) => c.report.ipvsCommands))].join(', ')}`);
   }
-  say(`  one EndpointSlice change to the kernel (+1 or -1 endpoint; ${changes.length} changes): total ${fmt(changes.map((c) => c.totalMs))}`);
-  say(`    host side (store, compile, diff): ${fmt(changes.map((c) => c.hostMs), 'ms', 2)}; the one ipvsadm -R (spawn + kernel): ${fmt(changes.map((c) => c.execMs))}; IPVS commands: ${[...new Set(changes.map((c) => c.report.ipvsCommands))].join(', ')}`);
 
   // One IPVS operation three ways, on a service of the loaded table.
   const N = Math.max(RUNS * 3, 9);
   const v = [...plan.virtualServers.values()][0]!;
   const spawnOnly: number[] = [], ipvsadmOne: number[] = [], nlOne: number[] = [];
+  const id = { protocol: v.protocol, address: v.address, port: v.port };
+  const dest = { address: '10.99.0.1', port: 8080, weight: 1, method: 'm' as const };
   for (let i = 0; i < N; i++) {
-    let t = performance.now();
+    t = performance.now();
     await execHost('true', []);
     spawnOnly.push(performance.now() - t);
     t = performance.now();
     await execHost('ipvsadm', ['-R'], { input: `-a -t ${v.address}:${v.port} -r 10.99.0.1:8080 -m -w 1\n` });
     ipvsadmOne.push(performance.now() - t);
     await execHost('ipvsadm', ['-R'], { input: `-d -t ${v.address}:${v.port} -r 10.99.0.1:8080\n` });
-  }
-  const nl = createRequire(import.meta.url)(join(here, 'ipvs-netlink', 'build', 'ipvs_nl.node')) as NetlinkAddon;
-  let t = performance.now();
-  nl.open();
-  const openMs = performance.now() - t;
-  for (let i = 0; i < N; i++) {
     t = performance.now();
-    nl.dest('a', v.address, v.port, '10.99.0.1', 8080, 1);
+    await writers.netlink.write([{ op: 'add-dest', service: id, dest }]);
     nlOne.push(performance.now() - t);
-    nl.dest('d', v.address, v.port, '10.99.0.1', 8080, 0);
+    await writers.netlink.write([{ op: 'del-dest', service: id, dest }]);
   }
-  say(`  one IPVS operation (add a real server), ${N} runs: ipvsadm -R of 1 line ${fmt(ipvsadmOne)}; a spawned no-op (true) ${fmt(spawnOnly)}; resident generic netlink socket ${fmt(nlOne, 'ms', 3)} (socket + family lookup once: ${openMs.toFixed(2)} ms)`);
+  say(`  one IPVS operation (add a real server), ${N} runs: ipvsadm -R of 1 line ${fmt(ipvsadmOne)}; a spawned no-op (true) ${fmt(spawnOnly)}; netlink writer ${fmt(nlOne, 'ms', 3)} (socket + family lookup once: ${openMs.toFixed(2)} ms)`);
 
-  // The full sync's IPVS part over the resident socket: the same operations as the floor's text.
-  const nlFull: number[] = [];
+  // Reads: what a full sync reads the table with, the whole loaded table.
+  const readNl: number[] = [], readAdm: number[] = [];
   for (let r = 0; r < RUNS; r++) {
-    await reset();
     t = performance.now();
-    for (const vs of plan.virtualServers.values()) {
-      nl.service(vs.address, vs.port, vs.scheduler);
-      for (const rs of vs.realServers) nl.dest('a', vs.address, vs.port, rs.address, rs.port, rs.weight);
-    }
-    nlFull.push(performance.now() - t);
-    if ((await count()) !== S * E) throw new Error('the netlink load did not load every real server');
+    const a = await writers.netlink.read();
+    readNl.push(performance.now() - t);
+    t = performance.now();
+    const b = await writers.ipvsadm.read();
+    readAdm.push(performance.now() - t);
+    const canon = (t: typeof a) => JSON.stringify([...kernelTable(t)].sort(([x], [y]) => x.localeCompare(y)).map(([k, v]) => [k, [...v.realServers].sort((p, q) => (p.address + p.port).localeCompare(q.address + q.port))]));
+    if (canon(a) !== canon(b)) throw new Error('the netlink dump and ipvsadm -S -n disagree');
   }
-  say(`  the same ${S} services + ${S * E} real servers over the resident netlink socket: ${fmt(nlFull.map((x) => x / 1000), 's', 2)} (floor, ipvsadm -R: median ${(f.median / 1000).toFixed(2)} s)`);
+  say(`  read the loaded table (${S} services): netlink dump ${fmt(readNl)}; ipvsadm -S -n + parse ${fmt(readAdm)} (both read the same)`);
   await reset();
   writeFileSync(str('--out', '/dev/stdout'), lines.join('\n') + '\n');
 }

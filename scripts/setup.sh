@@ -39,3 +39,5 @@ npm run --silent build
 # The BGP speaker's socket-option addon (TCP MD5, TTL): without it, peers with passwords are refused.
 npx tsx src/bgp/native/build.ts || echo "setup: BGP TCP-MD5 addon not built; BGP peers with passwords will be refused" >&2
 npx tsx src/controllers/firewall/apply/native/build.ts || echo "setup: netfilter addon not built; the firewall runs ipset/nft binaries for every change" >&2
+# The service proxy's IPVS netlink addon: without it, IPVS is written with ipvsadm -R (slower, same result).
+npx tsx src/dataplane/ipvs/native/build.ts || echo "setup: IPVS netlink addon not built; the service proxy will use ipvsadm -R" >&2

@@ -83,7 +83,11 @@ export const ROWS: readonly RowSpec[] = [
       {
         title: 'IPVS virtual servers',
         type: 'timeseries',
-        exprs: [q('kube_router_controller_ipvs_services{$SEL}', 'virtual servers {{instance}}')],
+        description: 'Writer: 1 for the one in use, netlink (resident socket) or ipvsadm (the fallback when the addon cannot load).',
+        exprs: [
+          q('kube_router_controller_ipvs_services{$SEL}', 'virtual servers {{instance}}'),
+          q('kube_router_controller_ipvs_writer{$SEL}', '{{writer}} writer {{instance}}'),
+        ],
       },
       {
         title: 'Proxy sync failures / services left out',

@@ -3,7 +3,10 @@
 // A client outside the pod network (its own namespace on the underlay, routing the external IP to node 1)
 // reaches the external IP; node 1's IPVS serves a fwmark service in tunnel mode; the pods answer directly:
 // the backend sees the client's own address and, for web-2, the reply leaves node 2 from the VIP without
-// passing node 1. Removing the annotation removes every trace; the service is then served in NAT mode.
+// passing node 1. Node 2's agent, restarted on the ipvsadm fallback, adopts what the netlink writer made
+// without an IPVS operation. Removing the annotation removes every trace (node 2 through ipvsadm -R, node 1
+// over netlink); the service is then served in NAT mode.
+import { readFile } from 'node:fs/promises';
 import { expect, type it } from 'vitest';
 import { lastSyncOf } from '../../src/lab/health.js';
 import type { Lab } from '../../src/lab/index.js';
@@ -29,6 +32,33 @@ export function dsrCase(test: typeof it, getLab: () => Lab, o: { n1: string; n2:
     await labSh(lab, 'hub', `setsid unshare --net sh -c 'echo $$ > ${PIDFILE}; exec sleep 1200' </dev/null >/dev/null 2>&1 & sleep 0.5`);
     const pid = (await labSh(lab, 'hub', `cat ${PIDFILE}`)).trim();
     const inClient = (script: string) => labSh(lab, 'hub', `nsenter --net=/proc/${pid}/ns/net sh -c '${script.replace(/'/g, `'\\''`)}'`);
+    let writerChanged = false;
+    const node2Log = lab.state.nodes.find((n) => n.name === 'lab-node-2')!.log;
+    /** Restarts node 2's agent with env changes; resolves once its proxy synced, with the restart time. */
+    const restartNode2 = async (env: Record<string, string | null>) => {
+      const at = Date.now();
+      await restartAgent(lab, 'lab-node-2', env);
+      await waitFor('the new agent on node 2 synced its proxy', async () => {
+        const h = (await lab.health())['lab-node-2'];
+        return Boolean(h?.ok && (lastSyncOf(h, 'proxy')?.at ?? 0) > at);
+      }, 180_000, 1000);
+      return at;
+    };
+    /**
+     * Node 2's agent log since `t`: how many lines it wrote (so the check is not vacuous) and its proxy syncs
+     * that wrote IPVS ("in sync" ones are logged below info).
+     */
+    const proxyLogSince = async (t: number) => {
+      const lines = (await readFile(node2Log, 'utf8')).split('\n').flatMap((l) => {
+        try {
+          const e = JSON.parse(l) as { msg?: string; time?: string; ipvsCommands?: number };
+          return new Date(e.time ?? 0).getTime() > t ? [e] : [];
+        } catch {
+          return [];
+        }
+      });
+      return { lines: lines.length, ipvsWrites: lines.filter((e) => e.msg === 'service proxy synced' && (e.ipvsCommands ?? 0) > 0) };
+    };
     try {
       await labSh(lab, 'hub', `ip link add vdsr type veth peer name eth0 netns ${pid} && ip link set vdsr master br0 up`);
       await inClient(`ip link set lo up && ip addr add ${CLIENT}/24 dev eth0 && ip link set eth0 up && ip route add ${VIP}/32 via ${o.n1}`);
@@ -66,15 +96,16 @@ export function dsrCase(test: typeof it, getLab: () => Lab, o: { n1: string; n2:
       const [d] = await Promise.all([dump, server]);
       expect(d.stdout).toContain(`${VIP}.8080 > ${CLIENT}.`);
 
-      // A restarted agent adopts the DSR state as it finds it: the pod's tunnel interface is not recreated.
+      // A restarted agent adopts the DSR state as it finds it: the pod's tunnel interface is not recreated,
+      // and the fwmark service the netlink writer made reads back through the other writer (ipvsadm -S -n)
+      // as planned: its syncs make no IPVS operation. Node 2 then removes DSR with ipvsadm -R, node 1 over netlink.
       const before = (await tunnelIf(lab, 'default/web-2')).split(':')[0];
-      const restartedAt = Date.now();
-      await restartAgent(lab, 'lab-node-2');
-      await waitFor('the new agent on node 2 synced its proxy', async () => {
-        const h = (await lab.health())['lab-node-2'];
-        return Boolean(h?.ok && (lastSyncOf(h, 'proxy')?.at ?? 0) > restartedAt);
-      }, 180_000, 1000);
+      const restartedAt = await restartNode2({ KRT_IPVS_WRITER: 'ipvsadm' });
+      writerChanged = true;
       expect((await tunnelIf(lab, 'default/web-2')).split(':')[0]).toBe(before);
+      const since = await proxyLogSince(restartedAt);
+      expect(since.lines).toBeGreaterThan(0);
+      expect(since.ipvsWrites).toEqual([]);
 
       // Without the annotation: no fwmark service, mark, rule, route or pod tunnel on either node; NAT mode.
       await lab.client.modify(R.services, 'default', 'dsr', (s) => void delete s['metadata']['annotations'][ANNOTATION]);
@@ -89,6 +120,8 @@ export function dsrCase(test: typeof it, getLab: () => Lab, o: { n1: string; n2:
     } finally {
       await lab.client.delete(R.services, 'default', 'dsr').catch(() => undefined);
       await labSh(lab, 'hub', `kill ${pid}; rm -f ${PIDFILE}`).catch(() => undefined);
+      // Back to the netlink writer for the cases that follow.
+      if (writerChanged) await restartNode2({ KRT_IPVS_WRITER: null }).catch(() => undefined);
     }
   }, 480_000);
 }

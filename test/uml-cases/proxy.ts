@@ -71,6 +71,11 @@ export function proxyCases(getLab: () => Lab, o: ProxyCaseOptions): void {
       const out = await labSh(lab, from, `for i in $(seq 1 ${n}); do socat -T2 - TCP:${ip}:${port},connect-timeout=2 </dev/null 2>/dev/null || echo none; done`);
       return out.split('\n').filter(Boolean);
     }
+    /** The IPVS writer a node's agent uses, from its metrics (netlink, or the ipvsadm fallback). */
+    const writerOf = async (node: string, addr: string) => {
+      const text = await httpGet(lab, node, addr, METRICS_PORT, '/metrics', 30);
+      return /kube_router_controller_ipvs_writer\{writer="(\w+)"\} 1\b/.exec(text)?.[1] ?? `none in:\n${text.split('\n').filter((l) => l.includes('ipvs_writer')).join('\n')}`;
+    };
     const counts = (names: string[]) => names.reduce<Record<string, number>>((m, n) => ({ ...m, [n]: (m[n] ?? 0) + 1 }), {});
     /** Polls until a connection gets an answer matching `ok` (agents program changes asynchronously). */
     const answers = (from: string, ip: string, port: number, ok: (names: string[]) => boolean, what: string) =>
@@ -107,6 +112,8 @@ export function proxyCases(getLab: () => Lab, o: ProxyCaseOptions): void {
         expect(addrs).toContain(`${ip}/32`);
         expect(addrs).toContain('192.0.2.10/32');
       }
+      // Written over the resident netlink socket, not ipvsadm -R (the addon loads in the lab's agents).
+      expect(await writerOf('lab-node-1', N1)).toBe('netlink');
     }, 120_000);
 
     it('spreads ClusterIP connections evenly (round robin) from a pod on the same node and on another node, without NAT of the pod', async () => {
@@ -255,6 +262,34 @@ export function proxyCases(getLab: () => Lab, o: ProxyCaseOptions): void {
       expect(tries.length).toBeGreaterThan(10);
       expect(tries.filter((l) => l.endsWith(' none'))).toEqual([]);
     }, 360_000);
+
+    more('with the netlink addon disabled (KRT_IPVS_WRITER=ipvsadm) an agent writes IPVS with ipvsadm -R, and serves a new service', async () => {
+      const node = 'lab-node-2';
+      const restartWith = async (env: Record<string, string | null>) => {
+        const at = Date.now();
+        await restartAgent(lab, node, env);
+        await waitFor(`the restarted agent on ${node} synced its proxy`, async () => {
+          const h = (await lab.health())[node];
+          return Boolean(h?.ok && (lastSyncOf(h, 'proxy')?.at ?? 0) > at);
+        }, 180_000, 1000);
+      };
+      await restartWith({ KRT_IPVS_WRITER: 'ipvsadm' });
+      try {
+        expect(await writerOf(node, N2)).toBe('ipvsadm');
+        await lab.client.create(R.services, 'default', service('fallback', { selector: { app: 'web' }, ports: [{ name: 'http', port: 8081, targetPort: 80, protocol: 'TCP' }] }));
+        const ip = await vip('fallback');
+        const names = await answers('default/c2', ip, 8081, (n) => n.every((x) => x.startsWith('web-')), 'the new service answers through node 2 (ipvsadm writer)');
+        expect(names.length).toBe(6);
+        expect(await labSh(lab, node, `ipvsadm -Ln -t ${ip}:8081`)).toMatch(/Masq\s+1/);
+      } finally {
+        // Back to the addon; the deletion then goes over netlink.
+        await restartWith({ KRT_IPVS_WRITER: null });
+      }
+      expect(await writerOf(node, N2)).toBe('netlink');
+      const ip = await vip('fallback');
+      await lab.client.delete(R.services, 'default', 'fallback');
+      await waitFor('the deleted service is gone from node 2 (netlink writer)', async () => !(await labSh(lab, node, 'ipvsadm -Sn')).includes(`${ip}:8081`), 60_000, 500);
+    }, 480_000);
 
     more('a scaled-down service drains its removed endpoint (weight 0, no new connections), then removes it', async () => {
       const ip = await vip('web');

@@ -6,14 +6,16 @@ import { labSh } from '../lab-helpers.js';
 
 /**
  * Stops the agent of `node` (SIGTERM, as a rollout does) and starts it again with the same command line
- * and environment, detached, inside the node's namespace. Returns when the new process runs.
+ * and environment (`envChanges` set on top, null removes), detached, inside the node's namespace. Returns
+ * when the new process runs.
  */
-export async function restartAgent(lab: Lab, node: string): Promise<{ oldPid: number; newPid: number }> {
+export async function restartAgent(lab: Lab, node: string, envChanges: Record<string, string | null> = {}): Promise<{ oldPid: number; newPid: number }> {
   const js = `
 const fs = require('fs'), cp = require('child_process');
 const pid = Number(cp.execFileSync('pgrep', ['-f', '--', '--hostname-override=${node}( |$)']).toString().trim().split('\\n')[0]);
 const cmd = fs.readFileSync('/proc/' + pid + '/cmdline', 'utf8').split('\\0').filter(Boolean);
 const env = Object.fromEntries(fs.readFileSync('/proc/' + pid + '/environ', 'utf8').split('\\0').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+for (const [k, v] of Object.entries(${JSON.stringify(envChanges)})) { if (v === null) delete env[k]; else env[k] = v; }
 const cwd = fs.readlinkSync('/proc/' + pid + '/cwd');
 const log = fs.readlinkSync('/proc/' + pid + '/fd/1');
 process.kill(pid, 'SIGTERM');

@@ -10,6 +10,7 @@ import type { SyncReason } from '../../watch/sync-runner.js';
 import type { Controller, ControllerContext } from '../controller.js';
 import { logSync, SyncLoop } from '../sync-loop.js';
 import { ProxyApplier } from './apply/applier.js';
+import { chooseIpvsWriter } from './apply/ipvs-writer.js';
 import { DUMMY_IF, parseAddrShow } from './apply/dummy-link.js';
 import { ProxyCompiler } from './compile/incremental.js';
 import type { ProxyInputs } from './compile/services.js';
@@ -52,6 +53,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     sync: histogram(ctx.metrics, 'controller_ipvs_services_sync_time', 'Time it took for the service proxy to sync IPVS'),
     services: gauge(ctx.metrics, 'controller_ipvs_services', 'IPVS virtual servers programmed by the service proxy'),
     failures: counter(ctx.metrics, 'controller_ipvs_sync_failures', 'Failed service proxy syncs (retried with backoff)'),
+    writer: gauge(ctx.metrics, 'controller_ipvs_writer', 'How the service proxy writes IPVS: 1 for the writer in use (netlink: resident generic-netlink socket; ipvsadm: the fallback)', ['writer']),
     skipped: counter(ctx.metrics, 'controller_ipvs_services_skipped', 'Service parts left out (invalid annotation, external IP outside the allowed ranges, address conflict)'),
   };
   let applier: ProxyApplier | undefined;
@@ -202,9 +204,16 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       dsrTcpMss = await readNodeMtu().then((mtu) => mtu - 60, () => undefined);
       const backend = deps.backend ?? (await detectBackend(exec)).backend;
       dsr = new DsrApplier({ exec, backend, log });
+      // After the ipvsadm read above: it loads ip_vs, whose netlink family the writer resolves.
+      const ipvs = chooseIpvsWriter(exec);
+      if (ipvs.fallbackReason) log.warn({ reason: ipvs.fallbackReason }, 'service proxy: writing IPVS with ipvsadm -R, not over netlink');
+      else log.info('service proxy: writing IPVS over a resident generic-netlink socket');
+      m.writer.set({ writer: 'netlink' }, ipvs.writer.name === 'netlink' ? 1 : 0);
+      m.writer.set({ writer: 'ipvsadm' }, ipvs.writer.name === 'ipvsadm' ? 1 : 0);
       applier = new ProxyApplier({
         exec,
         backend,
+        writer: ipvs.writer,
         nodePortRange,
         excludedCIDRs: opts.excludedCidrs,
         gracefulPeriodMs: opts.ipvsGracefulTermination ? opts.ipvsGracefulPeriodMs : 0,
@@ -233,7 +242,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       const backend = deps.backend ?? (await detectBackend(exec)).backend;
       const podCIDRs = ctx.cluster.snapshot().nodes.get(opts.nodeName)?.podCIDRs ?? [];
       const fwmarks = await new DsrApplier({ exec, backend, log }).cleanup(podCIDRs);
-      const a = new ProxyApplier({ exec, backend, nodePortRange, excludedCIDRs: opts.excludedCidrs, gracefulPeriodMs: 0 });
+      const a = new ProxyApplier({ exec, backend, nodePortRange, excludedCIDRs: opts.excludedCidrs, gracefulPeriodMs: 0, writer: chooseIpvsWriter(exec).writer });
       await a.cleanup(await readLocalAddresses().catch(() => []), fwmarks);
       const x = new ProxyExtras({ exec, backend, nodeName: opts.nodeName, families, permitAll: false, gracefulPeriodMs: 0, metricsEnabled: false, log, registry: ctx.metrics });
       await x.cleanup();

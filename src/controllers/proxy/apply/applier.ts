@@ -1,8 +1,8 @@
 // Applies a ProxyPlan to the kernel by diffing against what is there: VIPs on kube-dummy-if with one
-// `ip -batch`, IPVS with one `ipvsadm -R` batch of only the differences, the NAT chain with one
-// `iptables-restore --noflush` when it changed. Owns only what it made: IPVS services on addresses it
-// holds (or held) on kube-dummy-if or on the node's NodePort addresses within the NodePort range,
-// outside --excluded-cidrs.
+// `ip -batch`, IPVS with one batch of only the differences (over netlink, or one `ipvsadm -R`: see
+// ipvs-writer.ts), the NAT chain with one `iptables-restore --noflush` when it changed. Owns only what it
+// made: IPVS services on addresses it holds (or held) on kube-dummy-if or on the node's NodePort addresses
+// within the NodePort range, outside --excluded-cidrs.
 // The kernel is read on a full sync and whenever the applier does not know it (at start, after any
 // failure); in between it keeps its own copy of the IPVS table, updated only after a batch succeeded, and
 // the plan object each virtual server was applied from: an identical object is not compared again, so
@@ -16,7 +16,8 @@ import { cidrContainsIP } from '../../../model/normalize/cidr.js';
 import type { ProxyPlan } from '../compile/plan.js';
 import { DUMMY_IF, parseAddrShow, vipBatch } from './dummy-link.js';
 import type { VirtualServer } from '../compile/plan.js';
-import { diffIpvs, parseIpvsSave, realServerKey, virtualServerOf, type KernelVirtualServer } from './ipvs-table.js';
+import { diffIpvs, kernelTable, realServerKey, virtualServerOf, type KernelVirtualServer } from './ipvs-table.js';
+import { ipvsadmWriter, type IpvsWriter, type IpvsWriterName } from './ipvs-writer.js';
 import { NAT_CHAIN, NAT_JUMP, natChainRules } from './nat-chain.js';
 
 export interface ProxyApplierOptions {
@@ -27,6 +28,8 @@ export interface ProxyApplierOptions {
   /** Drain removed real servers (weight 0) for this long before deleting them; 0 deletes at once. */
   readonly gracefulPeriodMs: number;
   readonly now?: () => number;
+  /** Where IPVS is read and written (default: ipvsadm through `exec`). */
+  readonly writer?: IpvsWriter;
 }
 
 export interface ApplyReport {
@@ -34,6 +37,8 @@ export interface ApplyReport {
   readonly vipsAdded: readonly string[];
   readonly vipsRemoved: readonly string[];
   readonly ipvsCommands: number;
+  /** Which writer applied them. */
+  readonly writer: IpvsWriterName;
   readonly servicesAdded: number;
   readonly servicesRemoved: number;
   readonly realServersAdded: number;
@@ -70,8 +75,11 @@ export class ProxyApplier {
   /** The plan object each virtual server was last applied from (an identical one needs no comparison). */
   private readonly applied = new Map<string, VirtualServer>();
 
+  private readonly writer: IpvsWriter;
+
   constructor(private readonly o: ProxyApplierOptions) {
     this.now = o.now ?? Date.now;
+    this.writer = o.writer ?? ipvsadmWriter(o.exec);
   }
 
   private run(cmd: string, args: readonly string[], input?: string) {
@@ -118,7 +126,8 @@ export class ProxyApplier {
     try {
       return await this.applyKnown(plan, opts);
     } catch (err) {
-      // Any step may have half-happened (ipvsadm -R stops at the first failing line): the kernel is the truth again.
+      // Any step may have half-happened (ipvsadm -R stops at its first failing line, a netlink batch skips
+      // only the failed operations): the kernel is the truth again.
       this.forget();
       throw err;
     }
@@ -129,7 +138,7 @@ export class ProxyApplier {
     if (opts.full || !this.vipsKnown) await this.readDummy();
     const readKernel = opts.full || this.table === undefined;
     if (readKernel) {
-      this.table = parseIpvsSave((await this.run('ipvsadm', ['-S', '-n'])).stdout);
+      this.table = kernelTable(await this.writer.read());
       this.applied.clear();
     }
     const table = this.table!;
@@ -157,7 +166,7 @@ export class ProxyApplier {
       keepDraining: keep,
       unchanged: (key, v) => this.applied.get(key) === v && !drainingIn.has(key),
     });
-    if (diff.commands.length) await this.run('ipvsadm', ['-R'], diff.commands.join('\n') + '\n');
+    if (diff.ops.length) await this.writer.write(diff.ops);
     // Applied: the kernel now holds what the diff said it would.
     for (const [key, k] of diff.after) {
       const v = plan.virtualServers.get(key);
@@ -204,10 +213,11 @@ export class ProxyApplier {
     }
     const tEnd = performance.now();
     return {
-      changed: add.length + del.length + diff.commands.length > 0 || natChanged,
+      changed: add.length + del.length + diff.ops.length > 0 || natChanged,
       vipsAdded: add,
       vipsRemoved: del,
-      ipvsCommands: diff.commands.length,
+      ipvsCommands: diff.ops.length,
+      writer: this.writer.name,
       servicesAdded: diff.servicesAdded,
       servicesRemoved: diff.servicesRemoved,
       realServersAdded: diff.realServersAdded,
@@ -230,10 +240,11 @@ export class ProxyApplier {
   /** Removes everything the proxy made: our IPVS services, kube-dummy-if, the NAT chain and its jump. */
   async cleanup(nodePortAddresses: readonly string[], fwmarks: ReadonlySet<number> = new Set()): Promise<void> {
     await this.readDummy().catch(() => undefined);
-    const current = parseIpvsSave((await this.o.exec('ipvsadm', ['-S', '-n'], { okCodes: [1, 2] })).stdout);
+    // No IPVS on this kernel at all: nothing of ours to remove.
+    const current = kernelTable(await this.writer.read().catch(() => []));
     const nodePorts = new Set(nodePortAddresses);
     const d = diffIpvs(new Map(), current, { owned: (v) => this.owned(v, new Set(), nodePorts, fwmarks), graceful: false, keepDraining: new Set() });
-    if (d.commands.length) await this.run('ipvsadm', ['-R'], d.commands.join('\n') + '\n');
+    if (d.ops.length) await this.writer.write(d.ops);
     await this.o.exec('ip', ['link', 'del', DUMMY_IF], { okCodes: [1, 2] });
     const bin = binaries(this.o.backend, 4);
     const nat = parseSave((await this.run(bin.save, ['-t', 'nat'])).stdout).get('nat');

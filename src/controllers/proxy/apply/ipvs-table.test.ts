@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { VirtualServer } from '../compile/plan.js';
-import { diffIpvs, parseIpvsSave, realServerKey } from './ipvs-table.js';
+import { ipvsadmLine } from '../../../dataplane/ipvs/ipvsadm.js';
+import { diffIpvs as diffOps, parseIpvsSave, realServerKey } from './ipvs-table.js';
+
+/** The diff with its operations as the `ipvsadm -R` lines the fallback writer would send. */
+const diffIpvs = (...a: Parameters<typeof diffOps>) => {
+  const d = diffOps(...a);
+  return { ...d, commands: d.ops.map(ipvsadmLine) };
+};
 
 const SAVE = `-A -t 10.96.0.10:80 -s rr
 -a -t 10.96.0.10:80 -r 10.244.0.7:8080 -m -w 1

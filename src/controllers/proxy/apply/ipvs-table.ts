@@ -1,11 +1,13 @@
-// The IPVS table as ipvsadm reads and writes it: parse `ipvsadm -S -n`, diff against the plan, render
-// the commands for one `ipvsadm -R` batch. Pure; apply/applier.ts runs the commands.
-import type { IpvsProtocol, RealServer, Scheduler, SchedulerFlag, VirtualServer } from '../compile/plan.js';
+// The IPVS table as the applier sees it: read (from either writer's dump), diffed against the plan into
+// typed IPVS operations, which apply/ipvs-writer.ts sends over netlink or renders for one `ipvsadm -R`. Pure.
+import { hostPort, parseIpvsadmSave } from '../../../dataplane/ipvs/ipvsadm.js';
+import type { ForwardMethod, IpvsOp, IpvsServiceEntry, IpvsServiceId } from '../../../dataplane/ipvs/types.js';
+import type { IpvsProtocol, RealServer, Scheduler, VirtualServer } from '../compile/plan.js';
 import { virtualServerKey } from '../compile/plan.js';
 
 export interface KernelRealServer extends RealServer {
   /** m = masquerade (NAT), g = direct routing, i = ipip tunnel. */
-  readonly method: 'm' | 'g' | 'i';
+  readonly method: ForwardMethod;
 }
 
 export interface KernelVirtualServer {
@@ -20,46 +22,30 @@ export interface KernelVirtualServer {
   readonly realServers: readonly KernelRealServer[];
 }
 
-const PROTO_FLAG: Record<IpvsProtocol, string> = { tcp: '-t', udp: '-u', sctp: '--sctp-service' };
-const FLAG_PROTO: Record<string, IpvsProtocol> = { '-t': 'tcp', '--tcp-service': 'tcp', '-u': 'udp', '--udp-service': 'udp', '--sctp-service': 'sctp' };
-
-function splitHostPort(s: string): { address: string; port: number } | undefined {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
-  return m ? { address: m[1] as string, port: Number(m[2]) } : undefined;
+/**
+ * A dump (netlink or `ipvsadm -S -n`) keyed by virtualServerKey. An IPv4 fwmark service is keyed by its mark
+ * (`fwmark/MARK`, protocol/address/port placeholders); whether it is ours is the applier's call (its marks).
+ * IPv6 fwmark services are left out: DSR marks only IPv4, so none is ours and none may collide with a key.
+ */
+export function kernelTable(entries: readonly IpvsServiceEntry[]): Map<string, KernelVirtualServer> {
+  const out = new Map<string, KernelVirtualServer>();
+  for (const e of entries) {
+    if (e.fwmark !== undefined && e.family !== 4) continue;
+    const id = e.fwmark !== undefined ? { fwmark: e.fwmark, protocol: 'tcp' as const, address: '', port: 0 } : { protocol: e.protocol, address: e.address, port: e.port };
+    out.set(virtualServerKey(id), {
+      ...id,
+      scheduler: e.scheduler,
+      flags: e.flags,
+      ...(e.persistenceSeconds !== undefined ? { persistenceSeconds: e.persistenceSeconds } : {}),
+      realServers: e.dests.map((d) => ({ address: d.address, port: d.port, weight: d.weight, method: d.method })),
+    });
+  }
+  return out;
 }
 
-const hostPort = (address: string, port: number) => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
-
-/** Parses `ipvsadm -S -n`; a fwmark service (-f MARK) is keyed by its mark. */
+/** Parses `ipvsadm -S -n` (the service metrics and the fallback writer read it). */
 export function parseIpvsSave(text: string): Map<string, KernelVirtualServer> {
-  const out = new Map<string, { v: Omit<KernelVirtualServer, 'realServers'>; rs: KernelRealServer[] }>();
-  for (const line of text.split('\n')) {
-    const t = line.trim().split(/\s+/);
-    if (t[0] !== '-A' && t[0] !== '-a') continue;
-    const mark = t[1] === '-f' || t[1] === '--fwmark-service' ? Number(t[2]) : undefined;
-    const proto = mark !== undefined ? 'tcp' : FLAG_PROTO[t[1] ?? ''];
-    const hp = mark !== undefined ? { address: '', port: 0 } : splitHostPort(t[2] ?? '');
-    if (!proto || !hp || Number.isNaN(mark)) continue;
-    const key = virtualServerKey({ protocol: proto, ...hp, fwmark: mark });
-    const opt = (name: string): string | undefined => {
-      const i = t.indexOf(name, 3);
-      return i > 0 ? t[i + 1] : undefined;
-    };
-    if (t[0] === '-A') {
-      const p = opt('-p');
-      out.set(key, {
-        v: { ...(mark !== undefined ? { fwmark: mark } : {}), protocol: proto, ...hp, scheduler: opt('-s') ?? 'wlc', flags: (opt('-b') ?? '').split(',').filter(Boolean).sort(), ...(p !== undefined ? { persistenceSeconds: Number(p) } : {}) },
-        rs: [],
-      });
-    } else {
-      const r = splitHostPort(opt('-r') ?? '');
-      const entry = out.get(key);
-      if (!r || !entry) continue;
-      const method = t.includes('-g') ? 'g' : t.includes('-i') ? 'i' : 'm';
-      entry.rs.push({ ...r, weight: Number(opt('-w') ?? 1), method });
-    }
-  }
-  return new Map([...out].map(([k, { v, rs }]) => [k, { ...v, realServers: rs }]));
+  return kernelTable(parseIpvsadmSave(text));
 }
 
 export const realServerKey = (vsKey: string, r: { address: string; port: number }) => `${vsKey} -> ${hostPort(r.address, r.port)}`;
@@ -67,8 +53,8 @@ export const realServerKey = (vsKey: string, r: { address: string; port: number 
 export const virtualServerOf = (rsKey: string) => rsKey.slice(0, rsKey.indexOf(' -> '));
 
 export interface IpvsDiff {
-  /** ipvsadm -R input lines, in an order the kernel accepts (services before their real servers). */
-  readonly commands: string[];
+  /** IPVS operations, in an order the kernel accepts (services before their real servers). */
+  readonly ops: IpvsOp[];
   readonly servicesAdded: number;
   readonly servicesRemoved: number;
   readonly servicesEdited: number;
@@ -99,24 +85,23 @@ export interface DiffOptions {
   readonly unchanged?: (key: string, v: VirtualServer) => boolean;
 }
 
-function serviceSpec(v: { protocol: IpvsProtocol; address: string; port: number; fwmark?: number | undefined }): string {
-  if (v.fwmark !== undefined) return `-f ${v.fwmark}`;
-  return `${PROTO_FLAG[v.protocol]} ${hostPort(v.address, v.port)}`;
-}
+/** The kernel's name of a virtual server: a firewall mark (DSR, always IPv4 here) or protocol, address, port. */
+const idOf = (v: { protocol: IpvsProtocol; address: string; port: number; fwmark?: number | undefined }): IpvsServiceId =>
+  v.fwmark !== undefined ? { fwmark: v.fwmark, family: 4 } : { protocol: v.protocol, address: v.address, port: v.port };
 
-function serviceArgs(v: VirtualServer): string {
-  return [
-    serviceSpec(v),
-    `-s ${v.scheduler}`,
-    ...(v.flags.length ? [`-b ${v.flags.join(',')}`] : []),
-    ...(v.persistenceSeconds !== undefined ? [`-p ${v.persistenceSeconds}`] : []),
-  ].join(' ');
-}
+const serviceOp = (op: 'add-service' | 'edit-service', v: VirtualServer): IpvsOp => ({
+  op,
+  service: { ...idOf(v), scheduler: v.scheduler, flags: v.flags, ...(v.persistenceSeconds !== undefined ? { persistenceSeconds: v.persistenceSeconds } : {}) },
+});
 
-/** ipvsadm's forwarding flag for a planned real server: -i tunnel (DSR), else -m masquerade. */
-const methodOf = (r: RealServer): KernelRealServer['method'] => (r.forward === 'tunnel' ? 'i' : 'm');
-const realArgs = (v: VirtualServer | KernelVirtualServer, r: RealServer | KernelRealServer, weight = r.weight) =>
-  `${serviceSpec(v)} -r ${hostPort(r.address, r.port)} -${'method' in r ? r.method : methodOf(r)} -w ${weight}`;
+/** The forwarding method of a planned real server: i = IP-in-IP tunnel (DSR), else m = masquerade. */
+const methodOf = (r: RealServer): ForwardMethod => (r.forward === 'tunnel' ? 'i' : 'm');
+/** A real server of the plan takes its method from the plan; one read from the kernel keeps its own. */
+const destOp = (op: 'add-dest' | 'edit-dest', v: VirtualServer | KernelVirtualServer, r: RealServer | KernelRealServer, weight = r.weight): IpvsOp => ({
+  op,
+  service: idOf(v),
+  dest: { address: r.address, port: r.port, weight, method: 'method' in r ? r.method : methodOf(r) },
+});
 
 function sameService(v: VirtualServer, k: KernelVirtualServer): boolean {
   return v.scheduler === (k.scheduler as Scheduler) && v.flags.join(',') === [...k.flags].sort().join(',') && v.persistenceSeconds === k.persistenceSeconds;
@@ -134,43 +119,43 @@ const asKernel = (v: VirtualServer, extra: readonly KernelRealServer[]): KernelV
 });
 
 export function diffIpvs(desired: ReadonlyMap<string, VirtualServer>, current: ReadonlyMap<string, KernelVirtualServer>, o: DiffOptions): IpvsDiff {
-  const cmds: string[] = [];
+  const cmds: IpvsOp[] = [];
   const drained: string[] = [];
   const after = new Map<string, KernelVirtualServer | undefined>();
   let servicesAdded = 0, servicesRemoved = 0, servicesEdited = 0, realServersAdded = 0, realServersRemoved = 0, compared = 0;
   for (const [key, v] of desired) {
     const k = current.get(key);
     if (!k) {
-      cmds.push(`-A ${serviceArgs(v)}`);
+      cmds.push(serviceOp('add-service', v));
       servicesAdded++;
-      for (const r of v.realServers) cmds.push(`-a ${realArgs(v, r)}`), realServersAdded++;
+      for (const r of v.realServers) cmds.push(destOp('add-dest', v, r)), realServersAdded++;
       after.set(key, asKernel(v, []));
       continue;
     }
     if (o.unchanged?.(key, v)) continue;
     compared++;
-    if (!sameService(v, k)) cmds.push(`-E ${serviceArgs(v)}`), servicesEdited++;
+    if (!sameService(v, k)) cmds.push(serviceOp('edit-service', v)), servicesEdited++;
     const want = new Map(v.realServers.map((r) => [realServerKey(key, r), r]));
     const have = new Map(k.realServers.map((r) => [realServerKey(key, r), r]));
     for (const [rk, r] of want) {
       const h = have.get(rk);
-      if (!h) cmds.push(`-a ${realArgs(v, r)}`), realServersAdded++;
-      else if (h.weight !== r.weight || h.method !== methodOf(r)) cmds.push(`-e ${realArgs(v, r)}`);
+      if (!h) cmds.push(destOp('add-dest', v, r)), realServersAdded++;
+      else if (h.weight !== r.weight || h.method !== methodOf(r)) cmds.push(destOp('edit-dest', v, r));
     }
     const stay: KernelRealServer[] = [];
     for (const [rk, h] of have) {
       if (want.has(rk)) continue;
       if (o.graceful && o.keepDraining.has(rk)) {
-        if (h.weight !== 0) cmds.push(`-e ${realArgs(k, h, 0)}`);
+        if (h.weight !== 0) cmds.push(destOp('edit-dest', k, h, 0));
         drained.push(rk);
         stay.push({ ...h, weight: 0 });
       } else if (o.graceful && h.weight !== 0 && !o.keepDraining.has(rk)) {
         // Newly removed: drain first; the applier deletes it once idle or after the grace period.
-        cmds.push(`-e ${realArgs(k, h, 0)}`);
+        cmds.push(destOp('edit-dest', k, h, 0));
         drained.push(rk);
         stay.push({ ...h, weight: 0 });
       } else {
-        cmds.push(`-d ${serviceSpec(k)} -r ${hostPort(h.address, h.port)}`);
+        cmds.push({ op: 'del-dest', service: idOf(k), dest: { address: h.address, port: h.port } });
         realServersRemoved++;
       }
     }
@@ -178,9 +163,9 @@ export function diffIpvs(desired: ReadonlyMap<string, VirtualServer>, current: R
   }
   for (const [key, k] of current) {
     if (desired.has(key) || !o.owned(k)) continue;
-    cmds.push(`-D ${serviceSpec(k)}`);
+    cmds.push({ op: 'del-service', service: idOf(k) });
     servicesRemoved++;
     after.set(key, undefined);
   }
-  return { commands: cmds, servicesAdded, servicesRemoved, servicesEdited, realServersAdded, realServersRemoved, drained, after, compared };
+  return { ops: cmds, servicesAdded, servicesRemoved, servicesEdited, realServersAdded, realServersRemoved, drained, after, compared };
 }

@@ -2,7 +2,8 @@ import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { diffIpvs, parseIpvsSave } from '../apply/ipvs-table.js';
+import { ipvsadmLine } from '../../../dataplane/ipvs/ipvsadm.js';
+import { diffIpvs, kernelTable, parseIpvsSave } from '../apply/ipvs-table.js';
 import type { DsrPlan, VirtualServer } from '../compile/plan.js';
 import { desiredRoutes, desiredRules, dsrChainRules, parseRoutes, parseRules, policyBatch } from './node-rules.js';
 import { listNetns, parseNetnsView } from './pod-netns.js';
@@ -54,7 +55,7 @@ describe('DSR on the node', () => {
     ]);
   });
 
-  it('renders and reads fwmark services with tunnel destinations for ipvsadm -R, and an applied one gives no command', () => {
+  it('diffs fwmark services with tunnel destinations into typed operations and ipvsadm -R lines, and reads them back', () => {
     const v: VirtualServer = {
       fwmark: 0x7b, protocol: 'tcp', address: '192.0.2.20', port: 80, scheduler: 'rr', flags: [],
       realServers: [{ address: '10.244.0.7', port: 80, weight: 1, forward: 'tunnel', localPod: true }, { address: '10.244.1.5', port: 80, weight: 1, forward: 'tunnel' }],
@@ -62,14 +63,24 @@ describe('DSR on the node', () => {
     };
     const o = { owned: () => true, graceful: false, keepDraining: new Set<string>() };
     const d = diffIpvs(new Map([['fwmark/123', v]]), new Map(), o);
-    expect(d.commands).toEqual(['-A -f 123 -s rr', '-a -f 123 -r 10.244.0.7:80 -i -w 1', '-a -f 123 -r 10.244.1.5:80 -i -w 1']);
+    // What both writers get: an IPv4 fwmark service (no protocol, address or port) and IPIP destinations on the service port.
+    expect(d.ops[0]).toEqual({ op: 'add-service', service: { fwmark: 123, family: 4, scheduler: 'rr', flags: [] } });
+    expect(d.ops[1]).toEqual({ op: 'add-dest', service: { fwmark: 123, family: 4 }, dest: { address: '10.244.0.7', port: 80, weight: 1, method: 'i' } });
+    expect(d.ops.map(ipvsadmLine)).toEqual(['-A -f 123 -s rr', '-a -f 123 -r 10.244.0.7:80 -i -w 1', '-a -f 123 -r 10.244.1.5:80 -i -w 1']);
     const kernel = parseIpvsSave('-A -f 123 -s rr\n-a -f 123 -r 10.244.0.7:80 -i -w 1\n-a -f 123 -r 10.244.1.5:80 -m -w 1\n-A -f 999 -s rr\n');
     expect([...kernel.keys()]).toEqual(['fwmark/123', 'fwmark/999']);
     // A destination in the wrong method is edited; a fwmark service that is not ours is left alone.
     const again = diffIpvs(new Map([['fwmark/123', v]]), kernel, { ...o, owned: (k) => k.fwmark === 123 });
-    expect(again.commands).toEqual(['-e -f 123 -r 10.244.1.5:80 -i -w 1']);
+    expect(again.ops.map(ipvsadmLine)).toEqual(['-e -f 123 -r 10.244.1.5:80 -i -w 1']);
     const gone = diffIpvs(new Map(), kernel, { ...o, owned: (k) => k.fwmark === 123 });
-    expect(gone.commands).toEqual(['-D -f 123']);
+    expect(gone.ops.map(ipvsadmLine)).toEqual(['-D -f 123']);
+    // Applied as planned (a netlink dump): nothing to do. An IPv6 fwmark service is never ours, not even read.
+    const dumped = kernelTable([
+      { fwmark: 123, family: 4, scheduler: 'rr', flags: [], dests: [{ address: '10.244.0.7', port: 80, weight: 1, method: 'i' }, { address: '10.244.1.5', port: 80, weight: 1, method: 'i' }] },
+      { fwmark: 123, family: 6, scheduler: 'rr', flags: [], dests: [] },
+    ]);
+    expect([...dumped.keys()]).toEqual(['fwmark/123']);
+    expect(diffIpvs(new Map([['fwmark/123', v]]), dumped, { ...o, owned: () => true }).ops).toEqual([]);
   });
 });
 

@@ -1,0 +1,99 @@
+// The proxy's IPVS writers against a real IPVS (user-mode Linux; this host kernel has none): every field the
+// applier can write (schedulers and their flags, persistence and its netmask, one-packet, weights, the three
+// forwarding methods, thresholds, UDP, SCTP, IPv6, fwmark services), added and edited over generic netlink
+// and with the `ipvsadm -R` fallback, must read back identically from `ipvsadm -S -n` and from the netlink
+// dump; a failed operation is reported alone while the rest of its batch applies; a DSR fwmark service in
+// tunnel mode, diffed as the applier does, needs nothing more after one write. One UML boot (~10 s).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = resolve(__dirname, '..');
+const CHECK = join(__dirname, 'uml-cases', 'ipvs-writer-check.mjs');
+const built = existsSync(join(ROOT, 'dist', 'dataplane', 'ipvs', 'netlink.js'));
+const MODULES = ['ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_lc', 'ip_vs_dh', 'ip_vs_sh', 'ip_vs_mh'];
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Found = any;
+
+describe.skipIf(!existsSync('/usr/bin/linux.uml') || !built)('IPVS writers in user-mode Linux: what is written reads back', () => {
+  let dir = '';
+  let found: Found;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(ROOT, '.uml-ipvs-writer-'));
+    const ver = readdirSync('/usr/lib/uml/modules')[0]!;
+    mkdirSync(join(dir, 'mod', 'lib', 'modules'), { recursive: true });
+    symlinkSync(`/usr/lib/uml/modules/${ver}`, join(dir, 'mod', 'lib', 'modules', ver));
+    writeFileSync(join(dir, 'init.sh'), [
+      '#!/bin/sh',
+      'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root',
+      'mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t tmpfs tmp /run; mount -t tmpfs tmp /tmp',
+      `mount -t hostfs none ${dir} -o ${dir}`,
+      `for m in ${MODULES.join(' ')}; do modprobe -d ${dir}/mod $m; done`,
+      // IPVS refuses an IPv4 real server whose address type it cannot look up: no local table until lo is up.
+      'ip link set lo up',
+      `cd ${ROOT}`,
+      `${process.execPath} ${CHECK} ${dir}/found.json > ${dir}/inner.log 2>&1`,
+      'poweroff -f',
+      '',
+    ].join('\n'), { mode: 0o755 });
+    // linux.uml always exits 0: the result file says whether the check ran.
+    spawnSync('linux.uml', ['mem=512M', 'rootfstype=hostfs', 'rootflags=/', 'ro', `init=${dir}/init.sh`, 'con0=fd:0,fd:1', 'con=null', 'quiet'], { stdio: 'ignore', timeout: 120_000 });
+    if (!existsSync(join(dir, 'found.json'))) throw new Error(`the check inside UML wrote nothing:\n${existsSync(join(dir, 'inner.log')) ? readFileSync(join(dir, 'inner.log'), 'utf8') : '(no log)'}`);
+    found = JSON.parse(readFileSync(join(dir, 'found.json'), 'utf8'));
+  }, 150_000);
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the netlink writer opens a socket and resolves the IPVS family', () => {
+    expect(found.openError).toBeUndefined();
+  });
+
+  it('netlink: everything added reads back the same from ipvsadm -S -n and from the netlink dump', () => {
+    expect(found.netlink.afterAdd.save).toEqual(found.expectedSave);
+    expect(found.netlink.afterAdd.dump).toEqual(found.expected);
+  });
+
+  it('netlink: edits (scheduler, flags, persistence off, weight, method, thresholds) and deletions read back', () => {
+    expect(found.netlink.afterEdit.save).toEqual(found.editedSave);
+    expect(found.netlink.afterEdit.dump).toEqual(found.edited);
+  });
+
+  it('netlink: a failed operation is reported by itself, with the kernel reason; the rest of the batch applies', () => {
+    expect(found.netlink.failures).toEqual([
+      { index: 1, message: 'EEXIST (service already exists)' },
+      { index: 2, message: 'ESRCH (no such service)' },
+      { index: 3, message: 'ENOENT (scheduler not found)' },
+    ]);
+    expect(found.netlink.afterFailures).toEqual(expect.arrayContaining(['10.244.9.1', '10.244.9.2']));
+  });
+
+  it('netlink: a batch larger than one send applies whole', () => {
+    expect(found.netlink.bigBatch).toEqual({ ops: 1200, services: 300, dests: 900 });
+  });
+
+  // The DSR shape: fwmark 123 in tunnel mode, a masquerade real server switched to tunnel, fwmark 999 not ours.
+  const dsrSettled = {
+    firstOps: ['add-dest', 'edit-dest'],
+    secondOps: [],
+    save: ['-A -f 123 -s rr', '-A -f 999 -s rr', ...['10.244.0.7', '10.244.1.5'].map((a) => `-a -f 123 -r ${a}:80 -i -w 1 --tun-type ipip`), '-a -f 999 -r 10.244.9.9:80 -i -w 1 --tun-type ipip'],
+  };
+
+  it('netlink: a DSR fwmark service with tunnel real servers reads back so that a second diff is empty', () => {
+    expect(found.netlink.dsr).toEqual(dsrSettled);
+  });
+
+  it('ipvsadm -R: the same DSR service settles the same way', () => {
+    expect(found.ipvsadm.dsr).toEqual(dsrSettled);
+  });
+
+  it('the ipvsadm -R fallback writes the same operations to the same table', () => {
+    expect(found.ipvsadm.error).toBeUndefined();
+    expect(found.ipvsadm.afterAdd).toEqual(found.expectedSave);
+    expect(found.ipvsadm.afterEdit).toEqual(found.editedSave);
+  });
+});
