@@ -154,10 +154,12 @@ describe.each(['nft', 'legacy'] as const)('firewall traffic on %s', (backend) =>
         binaries: (f) => ({ ...binaries(backend, f), restore: wrap.path }),
         backoff: { initialMs: 50, maxMs: 200 },
       });
+      // The update needs new rules (a new rule and port): while restores fail, it must not take effect. It is
+      // made before the start, so even the first sync needs a restore (a start that only finds the old agent's
+      // rules in place would succeed without one).
+      setPolicy(policy('y', 'b-deny', { podSelector: { matchLabels: { pod: 'b' } }, ingress: [{ from: [{ namespaceSelector: {}, podSelector: { matchLabels: { pod: 'b' } } }], ports: [{ port: 81 }] }] }));
       // start() resolves only after the first successful sync, so it is awaited after the fault clears.
       const started = c.start();
-      // The update needs new rules (a new rule and port): while restores fail, it must not take effect.
-      setPolicy(policy('y', 'b-deny', { podSelector: { matchLabels: { pod: 'b' } }, ingress: [{ from: [{ namespaceSelector: {}, podSelector: { matchLabels: { pod: 'b' } } }], ports: [{ port: 81 }] }] }));
       await new Promise((r) => setTimeout(r, 600));
       expect(c.syncs).toBe(0);
       expect(await tcpProbe(from('x/b'), IP['y/b']!, 81)).toBe(false);
