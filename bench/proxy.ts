@@ -30,7 +30,7 @@ import type { ProxyPlan } from '../src/controllers/proxy/compile/plan.js';
 import { diffIpvs, kernelTable, parseIpvsSave } from '../src/controllers/proxy/apply/ipvs-table.js';
 import { ipvsadmLine } from '../src/dataplane/ipvs/ipvsadm.js';
 import { IpvsNetlink } from '../src/dataplane/ipvs/netlink.js';
-import { buildGenlAddon } from '../src/dataplane/ipvs/native/addon.js';
+import { genlAddon } from '../src/dataplane/ipvs/native/addon.js';
 import { ipvsadmWriter, netlinkWriter, type IpvsWriter } from '../src/controllers/proxy/apply/ipvs-writer.js';
 import { ProxyApplier } from '../src/controllers/proxy/apply/applier.js';
 import { FakeProxyKernel } from '../src/testing/proxy/fake-kernel.js';
@@ -195,7 +195,7 @@ const MODULES = ['dummy', 'nf_conntrack', 'nf_nat', 'ip_vs', 'ip_vs_rr', 'ip_tab
 /** On the host: boots UML with this script as its work, waits for it, prints what it wrote. */
 function umlPart(): void {
   if (!existsSync('/usr/bin/linux.uml')) throw new Error('user-mode Linux is not installed (apt-get install user-mode-linux)');
-  buildGenlAddon();
+  genlAddon.build();
   const dir = mkdtempSync(join(here, '..', '.bench-uml-'));
   try {
     const ver = readdirSync('/usr/lib/uml/modules')[0]!;

@@ -1,9 +1,5 @@
 // Builds the socket-option addon (run by scripts/setup.sh): npx tsx src/bgp/native/build.ts
-import { buildAddon } from './addon.js';
+import { buildFromCli } from '../../native/addon-loader.js';
+import { sockoptAddon } from './addon.js';
 
-try {
-  console.log(`built ${buildAddon()}`);
-} catch (e) {
-  console.error(`bgp addon build failed: ${(e as Error).message}`);
-  process.exitCode = 1;
-}
+buildFromCli(sockoptAddon, 'bgp addon');

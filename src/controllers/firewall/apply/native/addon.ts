@@ -3,11 +3,7 @@
 // (10-15 ms each, more than the change itself). Built like the BGP addon (system C compiler, Node's own
 // headers; setup builds it ahead of time). Unavailable (no compiler, no library): the appliers run the
 // binaries instead, with the same text.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { nativeAddon } from '../../../../native/addon-loader.js';
 import { ExecError } from '../../../../dataplane/exec.js';
 
 interface NfAddon {
@@ -17,45 +13,8 @@ interface NfAddon {
   ipsetRun(handle: unknown, lines: readonly string[]): void;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-
-/** Beside this file when run from src/, or the src/ twin when run from dist/ (or the one-file bundle in dist/cli/). */
-function sourceDir(): string {
-  const candidates = [here, resolve(here, '../../../../src/controllers/firewall/apply/native'), resolve(here, '../../src/controllers/firewall/apply/native')];
-  return candidates.find((d) => existsSync(join(d, 'nf_ctx.c'))) ?? here;
-}
-
-export function nfAddonPath(): string {
-  return process.env.KRT_NF_ADDON ?? join(sourceDir(), 'build', 'nf_ctx.node');
-}
-
-/** Compiles the addon. Throws on failure. */
-export function buildNfAddon(): string {
-  const src = join(sourceDir(), 'nf_ctx.c');
-  const out = join(sourceDir(), 'build', 'nf_ctx.node');
-  const include = resolve(dirname(process.execPath), '..', 'include', 'node');
-  if (!existsSync(join(include, 'node_api.h'))) throw new Error(`Node headers not found in ${include}`);
-  mkdirSync(dirname(out), { recursive: true });
-  // Test workers may build at once: each writes its own file and renames it, so none loads a half-written one.
-  const tmp = `${out}.${process.pid}.tmp`;
-  execFileSync('cc', ['-shared', '-fPIC', '-O2', '-Wall', `-I${include}`, '-DNODE_GYP_MODULE_NAME=nf_ctx', src, '-o', tmp, '-ldl'], { stdio: 'pipe' });
-  renameSync(tmp, out);
-  return out;
-}
-
-let cached: NfAddon | Error | undefined;
-
-function loadAddon(): NfAddon | Error {
-  if (cached) return cached;
-  try {
-    const path = nfAddonPath();
-    if (!existsSync(path)) buildNfAddon();
-    cached = createRequire(import.meta.url)(path) as NfAddon;
-  } catch (e) {
-    cached = new Error(`netfilter addon unavailable (${(e as Error).message.split('\n')[0]})`);
-  }
-  return cached;
-}
+export const nfAddon = nativeAddon<NfAddon>({ name: 'nf_ctx', dir: 'controllers/firewall/apply/native', env: 'KRT_NF_ADDON', link: ['-ldl'], label: 'netfilter addon' });
+const loadAddon = (): NfAddon | Error => nfAddon.load();
 
 const netnsPath = (netns: string | undefined): string | undefined => (netns !== undefined ? `/run/netns/${netns}` : undefined);
 
