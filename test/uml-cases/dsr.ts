@@ -60,6 +60,9 @@ export function dsrCase(test: typeof it, getLab: () => Lab, o: { n1: string; n2:
       return { lines: lines.length, ipvsWrites: lines.filter((e) => e.msg === 'service proxy synced' && (e.ipvsCommands ?? 0) > 0) };
     };
     try {
+      // web-2's reverse-path filter strict: loosened while it serves DSR, strict again after (across node 2's restart).
+      const rpFilter = async () => (await labSh(lab, 'default/web-2', 'cat /proc/sys/net/ipv4/conf/all/rp_filter')).trim();
+      await labSh(lab, 'default/web-2', 'echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter');
       await labSh(lab, 'hub', `ip link add vdsr type veth peer name eth0 netns ${pid} && ip link set vdsr master br0 up`);
       await inClient(`ip link set lo up && ip addr add ${CLIENT}/24 dev eth0 && ip link set eth0 up && ip route add ${VIP}/32 via ${o.n1}`);
 
@@ -77,6 +80,7 @@ export function dsrCase(test: typeof it, getLab: () => Lab, o: { n1: string; n2:
         await waitFor(`${pod} holds ${VIP} on kube-tunnel-if`, async () => (await tunnelIf(lab, pod)).includes(`inet ${VIP}/32`), 60_000, 500);
       }
       await waitFor('default/web-2 holds the VIP on kube-tunnel-if', async () => (await tunnelIf(lab, 'default/web-2')).includes(`inet ${VIP}/32`), 60_000, 500);
+      expect(await rpFilter()).toBe('2');
 
       // Local (web-1, web-3) and remote (web-2) backends answer the outside client.
       const ask = (n: number) => inClient(`for i in $(seq 1 ${n}); do socat -T2 - TCP:${VIP}:80,connect-timeout=2 </dev/null 2>/dev/null || echo none; done`).then((t) => t.split('\n').filter(Boolean));
@@ -115,6 +119,7 @@ export function dsrCase(test: typeof it, getLab: () => Lab, o: { n1: string; n2:
       for (const pod of ['default/web-1', 'default/web-2', 'default/web-3']) {
         await waitFor(`${pod} has no kube-tunnel-if`, async () => (await tunnelIf(lab, pod)).trim() === '', 60_000, 1000);
       }
+      expect(await rpFilter()).toBe('1');
       expect(await labSh(lab, 'lab-node-1', 'ip -o addr show dev kube-dummy-if')).toContain(`${VIP}/32`);
       await waitFor('NAT mode answers the client', async () => (await ask(3)).every((n) => n.startsWith('web-')), 60_000, 500);
     } finally {
