@@ -33,6 +33,8 @@ export function dsrCase(test: typeof it, getLab: () => Lab, o: { n1: string; n2:
     const pid = (await labSh(lab, 'hub', `cat ${PIDFILE}`)).trim();
     const inClient = (script: string) => labSh(lab, 'hub', `nsenter --net=/proc/${pid}/ns/net sh -c '${script.replace(/'/g, `'\\''`)}'`);
     let writerChanged = false;
+    let rpFilter = async () => '';
+    let rpBefore: string | undefined;
     const node2Log = lab.state.nodes.find((n) => n.name === 'lab-node-2')!.log;
     /** Restarts node 2's agent with env changes; resolves once its proxy synced, with the restart time. */
     const restartNode2 = async (env: Record<string, string | null>) => {
@@ -61,7 +63,8 @@ export function dsrCase(test: typeof it, getLab: () => Lab, o: { n1: string; n2:
     };
     try {
       // web-2's reverse-path filter strict: loosened while it serves DSR, strict again after (across node 2's restart).
-      const rpFilter = async () => (await labSh(lab, 'default/web-2', 'cat /proc/sys/net/ipv4/conf/all/rp_filter')).trim();
+      rpFilter = async () => (await labSh(lab, 'default/web-2', 'cat /proc/sys/net/ipv4/conf/all/rp_filter')).trim();
+      rpBefore = await rpFilter();
       await labSh(lab, 'default/web-2', 'echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter');
       await labSh(lab, 'hub', `ip link add vdsr type veth peer name eth0 netns ${pid} && ip link set vdsr master br0 up`);
       await inClient(`ip link set lo up && ip addr add ${CLIENT}/24 dev eth0 && ip link set eth0 up && ip route add ${VIP}/32 via ${o.n1}`);
@@ -125,6 +128,7 @@ export function dsrCase(test: typeof it, getLab: () => Lab, o: { n1: string; n2:
     } finally {
       await lab.client.delete(R.services, 'default', 'dsr').catch(() => undefined);
       await labSh(lab, 'hub', `kill ${pid}; rm -f ${PIDFILE}`).catch(() => undefined);
+      if (rpBefore !== undefined) await labSh(lab, 'default/web-2', `echo ${rpBefore} > /proc/sys/net/ipv4/conf/all/rp_filter`).catch(() => undefined);
       // Back to the netlink writer for the cases that follow.
       if (writerChanged) await restartNode2({ KRT_IPVS_WRITER: null }).catch(() => undefined);
     }
