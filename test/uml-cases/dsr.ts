@@ -25,7 +25,11 @@ const dsrTraces = (lab: Lab, node: string) =>
   labSh(lab, node, `ipvsadm -Sn | grep -- '-f ' ; ip rule | grep -E 'lookup (78|79)' ; ip route show table 78 2>/dev/null; ip route show table 79 2>/dev/null; iptables-save -t mangle | grep -E 'DSR|MARK|TCPMSS' ; true`);
 const tunnelIf = (lab: Lab, pod: string) => labSh(lab, pod, 'ip -o link show kube-tunnel-if 2>/dev/null; ip -o addr show dev kube-tunnel-if 2>/dev/null; true');
 
-export function dsrCase(test: typeof it, getLab: () => Lab, o: { n1: string; n2: string }): void {
+/** The series of one metric for the DSR service's port 80 (the fwmark service, labelled as its VIP), or undefined. */
+const dsrSeries = (text: string, metric: string) =>
+  text.split('\n').find((l) => l.startsWith(`kube_router_${metric}{svc_namespace="default",service_name="dsr",service_vip="${VIP}",protocol="tcp",port="80"} `));
+
+export function dsrCase(test: typeof it, getLab: () => Lab, o: { n1: string; n2: string; metrics: (node: string, addr: string) => Promise<string> }): void {
   test('DSR: an outside client reaches a service.dsr=tunnel external IP through IPIP, answered straight from the pods; removing the annotation removes every trace', async () => {
     const lab = getLab();
     // The outside client: a namespace held by a process (the lab's exec remounts per call, so not a named one), on br0.
@@ -92,6 +96,9 @@ export function dsrCase(test: typeof it, getLab: () => Lab, o: { n1: string; n2:
         return ['web-1', 'web-2', 'web-3'].every((n) => got.includes(n)) && got;
       }, 60_000, 500);
       expect(names.every((n) => n.startsWith('web-'))).toBe(true);
+      // Node 1 (netlink reads) counts those connections under the fwmark service, labelled with the VIP.
+      const n1Conns = dsrSeries(await o.metrics('lab-node-1', o.n1), 'service_total_connections');
+      expect(Number(n1Conns?.split(' ').pop()), n1Conns ?? 'no series for the DSR service on node 1').toBeGreaterThanOrEqual(3);
 
       // web-2 (node 2) sees the client's own address, and its SYN-ACK leaves node 2 from the VIP.
       const dump = lab.exec('lab-node-2', ['sh', '-c', `timeout 60 tcpdump -lni eth0 -c 1 'src host ${VIP} and src port 8080 and dst host ${CLIENT} and tcp[13] & 18 == 18' 2>/dev/null`]);
@@ -113,6 +120,8 @@ export function dsrCase(test: typeof it, getLab: () => Lab, o: { n1: string; n2:
       const since = await proxyLogSince(restartedAt);
       expect(since.lines).toBeGreaterThan(0);
       expect(since.ipvsWrites).toEqual([]);
+      // Node 2's agent now reads IPVS statistics with ipvsadm (its FWM lines): the fwmark service has its series there too.
+      expect(dsrSeries(await o.metrics('lab-node-2', o.n2), 'service_total_connections'), 'no series for the DSR service on node 2').toBeDefined();
 
       // Without the annotation: no fwmark service, mark, rule, route or pod tunnel on either node; NAT mode.
       await lab.client.modify(R.services, 'default', 'dsr', (s) => void delete s['metadata']['annotations'][ANNOTATION]);

@@ -134,7 +134,7 @@ export function proxyCases(getLab: () => Lab, o: ProxyCaseOptions): void {
     }, 120_000);
 
     // While the pods are as created (later cases delete some).
-    dsrCase(more, () => lab, { n1: N1, n2: N2 });
+    dsrCase(more, () => lab, { n1: N1, n2: N2, metrics: (node, addr) => httpGet(lab, node, addr, METRICS_PORT, '/metrics', 30) });
 
     more('sh keeps a client on one backend; ClientIP affinity keeps it for its timeout', async () => {
       await lab.client.create(R.services, 'default', service('sticky-sh', { selector: { app: 'web' } }, { 'kube-router.io/service.scheduler': 'sh' }));
