@@ -132,9 +132,11 @@ export class IpvsNetlink {
     if (end?.error) throw new KrtError('KRT_IPVS_NETLINK', `IPVS service dump: ${ERRNO_NAME.get(-end.error) ?? -end.error}`);
     const out: IpvsServiceStats[] = [];
     for (const r of replies) {
-      const service = r.attrs ? decodeService(r) : undefined;
-      const stats = service && decodeServiceStats(r);
-      if (service && stats) out.push({ service, stats });
+      const s = r.attrs ? decodeService(r) : undefined;
+      const stats = s && decodeServiceStats(r);
+      if (!s || !stats) continue;
+      // The identity only, as the ipvsadm listing gives it.
+      out.push({ service: s.fwmark !== undefined ? { fwmark: s.fwmark, family: s.family } : { protocol: s.protocol, address: s.address, port: s.port }, stats });
     }
     return out;
   }
