@@ -96,8 +96,13 @@ export function dsrCase(test: typeof it, getLab: () => Lab, o: { n1: string; n2:
         return ['web-1', 'web-2', 'web-3'].every((n) => got.includes(n)) && got;
       }, 60_000, 500);
       expect(names.every((n) => n.startsWith('web-'))).toBe(true);
-      // Node 1 (netlink reads) counts those connections under the fwmark service, labelled with the VIP.
-      const n1Conns = dsrSeries(await o.metrics('lab-node-1', o.n1), 'service_total_connections');
+      // Node 1 (netlink reads) counts those connections under the fwmark service, labelled with the VIP
+      // (the kernel folds its counters into what a read sees every 2 s: scrape until they show).
+      let n1Conns: string | undefined;
+      await waitFor('node 1 counts the DSR connections', async () => {
+        n1Conns = dsrSeries(await o.metrics('lab-node-1', o.n1), 'service_total_connections');
+        return Number(n1Conns?.split(' ').pop()) >= 3;
+      }, 30_000, 1000).catch(() => undefined);
       expect(Number(n1Conns?.split(' ').pop()), n1Conns ?? 'no series for the DSR service on node 1').toBeGreaterThanOrEqual(3);
 
       // web-2 (node 2) sees the client's own address, and its SYN-ACK leaves node 2 from the VIP.
