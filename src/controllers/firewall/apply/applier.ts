@@ -238,6 +238,88 @@ export class FirewallApplier {
       if (h1 !== 'none' || h2 !== 'none') setsChanged.push(name);
     }
     const staleSets = [...this.sets.keys()].filter((n) => !plan.sets.has(n));
+    let ipsetText = '';
+    let postText = '';
+    const fill = [...fillDeny, ...fillAllow, ...fillLocal];
+    const runPre = async (): Promise<void> => {
+      const t0 = performance.now();
+      ipsetText = await this.runIpset(pre);
+      timings.ipsetMs = performance.now() - t0;
+      for (const [spec, entries, how] of preState) this.noteSet(spec, entries, how);
+      for (const edit of preEdits) edit();
+    };
+    const runFill = async (): Promise<void> => {
+      if (fill.length === 0) return;
+      const t0 = performance.now();
+      const text = await this.runIpset(fill);
+      timings.fillMs = performance.now() - t0;
+      ipsetText += text;
+      for (const [spec, entries, how] of fillState) this.noteSet(spec, entries, how);
+    };
+    // Cold: the creates run now and the fill starts (its own process) while the rules are rendered.
+    let filling: Promise<void> | undefined;
+    if (cold) {
+      await runPre();
+      filling = runFill();
+      filling.catch(() => undefined);
+    }
+    try {
+      const rules = await this.ruleScripts(plan);
+      for (const n of staleSets) post.push(`destroy ${n}`);
+      const iptTexts: Partial<Record<IPFamily, string>> = {};
+      if (!cold && rules.scripts.length === 0) {
+        // No rule changes: one ipset batch, narrowing lines first.
+        const t0 = performance.now();
+        ipsetText = await this.runIpset([...pre, ...post]);
+        timings.ipsetMs = performance.now() - t0;
+        for (const [spec, entries, how] of [...preState, ...postState]) this.noteSet(spec, entries, how);
+        for (const edit of [...preEdits, ...postEdits]) edit();
+      } else {
+        if (!cold) await runPre();
+        const restores = (async (): Promise<void> => {
+          for (const s of rules.scripts) {
+            const t1 = performance.now();
+            for (const text of s.texts) await this.o.exec(this.bin(s.f).restore, ['--noflush', '--wait=5'], { input: text, timeoutMs: this.o.timeoutMs });
+            timings.iptablesMs[s.f] = performance.now() - t1;
+            iptTexts[s.f] = s.texts.join('');
+            s.apply();
+          }
+        })();
+        // Both are awaited (whatever fails) before anything widens.
+        const results = await Promise.allSettled([restores, filling ?? Promise.resolve()]);
+        for (const r of results) if (r.status === 'rejected') throw r.reason;
+        const t0 = performance.now();
+        postText = await this.runIpset(post);
+        timings.postMs = performance.now() - t0;
+        for (const [spec, entries, how] of postState) this.noteSet(spec, entries, how);
+        for (const edit of postEdits) edit();
+      }
+      for (const n of staleSets) {
+        this.sets.delete(n);
+        this.appliedSpecs.delete(n);
+      }
+      for (const [name, spec] of plan.sets) this.appliedSpecs.set(name, spec);
+      const changed = Boolean(ipsetText || postText || rules.scripts.length);
+      return {
+        changed,
+        ...rules.report,
+        setsChanged,
+        setsDestroyed: staleSets,
+        setStats,
+        timings,
+        texts: { ipset: ipsetText, iptables: iptTexts, post: postText },
+      };
+    } finally {
+      // Never leave the fill running behind a failure: the next apply reads the state it writes.
+      await filling?.catch(() => undefined);
+    }
+  }
+
+  /** Per family, the restore inputs that take our chains and jumps from what the kernel holds to the plan. */
+  private async ruleScripts(plan: FirewallPlan): Promise<{
+    scripts: Array<{ f: IPFamily; texts: string[]; apply: () => void }>;
+    report: Pick<ApplyReport, 'chainsReplaced' | 'chainsEdited' | 'chainsDeleted' | 'jumpsFixed'>;
+  }> {
     const chainsReplaced: string[] = [];
     const chainsEdited: string[] = [];
     const chainsDeleted: string[] = [];
@@ -294,68 +376,7 @@ export class FirewallApplier {
         },
       });
     }
-    for (const n of staleSets) post.push(`destroy ${n}`);
-
-    let ipsetText = '';
-    let postText = '';
-    const iptTexts: Partial<Record<IPFamily, string>> = {};
-    const fill = [...fillDeny, ...fillAllow, ...fillLocal];
-    if (scripts.length === 0) {
-      // No rule changes: one ipset batch, narrowing lines first.
-      const t0 = performance.now();
-      ipsetText = await this.runIpset([...pre, ...fill, ...post]);
-      timings.ipsetMs = performance.now() - t0;
-      for (const [spec, entries, how] of [...preState, ...fillState, ...postState]) this.noteSet(spec, entries, how);
-      for (const edit of [...preEdits, ...postEdits]) edit();
-    } else {
-      let t0 = performance.now();
-      ipsetText = await this.runIpset(pre);
-      timings.ipsetMs = performance.now() - t0;
-      for (const [spec, entries, how] of preState) this.noteSet(spec, entries, how);
-      for (const edit of preEdits) edit();
-      const restores = (async (): Promise<void> => {
-        for (const s of scripts) {
-          const t1 = performance.now();
-          for (const text of s.texts) await this.o.exec(this.bin(s.f).restore, ['--noflush', '--wait=5'], { input: text, timeoutMs: this.o.timeoutMs });
-          timings.iptablesMs[s.f] = performance.now() - t1;
-          iptTexts[s.f] = s.texts.join('');
-          s.apply();
-        }
-      })();
-      // The fill starts once the restore is spawned; both are awaited before anything else happens.
-      const filled = (async (): Promise<void> => {
-        if (fill.length === 0) return;
-        const t1 = performance.now();
-        ipsetText += await this.runIpset(fill);
-        timings.fillMs = performance.now() - t1;
-        for (const [spec, entries, how] of fillState) this.noteSet(spec, entries, how);
-      })();
-      const results = await Promise.allSettled([restores, filled]);
-      for (const r of results) if (r.status === 'rejected') throw r.reason;
-      t0 = performance.now();
-      postText = await this.runIpset(post);
-      timings.postMs = performance.now() - t0;
-      for (const [spec, entries, how] of postState) this.noteSet(spec, entries, how);
-      for (const edit of postEdits) edit();
-    }
-    for (const n of staleSets) {
-      this.sets.delete(n);
-      this.appliedSpecs.delete(n);
-    }
-    for (const [name, spec] of plan.sets) this.appliedSpecs.set(name, spec);
-    const changed = Boolean(ipsetText || postText || scripts.length);
-    return {
-      changed,
-      chainsReplaced,
-      chainsEdited,
-      chainsDeleted,
-      jumpsFixed,
-      setsChanged,
-      setsDestroyed: staleSets,
-      setStats,
-      timings,
-      texts: { ipset: ipsetText, iptables: iptTexts, post: postText },
-    };
+    return { scripts, report: { chainsReplaced, chainsEdited, chainsDeleted, jumpsFixed } };
   }
 
   /** Whether this family's restore takes a leading `-S` (iptables-nft 1.8.x does); a dry run says. */
