@@ -66,7 +66,10 @@ export interface SetDiffStats {
 
 /**
  * A set that does not exist yet: its `create` line to `createOut`, its `add` lines to `addOut` (the same
- * array, or another batch that may run later, e.g. beside a rule restore once the set exists).
+ * array, or another batch that may run later, e.g. beside a rule restore once the set exists). A separate
+ * `addOut` starts with the create line again (a no-op under -exist): `ipset restore` batches adds only to
+ * a set it created itself, and sends one netlink message per line otherwise (40,000 entries: 560 ms
+ * against 370).
  */
 export function createSet(
   createOut: string[],
@@ -75,7 +78,9 @@ export function createSet(
   target: ReadonlySet<string>,
   stats: SetDiffStats,
 ): 'created' {
-  createOut.push(createLine(spec.name, spec.type, spec.family, maxelemFor(target.size)));
+  const create = createLine(spec.name, spec.type, spec.family, maxelemFor(target.size));
+  createOut.push(create);
+  if (addOut !== createOut) addOut.push(create);
   for (const e of target) addOut.push(`add ${spec.name} ${e}`);
   stats.created++;
   stats.added += target.size;
