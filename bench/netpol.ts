@@ -250,7 +250,10 @@ async function worker(bench: Bench, s1: ClusterSnapshot, fullOnly: boolean, resu
   }
   const name = bench === 'native' ? 'native nftables' : `iptables-${bench}`;
   console.log(`\n== ${name}: ${PODS} pods, ${NAMESPACES} namespaces, ${POLICIES} policies (all pods on this node; measured inside the netns)`);
-  console.log(`rules ${c.rules}, chains ${c.chains}, sets ${c.sets}, set entries ${c.entries}`);
+  let nftRules = 0;
+  if (bench === 'native') for (const r of plan.tables.get(4)!.chains.values()) nftRules += nftChainRules(r, 4).length;
+  const fused = bench === 'native' ? ` (${nftRules} in nft: each policy rule's mark-then-return pair is one)` : '';
+  console.log(`rules ${c.rules}${fused}, chains ${c.chains}, sets ${c.sets}, set entries ${c.entries}`);
   console.log(`full sync               ${ms(full.compile + full.apply)} (compile ${ms(full.compile)}, apply ${ms(full.apply)}; ${full.calls} kernel commands)   raw floor ${ms(floorFull)}`);
   console.log(`  apply: ${full.detail}`);
   console.log(summary('new pod', newPod));
