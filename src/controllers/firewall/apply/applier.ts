@@ -84,15 +84,15 @@ export class FirewallApplier {
   }
 
   /**
-   * Starts what the next apply will have to ask the kernel (its state when not known: the first sync,
-   * after a failure or invalidate; on iptables-nft the `-S` probe), so the reads run in their own
-   * processes while the caller compiles the plan. The apply waits for them; their errors surface there.
+   * When the next apply must read the kernel (the first sync, after a failure or invalidate), starts the
+   * reads (and on iptables-nft the `-S` probe) now, so they run in their own processes while the caller
+   * compiles the plan. The apply waits for them; their errors surface there. Otherwise nothing.
    */
   prefetch(): void {
-    if (!this.known && !this.reading) {
-      this.reading = this.readKernel();
-      this.reading.catch(() => undefined);
-    }
+    if (this.known || this.reading) return;
+    this.reading = this.readKernel();
+    this.reading.catch(() => undefined);
+    // A restore after a kernel read is often big (the first load): it will want the probe's answer.
     if (this.o.backend === 'nft' && (this.o.fullCache ?? 'auto') !== 'never') for (const f of this.o.families) void this.canListFirst(f);
   }
 
