@@ -256,13 +256,9 @@ export class FirewallApplier {
       ipsetText += text;
       for (const [spec, entries, how] of fillState) this.noteSet(spec, entries, how);
     };
-    // Cold: the creates run now and the fill starts (its own process) while the rules are rendered.
+    // Cold: the creates run now, the fill (its own process) right after the rule restore has started.
     let filling: Promise<void> | undefined;
-    if (cold) {
-      await runPre();
-      filling = runFill();
-      filling.catch(() => undefined);
-    }
+    if (cold) await runPre();
     try {
       const rules = await this.ruleScripts(plan);
       for (const n of staleSets) post.push(`destroy ${n}`);
@@ -285,6 +281,10 @@ export class FirewallApplier {
             s.apply();
           }
         })();
+        if (cold) {
+          filling = runFill();
+          filling.catch(() => undefined);
+        }
         // Both are awaited (whatever fails) before anything widens.
         const results = await Promise.allSettled([restores, filling ?? Promise.resolve()]);
         for (const r of results) if (r.status === 'rejected') throw r.reason;
