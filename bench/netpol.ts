@@ -8,15 +8,20 @@
 // namespace that has local pods), each split into compile (CPU) and apply (spawn + kernel), with the
 // kernel commands each made; rules/chains/sets; and the raw floor measured after them in the same netns
 // (wiped first): the final state restored by plain restores, one --noflush chain restore into it.
+// The full sync is cold (fresh process, empty netns), so it is measured in FULL_RUNS fresh workers (the
+// first also runs the rest) and printed as their median, each beside the raw floor of its own state,
+// with where the first run's apply went.
 // Run: npx tsx bench/netpol.ts [--pods 5000] [--namespaces 100] [--policies 1000] [--backend nft|legacy|native|both|all]
-// (both = nft and legacy, all = the three; default all)
-import { writeFileSync } from 'node:fs';
+// [--full-runs 5] (both = nft and legacy, all = the three; default all)
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { execHost, type Exec } from '../src/dataplane/exec.js';
 import { renderRestore } from '../src/dataplane/iptables/restore.js';
 import { setRestoreLines } from '../src/dataplane/ipset/ipset.js';
 import { binaries, type BackendName } from '../src/dataplane/iptables/backend.js';
-import type { ClusterSnapshot, NetworkPolicyModel, PodModel } from '../src/model/types.js';
+import type { ClusterSnapshot, NetworkPolicyModel } from '../src/model/types.js';
 import { FirewallApplier } from '../src/controllers/firewall/apply/applier.js';
 import { NftFirewallApplier } from '../src/controllers/firewall/apply/nft-applier.js';
 import type { FirewallPlan } from '../src/controllers/firewall/compile/plan.js';
@@ -24,8 +29,9 @@ import { renderChain } from '../src/controllers/firewall/apply/render.js';
 import { nftChainRules, T } from '../src/controllers/firewall/apply/nft-render.js';
 import { openIpsetContext, openNftContext } from '../src/controllers/firewall/apply/native/addon.js';
 import { policyChainName } from '../src/controllers/firewall/compile/names.js';
-import { FirewallCompiler, type CompileOptions } from '../src/controllers/firewall/compile/compiler.js';
-import { namespace, pod, policy, snapshot } from '../src/testing/firewall/fixtures.js';
+import { FirewallCompiler } from '../src/controllers/firewall/compile/compiler.js';
+import { buildCluster, OPTS } from './netpol-cluster.js';
+import { pod } from '../src/testing/firewall/fixtures.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,77 +43,11 @@ const POLICIES = Number(arg('policies', '1000'));
 type Bench = BackendName | 'native';
 const BACKENDS: Bench[] = ((b: string): Bench[] => (b === 'all' ? ['nft', 'legacy', 'native'] : b === 'both' ? ['nft', 'legacy'] : [b as Bench]))(arg('backend', 'all'));
 const REPEAT = 7;
+/** Full syncs are cold (a fresh process and netns each): the first run measures everything, the rest only that. */
+const FULL_RUNS = Number(arg('full-runs', '5'));
 
 const ms = (t: number): string => `${t.toFixed(1)} ms`;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-function buildCluster(): ClusterSnapshot {
-  const namespaces = Array.from({ length: NAMESPACES }, (_, i) => namespace(`ns${i}`, { team: `t${i % 5}`, env: i % 2 ? 'prod' : 'dev' }));
-  const pods: PodModel[] = [];
-  for (let i = 0; i < PODS; i++) {
-    const ns = `ns${i % NAMESPACES}`;
-    pods.push(
-      pod({
-        ns,
-        name: `p${i}`,
-        ip: `10.244.${Math.floor(i / 250)}.${(i % 250) + 2}`,
-        node: 'bench',
-        labels: { app: `app${i % 10}`, tier: ['web', 'db', 'cache'][i % 3]!, ...(i % 7 === 0 ? { canary: 'true' } : {}) },
-        ports: [
-          { name: 'http', containerPort: 8080 + (i % 2), protocol: 'TCP' },
-          { name: 'metrics', containerPort: 9090, protocol: 'TCP' },
-          { name: 'dns', containerPort: 53, protocol: 'UDP' },
-        ],
-      }),
-    );
-  }
-  const policies: NetworkPolicyModel[] = [];
-  for (let i = 0; i < POLICIES; i++) {
-    const ns = `ns${i % NAMESPACES}`;
-    const sel = { matchLabels: { app: `app${i % 10}` } };
-    switch (i % 5) {
-      case 0:
-        policies.push(policy(ns, `np${i}`, { podSelector: sel, ingress: [{ from: [{ podSelector: { matchLabels: { tier: 'web' } } }], ports: [{ port: 'http' }] }] }));
-        break;
-      case 1:
-        policies.push(
-          policy(ns, `np${i}`, {
-            podSelector: sel,
-            ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: `t${i % 5}` } }, podSelector: { matchExpressions: [{ key: 'tier', operator: 'In', values: ['web', 'cache'] }] } }] }],
-          }),
-        );
-        break;
-      case 2:
-        policies.push(
-          policy(ns, `np${i}`, {
-            podSelector: { matchExpressions: [{ key: 'canary', operator: 'DoesNotExist' }] },
-            ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/8', except: [`10.244.${i % 20}.0/24`] } }], ports: [{ port: 8000, endPort: 8100 }] }],
-          }),
-        );
-        break;
-      case 3:
-        policies.push(
-          policy(ns, `np${i}`, {
-            podSelector: sel,
-            policyTypes: ['Ingress', 'Egress'],
-            ingress: [{ from: [{ namespaceSelector: { matchLabels: { env: 'prod' } } }] }],
-            egress: [{ to: [{ podSelector: {} }], ports: [{ port: 'dns', protocol: 'UDP' }] }, { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] } }], ports: [{ port: 443 }] }],
-          }),
-        );
-        break;
-      default:
-        policies.push(policy(ns, `np${i}`, { podSelector: sel, ingress: [{ ports: [{ port: 'metrics' }] }, { from: [{ podSelector: { matchLabels: { canary: 'true' } } }] }] }));
-    }
-  }
-  return snapshot({ namespaces, pods, policies });
-}
-
-const OPTS: CompileOptions = {
-  nodeName: 'bench',
-  families: [4],
-  podCIDRs: ['10.244.0.0/16'],
-  ranges: { clusterIPRanges: ['10.96.0.0/12'], externalIPRanges: [], loadBalancerIPRanges: [], nodePortRange: { min: 30000, max: 32767 } },
-};
 
 /** Runs kernel tools here (inside the netns) and counts the calls. */
 function countingExec(): { exec: Exec; calls: () => number; count: () => void } {
@@ -140,7 +80,10 @@ function counts(plan: FirewallPlan): { rules: number; chains: number; sets: numb
 
 /** One backend's applier behind one shape: apply a plan, say how many kernel commands it ran. */
 interface Target {
-  apply(plan: FirewallPlan): Promise<unknown>;
+  /** What the controller starts before it compiles (kernel reads the next apply needs). */
+  prefetch(): void;
+  /** Applies a plan; says where the apply's time went. */
+  apply(plan: FirewallPlan): Promise<string>;
   /** Empties the netns of everything ours, for the floor. */
   wipe(): Promise<void>;
   /** The final state as plain restore inputs, and how to load them into an empty netns. */
@@ -155,7 +98,12 @@ function iptablesTarget(backend: BackendName, exec: Exec, count: () => void): Ta
   const applier = new FirewallApplier({ exec, backend, families: [4], timeoutMs: 300_000, ...(ipsetContext ? { ipsetContext } : {}) });
   const bin = binaries(backend, 4);
   return {
-    apply: (plan) => applier.apply(plan),
+    prefetch: () => applier.prefetch(),
+    async apply(plan) {
+      const t = (await applier.apply(plan)).timings;
+      const ipt = Object.values(t.iptablesMs).reduce((a, b) => a + b, 0);
+      return `read ${ms(t.readMs)}, ipset ${ms(t.ipsetMs)}, restore ${ms(ipt)}${t.fillMs !== undefined ? ` beside fill ${ms(t.fillMs)}` : ''}, post ${ms(t.postMs)}`;
+    },
     async wipe() {
       await exec(bin.restore, [], { input: '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n' });
       await exec('ipset', ['destroy']);
@@ -186,10 +134,11 @@ function nativeTarget(exec: Exec, count: () => void): Target {
   const applier = new NftFirewallApplier({ exec, families: [4], timeoutMs: 300_000, ...(context ? { context } : {}) });
   let lastFull = '';
   return {
+    prefetch: () => undefined,
     async apply(plan) {
       const rep = await applier.apply(plan);
       if (rep.full) lastFull = rep.text;
-      return rep;
+      return `nft ${ms(rep.timings.nftMs)}, ${rep.commands} commands`;
     },
     wipe: () => applier.cleanup(),
     async floor() {
@@ -208,6 +157,7 @@ function nativeTarget(exec: Exec, count: () => void): Target {
 
 interface Step {
   compile: number;
+  detail: string;
   apply: number;
   calls: number;
 }
@@ -218,20 +168,37 @@ function summary(label: string, xs: Step[]): string {
   return `${label.padEnd(24)}${ms(total)} median of ${xs.length} (compile ${ms(median(xs.map((x) => x.compile)))}, apply ${ms(median(xs.map((x) => x.apply)))}; ${calls} kernel command(s))`;
 }
 
-/** The measurement, run inside the backend's netns. */
-async function worker(bench: Bench, s1: ClusterSnapshot): Promise<void> {
+interface FullResult {
+  compile: number;
+  apply: number;
+  floor: number;
+  detail: string;
+}
+
+/** The measurement, run inside the backend's netns; `fullOnly`: the full sync and its floor alone. */
+async function worker(bench: Bench, s1: ClusterSnapshot, fullOnly: boolean, resultFile: string): Promise<void> {
   const { exec, calls, count } = countingExec();
   const target = bench === 'native' ? nativeTarget(exec, count) : iptablesTarget(bench, exec, count);
   const compiler = new FirewallCompiler(OPTS);
   const step = async (snap: ClusterSnapshot): Promise<Step> => {
     const c0 = calls();
     const t0 = performance.now();
+    target.prefetch();
     const plan = compiler.update(snap).plan;
     const t1 = performance.now();
-    await target.apply(plan);
-    return { compile: t1 - t0, apply: performance.now() - t1, calls: calls() - c0 };
+    const detail = await target.apply(plan);
+    return { compile: t1 - t0, apply: performance.now() - t1, calls: calls() - c0, detail };
   };
   const full = await step(s1);
+  const result = (floor: number): void =>
+    writeFileSync(resultFile, JSON.stringify({ compile: full.compile, apply: full.apply, floor, detail: full.detail } satisfies FullResult));
+  if (fullOnly) {
+    const floor = await target.floor();
+    await target.wipe();
+    const t0 = performance.now();
+    await floor.load();
+    return result(performance.now() - t0);
+  }
   const c = counts(compiler.update(s1).plan);
 
   let cur = s1;
@@ -272,6 +239,7 @@ async function worker(bench: Bench, s1: ClusterSnapshot): Promise<void> {
   const t0 = performance.now();
   await floor.load();
   const floorFull = performance.now() - t0;
+  result(floorFull);
   const polChain = [...plan.tables.get(4)!.chains.keys()].find((n) => n === policyChainName(pol.namespace, pol.name, 'ingress'))!;
   const chainLoad = floor.chain(polChain, plan);
   const floorChain: number[] = [];
@@ -282,21 +250,45 @@ async function worker(bench: Bench, s1: ClusterSnapshot): Promise<void> {
   }
   const name = bench === 'native' ? 'native nftables' : `iptables-${bench}`;
   console.log(`\n== ${name}: ${PODS} pods, ${NAMESPACES} namespaces, ${POLICIES} policies (all pods on this node; measured inside the netns)`);
-  console.log(`rules ${c.rules}, chains ${c.chains}, sets ${c.sets}, set entries ${c.entries}`);
+  let nftRules = 0;
+  if (bench === 'native') for (const r of plan.tables.get(4)!.chains.values()) nftRules += nftChainRules(r, 4).length;
+  const fused = bench === 'native' ? ` (${nftRules} in nft: each policy rule's mark-then-return pair is one)` : '';
+  console.log(`rules ${c.rules}${fused}, chains ${c.chains}, sets ${c.sets}, set entries ${c.entries}`);
   console.log(`full sync               ${ms(full.compile + full.apply)} (compile ${ms(full.compile)}, apply ${ms(full.apply)}; ${full.calls} kernel commands)   raw floor ${ms(floorFull)}`);
+  console.log(`  apply: ${full.detail}`);
   console.log(summary('new pod', newPod));
   console.log(summary('policy change', policyChange) + `   floor one-chain restore ${ms(median(floorChain))}`);
   console.log(summary('pod label change', label));
   console.log(summary("namespace's first pod", firstInNs));
 }
 
-/** The parent: one netns per backend, the worker re-executed inside it. */
-async function runInNetns(bench: Bench): Promise<void> {
+/** The parent: per backend, FULL_RUNS workers (the first measures everything), each in a fresh netns. */
+async function runBackend(bench: Bench): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'krt-np-bench-'));
+  try {
+    const runs: FullResult[] = [];
+    for (let i = 0; i < Math.max(1, FULL_RUNS); i++) {
+      const file = join(dir, `run${i}.json`);
+      await runInNetns(bench, [...(i > 0 ? ['--full-only'] : []), '--result', file]);
+      runs.push(JSON.parse(readFileSync(file, 'utf8')) as FullResult);
+    }
+    const m = (f: (r: FullResult) => number): string => ms(median(runs.map(f)));
+    const each = runs.map((r) => (r.compile + r.apply).toFixed(0)).join(', ');
+    console.log(
+      `full sync, median of ${runs.length} cold runs: ${m((r) => r.compile + r.apply)} (compile ${m((r) => r.compile)}, apply ${m((r) => r.apply)})   raw floor ${m((r) => r.floor)}   [runs: ${each} ms]`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** One worker in a throw-away netns. */
+async function runInNetns(bench: Bench, extra: string[]): Promise<void> {
   const ns = `krt-np-bench-${bench}`;
   await execHost('ip', ['netns', 'del', ns], { okCodes: [1, 255] }).catch(() => undefined);
   await execHost('ip', ['netns', 'add', ns]);
   try {
-    const args = ['netns', 'exec', ns, process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2), '--worker', bench];
+    const args = ['netns', 'exec', ns, process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2), '--worker', bench, ...extra];
     const code = await new Promise<number | null>((resolve, reject) => {
       const child = spawn('ip', args, { stdio: 'inherit' });
       child.on('error', reject);
@@ -308,7 +300,7 @@ async function runInNetns(bench: Bench): Promise<void> {
   }
 }
 
-const s1 = buildCluster();
+const s1 = buildCluster(PODS, NAMESPACES, POLICIES);
 const dump = arg('dump', '');
 if (dump) {
   // The first-apply restore input, for experiments with iptables-restore by hand.
@@ -320,5 +312,5 @@ if (dump) {
   for (const spec of plan.sets.values()) setRestoreLines(sets, spec, undefined, '', { created: 0, swapped: 0, added: 0, deleted: 0 });
   writeFileSync(`${dump}.ipset`, `${sets.join('\n')}\n`);
   console.log(`wrote ${dump}: ${t.chains.size} chains`);
-} else if (arg('worker', '')) await worker(arg('worker', '') as Bench, s1);
-else for (const b of BACKENDS) await runInNetns(b);
+} else if (arg('worker', '')) await worker(arg('worker', '') as Bench, s1, process.argv.includes('--full-only'), arg('result', '/dev/null'));
+else for (const b of BACKENDS) await runBackend(b);

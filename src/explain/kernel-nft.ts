@@ -4,7 +4,7 @@
 // its comment (the renderer writes each rule's, and nft keeps it verbatim) and the chain it jumps to;
 // sets are compared element by element (address ranges as numbers, so `10.0.0.0/8` equals
 // `10.0.0.0-10.255.255.255`).
-import { BASE_CHAINS, nftChain, nftElements, nftSet, NFT_TABLE, quote, T } from '../controllers/firewall/apply/nft-render.js';
+import { BASE_CHAINS, nftChain, nftChainRules, nftElements, nftSet, NFT_TABLE, quote, T } from '../controllers/firewall/apply/nft-render.js';
 import type { FirewallPlan, Rule } from '../controllers/firewall/compile/plan.js';
 import type { Exec } from '../dataplane/exec.js';
 import { ipToBigInt } from '../model/normalize/ip.js';
@@ -112,7 +112,8 @@ export function compareNftNode(t: NftTable, node: string, plan: FirewallPlan, fa
     const rules = table.chains.get(c) ?? [];
     const name = nftChain(c, family);
     const have = t.chains.get(name)?.map(kernelRuleKey);
-    const want = rules.map((r) => planRuleKey(r, family));
+    // As rendered (a policy rule's mark-then-return pair is one nft rule), keyed like the kernel's lines.
+    const want = nftChainRules(rules, family).map(kernelRuleKey);
     items.push(compareKeys('chain', name, want, have, 'rules (by comment and jump)'));
     for (const r of rules) for (const m of r.matches) if (m.kind === 'set') setNames.add(m.set);
   }

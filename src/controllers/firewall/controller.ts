@@ -212,8 +212,10 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
     }
     if (reason.full && reason.cause === 'periodic') {
       if (nftApplier) nftApplier.invalidate();
-      else await applier!.readKernel();
+      else applier!.invalidate();
     }
+    // Kernel reads the apply needs (first sync, periodic, after a failure) run while the plan compiles.
+    applier?.prefetch();
     const { plan, stats } = compiler.update(ctx.cluster.snapshot());
     const compileMs = performance.now() - t0;
     m.compile.observe(compileMs / 1000);

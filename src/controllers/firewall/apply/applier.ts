@@ -6,11 +6,11 @@
 import { binaries, type BackendName, type IptablesBinaries } from '../../../dataplane/iptables/backend.js';
 import { chainEdit, fullCacheWorthIt, isEmptyScript, renderRestore, type ChainEdit, type RestoreScript } from '../../../dataplane/iptables/restore.js';
 import { parseSave } from '../../../dataplane/iptables/save.js';
-import { maxelemFor, parseIpsetSave, setTransition, type SavedSet, type SetDiffStats, type SetSpec as DataplaneSetSpec } from '../../../dataplane/ipset/ipset.js';
+import { createSet, maxelemFor, parseIpsetSave, setTransition, type SavedSet, type SetDiffStats, type SetSpec as DataplaneSetSpec } from '../../../dataplane/ipset/ipset.js';
 import type { SetSpec } from '../compile/plan.js';
 import type { Exec } from '../../../dataplane/exec.js';
 import type { IPFamily } from '../../../model/types.js';
-import { isOurChain, isOurSet, tmpSetName } from '../compile/names.js';
+import { isOurChain, isOurSet, localPodsSetName, tmpSetName } from '../compile/names.js';
 import type { FirewallPlan } from '../compile/plan.js';
 import { renderChain, renderRule } from './render.js';
 import type { IpsetContext } from './native/addon.js';
@@ -44,7 +44,7 @@ export interface ApplyReport {
   readonly setsChanged: string[];
   readonly setsDestroyed: string[];
   readonly setStats: SetDiffStats;
-  readonly timings: { ipsetMs: number; iptablesMs: Partial<Record<IPFamily, number>>; postMs: number; readMs: number };
+  readonly timings: { ipsetMs: number; iptablesMs: Partial<Record<IPFamily, number>>; postMs: number; readMs: number; fillMs?: number };
   /** The restore inputs, for -v 2 logging. */
   readonly texts: { ipset: string; iptables: Partial<Record<IPFamily, string>>; post: string };
 }
@@ -62,8 +62,10 @@ export class FirewallApplier {
   /** The spec objects last applied in full: an identical object in the next plan needs no diff. */
   private appliedSpecs = new Map<string, SetSpec>();
   private known = false;
-  /** Families whose restore binary accepts a leading `-S` (probed once, successes remembered). */
-  private readonly listOk = new Set<IPFamily>();
+  /** A kernel read started ahead of the apply that needs it (prefetch). */
+  private reading: Promise<void> | undefined;
+  /** Whether each family's restore binary accepts a leading `-S` (probed once; a failed probe is asked again). */
+  private readonly listProbe = new Map<IPFamily, Promise<boolean>>();
 
   constructor(private readonly o: ApplierOptions) {}
 
@@ -75,11 +77,34 @@ export class FirewallApplier {
     return this.o.ipsetBinary ?? 'ipset';
   }
 
-  /** Reads our chains, the built-in chains and our sets from the kernel. */
+  /** Forget what the kernel holds: the next apply reads it again (a periodic full sync). */
+  invalidate(): void {
+    this.known = false;
+    this.reading = undefined;
+  }
+
+  /**
+   * When the next apply must read the kernel (the first sync, after a failure or invalidate), starts the
+   * reads (and on iptables-nft the `-S` probe) now, so they run in their own processes while the caller
+   * compiles the plan. The apply waits for them; their errors surface there. Otherwise nothing.
+   */
+  prefetch(): void {
+    if (this.known || this.reading) return;
+    this.reading = this.readKernel();
+    this.reading.catch(() => undefined);
+    // A restore after a kernel read is often big (the first load): it will want the probe's answer.
+    if (this.o.backend === 'nft' && (this.o.fullCache ?? 'auto') !== 'never') for (const f of this.o.families) void this.canListFirst(f);
+  }
+
+  /** Reads our chains, the built-in chains and our sets from the kernel (the saves run side by side). */
   async readKernel(): Promise<void> {
     const tables = new Map<IPFamily, KernelTable>();
-    for (const f of this.o.families) {
-      const { stdout } = await this.o.exec(this.bin(f).save, ['-t', 'filter'], { timeoutMs: this.o.timeoutMs });
+    const ipsetSave = this.o.exec(this.ipset, ['save'], { timeoutMs: this.o.timeoutMs });
+    ipsetSave.catch(() => undefined);
+    const saves = this.o.families.map((f) => this.o.exec(this.bin(f).save, ['-t', 'filter'], { timeoutMs: this.o.timeoutMs }));
+    for (const p of saves) p.catch(() => undefined);
+    for (const [i, f] of this.o.families.entries()) {
+      const { stdout } = await saves[i]!;
       const filter = parseSave(stdout).get('filter');
       const t: KernelTable = { chains: new Map(), builtins: new Map(), foreignRules: 0 };
       for (const b of BUILTINS) t.builtins.set(b, filter?.chains.get(b)?.rules ?? []);
@@ -89,7 +114,7 @@ export class FirewallApplier {
       }
       tables.set(f, t);
     }
-    const { stdout } = await this.o.exec(this.ipset, ['save'], { timeoutMs: this.o.timeoutMs });
+    const { stdout } = await ipsetSave;
     this.sets = parseIpsetSave(stdout, isOurSet);
     this.appliedSpecs = new Map();
     this.tables = tables;
@@ -108,13 +133,16 @@ export class FirewallApplier {
     try {
       if (!this.known) {
         const t0 = performance.now();
-        await this.readKernel();
+        const reading = this.reading ?? this.readKernel();
+        this.reading = undefined;
+        await reading;
         timings.readMs = performance.now() - t0;
       }
       return await this.applyKnown(plan, timings);
     } catch (err) {
       // Whatever happened, the kernel is the truth again next time (ipset restore is not atomic).
       this.known = false;
+      this.reading = undefined;
       throw err;
     }
   }
@@ -147,6 +175,17 @@ export class FirewallApplier {
     const preEdits: Array<() => void> = [];
     const postEdits: Array<() => void> = [];
     const setsChanged: string[] = [];
+    // Cold load (none of our chains in the kernel: first start, after a cleanup): nothing of ours filters
+    // yet, so no partial state can be wider than the present one. New sets are then created first and
+    // filled by an `ipset restore` that runs beside the rule restore (two processes, two cores) instead of
+    // before it. Within that batch the deny sets fill first and kube-router-local-pods last, so a pod
+    // becomes exempt from the fail-closed TAIL only after its dispatch and isolation are in place.
+    const cold = this.o.families.every((f) => (this.tables.get(f)?.chains.size ?? 0) === 0);
+    const fillDeny: string[] = [];
+    const fillAllow: string[] = [];
+    const fillLocal: string[] = [];
+    const fillState: Array<[SetSpec, Set<string>, string]> = [];
+    const localSets = new Set(this.o.families.map(localPodsSetName));
     for (const [name, spec] of plan.sets) {
       // Plans share unchanged set specs by identity: skipping them keeps a small change O(change).
       if (this.appliedSpecs.get(name) === spec) continue;
@@ -177,7 +216,10 @@ export class FirewallApplier {
       const want = new Set(spec.entries);
       const tmp = tmpSetName(name);
       if (!cur) {
-        preState.push([spec, want, setTransition(pre, spec, undefined, 0, want, tmp, setStats)]);
+        if (cold) {
+          const fill = plan.denySets.has(name) ? fillDeny : localSets.has(name) ? fillLocal : fillAllow;
+          fillState.push([spec, want, createSet(pre, fill, spec, want, setStats)]);
+        } else preState.push([spec, want, setTransition(pre, spec, undefined, 0, want, tmp, setStats)]);
         setsChanged.push(name);
         continue;
       }
@@ -196,6 +238,88 @@ export class FirewallApplier {
       if (h1 !== 'none' || h2 !== 'none') setsChanged.push(name);
     }
     const staleSets = [...this.sets.keys()].filter((n) => !plan.sets.has(n));
+    let ipsetText = '';
+    let postText = '';
+    const fill = [...fillDeny, ...fillAllow, ...fillLocal];
+    const runPre = async (): Promise<void> => {
+      const t0 = performance.now();
+      ipsetText = await this.runIpset(pre);
+      timings.ipsetMs = performance.now() - t0;
+      for (const [spec, entries, how] of preState) this.noteSet(spec, entries, how);
+      for (const edit of preEdits) edit();
+    };
+    const runFill = async (): Promise<void> => {
+      if (fill.length === 0) return;
+      const t0 = performance.now();
+      const text = await this.runIpset(fill);
+      timings.fillMs = performance.now() - t0;
+      ipsetText += text;
+      for (const [spec, entries, how] of fillState) this.noteSet(spec, entries, how);
+    };
+    // Cold: the creates run now, the fill (its own process) right after the rule restore has started.
+    let filling: Promise<void> | undefined;
+    if (cold) await runPre();
+    try {
+      const rules = await this.ruleScripts(plan);
+      for (const n of staleSets) post.push(`destroy ${n}`);
+      const iptTexts: Partial<Record<IPFamily, string>> = {};
+      if (!cold && rules.scripts.length === 0) {
+        // No rule changes: one ipset batch, narrowing lines first.
+        const t0 = performance.now();
+        ipsetText = await this.runIpset([...pre, ...post]);
+        timings.ipsetMs = performance.now() - t0;
+        for (const [spec, entries, how] of [...preState, ...postState]) this.noteSet(spec, entries, how);
+        for (const edit of [...preEdits, ...postEdits]) edit();
+      } else {
+        if (!cold) await runPre();
+        const restores = (async (): Promise<void> => {
+          for (const s of rules.scripts) {
+            const t1 = performance.now();
+            for (const text of s.texts) await this.o.exec(this.bin(s.f).restore, ['--noflush', '--wait=5'], { input: text, timeoutMs: this.o.timeoutMs });
+            timings.iptablesMs[s.f] = performance.now() - t1;
+            iptTexts[s.f] = s.texts.join('');
+            s.apply();
+          }
+        })();
+        if (cold) {
+          filling = runFill();
+          filling.catch(() => undefined);
+        }
+        // Both are awaited (whatever fails) before anything widens.
+        const results = await Promise.allSettled([restores, filling ?? Promise.resolve()]);
+        for (const r of results) if (r.status === 'rejected') throw r.reason;
+        const t0 = performance.now();
+        postText = await this.runIpset(post);
+        timings.postMs = performance.now() - t0;
+        for (const [spec, entries, how] of postState) this.noteSet(spec, entries, how);
+        for (const edit of postEdits) edit();
+      }
+      for (const n of staleSets) {
+        this.sets.delete(n);
+        this.appliedSpecs.delete(n);
+      }
+      for (const [name, spec] of plan.sets) this.appliedSpecs.set(name, spec);
+      const changed = Boolean(ipsetText || postText || rules.scripts.length);
+      return {
+        changed,
+        ...rules.report,
+        setsChanged,
+        setsDestroyed: staleSets,
+        setStats,
+        timings,
+        texts: { ipset: ipsetText, iptables: iptTexts, post: postText },
+      };
+    } finally {
+      // Never leave the fill running behind a failure: the next apply reads the state it writes.
+      await filling?.catch(() => undefined);
+    }
+  }
+
+  /** Per family, the restore inputs that take our chains and jumps from what the kernel holds to the plan. */
+  private async ruleScripts(plan: FirewallPlan): Promise<{
+    scripts: Array<{ f: IPFamily; texts: string[]; apply: () => void }>;
+    report: Pick<ApplyReport, 'chainsReplaced' | 'chainsEdited' | 'chainsDeleted' | 'jumpsFixed'>;
+  }> {
     const chainsReplaced: string[] = [];
     const chainsEdited: string[] = [];
     const chainsDeleted: string[] = [];
@@ -252,67 +376,23 @@ export class FirewallApplier {
         },
       });
     }
-    for (const n of staleSets) post.push(`destroy ${n}`);
-
-    let ipsetText = '';
-    let postText = '';
-    const iptTexts: Partial<Record<IPFamily, string>> = {};
-    if (scripts.length === 0) {
-      // No rule changes: one ipset batch, narrowing lines first.
-      const t0 = performance.now();
-      ipsetText = await this.runIpset([...pre, ...post]);
-      timings.ipsetMs = performance.now() - t0;
-      for (const [spec, entries, how] of [...preState, ...postState]) this.noteSet(spec, entries, how);
-      for (const edit of [...preEdits, ...postEdits]) edit();
-    } else {
-      let t0 = performance.now();
-      ipsetText = await this.runIpset(pre);
-      timings.ipsetMs = performance.now() - t0;
-      for (const [spec, entries, how] of preState) this.noteSet(spec, entries, how);
-      for (const edit of preEdits) edit();
-      for (const s of scripts) {
-        t0 = performance.now();
-        for (const text of s.texts) await this.o.exec(this.bin(s.f).restore, ['--noflush', '--wait=5'], { input: text, timeoutMs: this.o.timeoutMs });
-        timings.iptablesMs[s.f] = performance.now() - t0;
-        iptTexts[s.f] = s.texts.join('');
-        s.apply();
-      }
-      t0 = performance.now();
-      postText = await this.runIpset(post);
-      timings.postMs = performance.now() - t0;
-      for (const [spec, entries, how] of postState) this.noteSet(spec, entries, how);
-      for (const edit of postEdits) edit();
-    }
-    for (const n of staleSets) {
-      this.sets.delete(n);
-      this.appliedSpecs.delete(n);
-    }
-    for (const [name, spec] of plan.sets) this.appliedSpecs.set(name, spec);
-    const changed = Boolean(ipsetText || postText || scripts.length);
-    return {
-      changed,
-      chainsReplaced,
-      chainsEdited,
-      chainsDeleted,
-      jumpsFixed,
-      setsChanged,
-      setsDestroyed: staleSets,
-      setStats,
-      timings,
-      texts: { ipset: ipsetText, iptables: iptTexts, post: postText },
-    };
+    return { scripts, report: { chainsReplaced, chainsEdited, chainsDeleted, jumpsFixed } };
   }
 
   /** Whether this family's restore takes a leading `-S` (iptables-nft 1.8.x does); a dry run says. */
-  private async canListFirst(f: IPFamily): Promise<boolean> {
-    if (this.listOk.has(f)) return true;
-    try {
-      await this.o.exec(this.bin(f).restore, ['--noflush', '--test'], { input: '*filter\n-S\nCOMMIT\n', timeoutMs: this.o.timeoutMs });
-      this.listOk.add(f);
-      return true;
-    } catch {
-      return false;
+  private canListFirst(f: IPFamily): Promise<boolean> {
+    let probe = this.listProbe.get(f);
+    if (!probe) {
+      probe = this.o.exec(this.bin(f).restore, ['--noflush', '--test'], { input: '*filter\n-S\nCOMMIT\n', timeoutMs: this.o.timeoutMs }).then(
+        () => true,
+        () => {
+          this.listProbe.delete(f);
+          return false;
+        },
+      );
+      this.listProbe.set(f, probe);
     }
+    return probe;
   }
 
   /**

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { compileFirewall } from '../compile/compiler.js';
 import { namespace, pod, policy, snapshot } from '../../../testing/firewall/fixtures.js';
 import { TEST_RANGES } from '../../../testing/firewall/reach.js';
-import { netRanges, nftChain, nftElements, nftRule, nftSet } from './nft-render.js';
-import { namespacePodsChainName, namespacePodsSetName } from '../compile/names.js';
+import { netRanges, nftChain, nftChainRules, nftElements, nftRule, nftSet } from './nft-render.js';
+import { namespacePodsChainName, namespacePodsSetName, policyChainName } from '../compile/names.js';
 
 describe('nft rendering of the typed plan', () => {
   it('cuts ipBlock exceptions out of the block: disjoint ranges with the same addresses as hash:net nomatch', () => {
@@ -51,5 +51,26 @@ describe('nft rendering of the typed plan', () => {
     const rules = [...t.chains.values()].flat().map((r) => nftRule(r, 4));
     expect(rules.some((r) => r.includes('ip daddr . meta l4proto . th dport @KUBE-DST-'))).toBe(true);
     expect(rules.some((r) => r.startsWith('meta mark & 0x10000 != 0x10000 reject with icmp type port-unreachable'))).toBe(true);
+  });
+
+  it('fuses each policy rule\'s mark-then-return pair into one rule, and keeps every other rule as it is', () => {
+    const s = snapshot({
+      namespaces: [namespace('x', {})],
+      pods: [pod({ ns: 'x', name: 'a', ip: '10.244.1.2', node: 'node1', labels: { app: 'a' } })],
+      policies: [policy('x', 'p', { podSelector: { matchLabels: { app: 'a' } }, ingress: [{ from: [{ podSelector: {} }], ports: [{ port: 80 }, { port: 443 }] }] })],
+    });
+    const plan = compileFirewall(s, { nodeName: 'node1', families: [4], podCIDRs: ['10.244.1.0/24'], ranges: TEST_RANGES });
+    const t = plan.tables.get(4)!;
+    const rules = t.chains.get(policyChainName('x', 'p', 'ingress'))!;
+    expect(rules.map((r) => r.target.kind)).toEqual(['MARK', 'RETURN', 'MARK', 'RETURN']);
+    const fused = nftChainRules(rules, 4);
+    expect(fused).toHaveLength(2);
+    // The pair's matches, its mark, then return: what the pair does, in one rule.
+    expect(fused[0]).toBe(nftRule(rules[0]!, 4).replace(' comment ', ' return comment '));
+    expect(fused[0]).toMatch(/th dport 80 meta mark set meta mark & 0xfffeffff \| 0x10000 return comment "/);
+    expect(fused[1]).toMatch(/th dport 443 meta mark set .* return comment "/);
+    // Chains without such pairs render rule by rule.
+    const forward = t.chains.get('KUBE-ROUTER-FORWARD')!;
+    expect(nftChainRules(forward, 4)).toEqual(forward.map((r) => nftRule(r, 4)));
   });
 });

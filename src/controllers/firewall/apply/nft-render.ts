@@ -89,6 +89,37 @@ export function nftTarget(t: Target, f: IPFamily): string {
   }
 }
 
+/** A rule's matches as nft expressions (what precedes its verdict), remembered per rule object. */
+const bodyText = new Map<IPFamily, WeakMap<Rule, string>>([
+  [4, new WeakMap()],
+  [6, new WeakMap()],
+]);
+
+function nftBody(r: Rule, f: IPFamily): string {
+  const memo = bodyText.get(f)!;
+  let text = memo.get(r);
+  if (text !== undefined) return text;
+  let out = '';
+  const add = (part: string): void => void (out = out ? `${out} ${part}` : part);
+  if (r.src !== undefined) add(`${addr(f)} saddr ${r.src}`);
+  if (r.dst !== undefined) add(`${addr(f)} daddr ${r.dst}`);
+  if (r.proto !== undefined) add(`meta l4proto ${r.proto}`);
+  for (const m of r.matches) add(nftMatch(m, f));
+  memo.set(r, (text = out));
+  return text;
+}
+
+const commentText = new Map<string, string>();
+
+function nftComment(comment: string): string {
+  let q = commentText.get(comment);
+  if (q === undefined) {
+    if (commentText.size >= 100_000) commentText.clear();
+    commentText.set(comment, (q = quote(comment)));
+  }
+  return q;
+}
+
 const ruleText = new Map<IPFamily, WeakMap<Rule, string>>([
   [4, new WeakMap()],
   [6, new WeakMap()],
@@ -99,16 +130,25 @@ export function nftRule(r: Rule, f: IPFamily): string {
   const memo = ruleText.get(f)!;
   let text = memo.get(r);
   if (text !== undefined) return text;
-  const out: string[] = [];
-  if (r.src !== undefined) out.push(`${addr(f)} saddr ${r.src}`);
-  if (r.dst !== undefined) out.push(`${addr(f)} daddr ${r.dst}`);
-  if (r.proto !== undefined) out.push(`meta l4proto ${r.proto}`);
-  for (const m of r.matches) out.push(nftMatch(m, f));
-  out.push(nftTarget(r.target, f));
-  out.push(`comment ${quote(r.comment)}`);
-  text = out.join(' ');
+  const body = nftBody(r, f);
+  text = `${body ? `${body} ` : ''}${nftTarget(r.target, f)} comment ${nftComment(r.comment)}`;
   memo.set(r, text);
   return text;
+}
+
+/**
+ * `a` sets a mark and `b` is `a`'s matches plus "that mark is set", then RETURN, with the same comment
+ * (each policy rule's pair: iptables cannot set a mark and return in one rule). nft can: one rule
+ * `... meta mark set ... return` does exactly what the pair does, and the kernel loads half the rules.
+ */
+function fusedPair(a: Rule, b: Rule, f: IPFamily): string | undefined {
+  if (a.target.kind !== 'MARK' || b.target.kind !== 'RETURN' || a.comment !== b.comment) return undefined;
+  if (a.src !== b.src || a.dst !== b.dst || a.proto !== b.proto || b.matches.length !== a.matches.length + 1) return undefined;
+  const last = b.matches[b.matches.length - 1]!;
+  if (last.kind !== 'mark' || last.negate || last.mark.value !== a.target.mark.value || last.mark.mask !== a.target.mark.mask) return undefined;
+  for (let i = 0; i < a.matches.length; i++) if (a.matches[i] !== b.matches[i] && nftMatch(a.matches[i]!, f) !== nftMatch(b.matches[i]!, f)) return undefined;
+  const body = nftBody(a, f);
+  return `${body ? `${body} ` : ''}${nftTarget(a.target, f)} return comment ${nftComment(a.comment)}`;
 }
 
 const chainText = new Map<IPFamily, WeakMap<readonly Rule[], readonly string[]>>([
@@ -116,10 +156,20 @@ const chainText = new Map<IPFamily, WeakMap<readonly Rule[], readonly string[]>>
   [6, new WeakMap()],
 ]);
 
+/** A chain's rules as nft statements: each rule's, with every mark-then-return pair fused into one. */
 export function nftChainRules(rules: readonly Rule[], f: IPFamily): readonly string[] {
   const memo = chainText.get(f)!;
   let text = memo.get(rules);
-  if (!text) memo.set(rules, (text = rules.map((r) => nftRule(r, f))));
+  if (text) return text;
+  const out: string[] = [];
+  for (let i = 0; i < rules.length; i++) {
+    const fused = i + 1 < rules.length ? fusedPair(rules[i]!, rules[i + 1]!, f) : undefined;
+    if (fused !== undefined) {
+      out.push(fused);
+      i++;
+    } else out.push(nftRule(rules[i]!, f));
+  }
+  memo.set(rules, (text = out));
   return text;
 }
 

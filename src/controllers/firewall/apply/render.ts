@@ -55,6 +55,18 @@ export function renderTarget(t: Target): string {
   }
 }
 
+/** Comments repeat across rules (each policy rule's pair, every namespace's pod chain): quoted once each. */
+const commentText = new Map<string, string>();
+
+function quoted(comment: string): string {
+  let q = commentText.get(comment);
+  if (q === undefined) {
+    if (commentText.size >= 100_000) commentText.clear();
+    commentText.set(comment, (q = quoteComment(comment)));
+  }
+  return q;
+}
+
 const ruleText = new WeakMap<Rule, string>();
 
 /** The rule spec without the `-A CHAIN` prefix. */
@@ -65,7 +77,7 @@ export function renderRule(r: Rule): string {
   if (r.src !== undefined) out.push(`-s ${hostCidr(r.src)}`);
   if (r.dst !== undefined) out.push(`-d ${hostCidr(r.dst)}`);
   if (r.proto !== undefined) out.push(`-p ${r.proto}`);
-  out.push(`-m comment --comment ${quoteComment(r.comment)}`);
+  out.push(`-m comment --comment ${quoted(r.comment)}`);
   for (const m of r.matches) out.push(renderMatch(m));
   out.push(`-j ${renderTarget(r.target)}`);
   text = out.join(' ');

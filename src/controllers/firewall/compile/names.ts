@@ -1,6 +1,6 @@
 // Chain and set names, kube-router style (prefix + base32(sha256(x))[:16]) but from stable inputs only:
 // no sync version, so a restarted agent computes the very names the kernel already holds.
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { IPFamily } from '../../../model/types.js';
 import type { Direction, Mark } from './plan.js';
 
@@ -8,8 +8,21 @@ export type { Direction } from './plan.js';
 
 const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
+// Node 20.12+ has the one-shot crypto.hash (no Hash object per call); older 20.x fall back.
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'buffer') => Buffer }).hash;
+const sha256 = (input: string): Buffer => (oneShot ? oneShot('sha256', input, 'buffer') : crypto.createHash('sha256').update(input).digest());
+
+/**
+ * A full compile names the same few thousand chains and sets over and over (every rule of a policy
+ * names its target set): remembered, bounded so churn cannot grow it without limit.
+ */
+const memo = new Map<string, string>();
+const MEMO_MAX = 100_000;
+
 export function hash16(input: string): string {
-  const bytes = createHash('sha256').update(input).digest();
+  const known = memo.get(input);
+  if (known !== undefined) return known;
+  const bytes = sha256(input);
   let out = '';
   let bits = 0;
   let value = 0;
@@ -22,6 +35,8 @@ export function hash16(input: string): string {
     }
     if (out.length >= 16) break;
   }
+  if (memo.size >= MEMO_MAX) memo.clear();
+  memo.set(input, out);
   return out;
 }
 

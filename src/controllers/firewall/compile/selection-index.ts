@@ -258,6 +258,26 @@ export class SelectionIndex {
     });
   }
 
+  /**
+   * The pods a new selection can hold: those of the namespaces its terms name or whose labels its
+   * namespace selectors match (a namespace test per namespace, not per pod). Namespaces without a
+   * Namespace object count as unlabelled, as in `matches`.
+   */
+  private candidates(def: SelectionDef): Iterable<string> {
+    const namespaces = new Set<string>();
+    for (const t of def.terms) {
+      if (t.namespace !== undefined) namespaces.add(t.namespace);
+      else {
+        for (const ns of this.podsByNs.keys()) {
+          if (!t.nsSelector || selectorMatches(t.nsSelector, this.nsLabels.get(ns) ?? {})) namespaces.add(ns);
+        }
+      }
+    }
+    const out: string[] = [];
+    for (const ns of namespaces) for (const pk of this.podsByNs.get(ns) ?? []) out.push(pk);
+    return out;
+  }
+
   private evaluate(sel: Selection, podKey: string): void {
     const e = this.pods.get(podKey);
     const want = e !== undefined && this.matches(sel, e);
@@ -324,9 +344,7 @@ export class SelectionIndex {
       if (!sel) {
         sel = { def, owners: new Set(), members: new Set(), isoIn: 0, isoEg: 0, dirty: true };
         this.selections.set(def.key, sel);
-        const nsOnly = def.terms.every((t) => t.namespace !== undefined);
-        const candidates = nsOnly ? def.terms.flatMap((t) => [...(this.podsByNs.get(t.namespace!) ?? [])]) : [...this.pods.keys()];
-        for (const pk of candidates) this.evaluate(sel, pk);
+        for (const pk of this.candidates(def)) this.evaluate(sel, pk);
       }
       sel.owners.add(entry);
       entry.selections.push(sel);
