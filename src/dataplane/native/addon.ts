@@ -17,6 +17,12 @@ export interface SpawnResult {
 export interface SpawnAddon {
   /** argv[0] is the name the child sees; env null inherits this process's; timeoutMs 0 or Infinity: none. */
   run(file: string, argv: readonly string[], env: readonly string[] | null, cwd: string | null, input: Buffer | null, timeoutMs: number): Promise<SpawnResult>;
+  /**
+   * A long-lived child: stdin and stderr /dev/null, `fd` the read end of its stdout. `onExit` runs once it
+   * has exited; `reap(pid)` then collects it (until then its pid cannot be reused, so kill() is safe).
+   */
+  start(file: string, argv: readonly string[], env: readonly string[] | null, onExit: () => void): { pid: number; fd: number };
+  reap(pid: number): { code: number | null; signal: number | null };
 }
 
 export const spawnAddon = nativeAddon<SpawnAddon>({ name: 'proc_spawn', dir: 'dataplane/native', env: 'KRT_SPAWN_ADDON', label: 'process spawn addon' });

@@ -13,6 +13,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -310,9 +311,144 @@ static napi_value run(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+// --- A long-lived child (`ip monitor`): its stdout is a pipe handed to JS, its exit a callback. ---
+
+typedef struct {
+  pid_t pid;
+  napi_threadsafe_function tsfn;
+} watch_t;
+
+// Waits for the exit without reaping it (WNOWAIT): until JS calls reap(), the pid stays this child's, so a
+// kill() from JS can never reach a process that reused the number.
+static void *watch_main(void *arg) {
+  watch_t *w = arg;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  siginfo_t si;
+  while (waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+  }
+  napi_threadsafe_function tsfn = w->tsfn;
+  napi_call_threadsafe_function(tsfn, w, napi_tsfn_blocking);
+  napi_release_threadsafe_function(tsfn, napi_tsfn_release);
+  return NULL;
+}
+
+static void call_exit(napi_env env, napi_value cb, void *ctx, void *data) {
+  (void)ctx;
+  if (env && cb) {
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    napi_call_function(env, undef, cb, 0, NULL, NULL);
+  }
+  free(data);
+}
+
+// start(file, argv, env: string[] | null, onExit: () => void): { pid, fd } -- stdin and stderr /dev/null,
+// fd the read end of its stdout; onExit runs once it has exited (then reap(pid)). Throws if it cannot start.
+static napi_value start(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value a[4];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  if (argc < 4 || !is_type(env, a[0], napi_string) || !is_type(env, a[3], napi_function)) {
+    napi_throw_type_error(env, NULL, "start(file, argv, env, onExit)");
+    return NULL;
+  }
+  char *file = dup_string(env, a[0]);
+  char **argv = dup_strv(env, a[1]);
+  char **envp = is_type(env, a[2], napi_null) ? NULL : dup_strv(env, a[2]);
+  int out[2] = {-1, -1}, devnull = -1, err = 0;
+  pid_t pid = -1;
+  if (!file || !argv || (!is_type(env, a[2], napi_null) && !envp)) err = EINVAL;
+  else if (pipe2(out, O_CLOEXEC) < 0 || (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) err = errno;
+  else if ((out[1] = above_stdio(out[1])) < 0 || (devnull = above_stdio(devnull)) < 0) err = errno;
+  if (!err) {
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, devnull, 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, devnull, 2);
+    posix_spawnattr_init(&at);
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    err = posix_spawnp(&pid, file, &fa, &at, argv, envp ? envp : environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+  }
+  free(file);
+  free_strv(argv);
+  free_strv(envp);
+  if (out[1] >= 0) close(out[1]);
+  if (devnull >= 0) close(devnull);
+  if (err) {
+    if (out[0] >= 0) close(out[0]);
+    char msg[200];
+    snprintf(msg, sizeof msg, "spawn: %s", strerror(err));
+    napi_throw_error(env, NULL, msg);
+    return NULL;
+  }
+  watch_t *w = calloc(1, sizeof *w);
+  napi_value name, r, v;
+  napi_create_string_utf8(env, "krt-spawn-watch", NAPI_AUTO_LENGTH, &name);
+  napi_create_threadsafe_function(env, a[3], NULL, name, 0, 1, NULL, NULL, NULL, call_exit, &w->tsfn);
+  // Like an unref'd ChildProcess: the child alone does not keep the event loop alive.
+  napi_unref_threadsafe_function(env, w->tsfn);
+  w->pid = pid;
+  pthread_attr_t ta;
+  pthread_attr_init(&ta);
+  pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&ta, 64 * 1024);
+  pthread_t t;
+  if (pthread_create(&t, &ta, watch_main, w) != 0) {
+    // No watcher: the exit is never reported (the child is still killable and reapable).
+    napi_release_threadsafe_function(w->tsfn, napi_tsfn_release);
+    free(w);
+  }
+  pthread_attr_destroy(&ta);
+  napi_create_object(env, &r);
+  napi_create_int32(env, pid, &v);
+  set_prop(env, r, "pid", v);
+  napi_create_int32(env, out[0], &v);
+  set_prop(env, r, "fd", v);
+  return r;
+}
+
+// reap(pid): { code, signal } of an exited child from start() (null fields if it has not exited).
+static napi_value reap(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value a[1], r, v;
+  int32_t pid = 0;
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  if (argc < 1 || napi_get_value_int32(env, a[0], &pid) != napi_ok || pid <= 0) {
+    napi_throw_type_error(env, NULL, "reap(pid)");
+    return NULL;
+  }
+  int status = 0;
+  pid_t got;
+  while ((got = waitpid(pid, &status, WNOHANG)) < 0 && errno == EINTR) {
+  }
+  napi_create_object(env, &r);
+  if (got == pid && WIFEXITED(status)) napi_create_int32(env, WEXITSTATUS(status), &v);
+  else napi_get_null(env, &v);
+  set_prop(env, r, "code", v);
+  if (got == pid && WIFSIGNALED(status)) napi_create_int32(env, WTERMSIG(status), &v);
+  else napi_get_null(env, &v);
+  set_prop(env, r, "signal", v);
+  return r;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "run", NAPI_AUTO_LENGTH, run, NULL, &fn);
   napi_set_named_property(env, exports, "run", fn);
+  napi_create_function(env, "start", NAPI_AUTO_LENGTH, start, NULL, &fn);
+  napi_set_named_property(env, exports, "start", fn);
+  napi_create_function(env, "reap", NAPI_AUTO_LENGTH, reap, NULL, &fn);
+  napi_set_named_property(env, exports, "reap", fn);
   return exports;
 }
