@@ -5,15 +5,16 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import { KrtError } from '../observe/errors.js';
 
-/** A non-2xx answer: `statusCode` as client-node's errors carry it, the Status message as the text. */
-export class ApiStatusError extends Error {
-  override readonly name = 'ApiStatusError';
+/** A non-2xx or unreadable answer: `statusCode` (0 for bad JSON) as client-node's errors carry it. */
+export class ApiListError extends KrtError {
+  override readonly name = 'ApiListError';
   constructor(
     readonly statusCode: number,
     message: string,
   ) {
-    super(message);
+    super('KRT_API_LIST', message);
   }
 }
 
@@ -42,13 +43,13 @@ export async function getJSON(kc: KubeConfig, path: string, query: Readonly<Reco
           } catch {
             // not a Status object
           }
-          reject(new ApiStatusError(code, `GET ${path}: HTTP ${code}${message ? `: ${message}` : ''}`));
+          reject(new ApiListError(code, `GET ${path}: HTTP ${code}${message ? `: ${message}` : ''}`));
           return;
         }
         try {
           resolve(JSON.parse(text));
         } catch (e) {
-          reject(new Error(`GET ${path}: invalid JSON (${(e as Error).message})`));
+          reject(new ApiListError(0, `GET ${path}: invalid JSON (${(e as Error).message})`));
         }
       });
     });
