@@ -28,9 +28,12 @@ FROM node:20-bookworm-slim
 
 # iptables ships both backends (iptables-nft and iptables-legacy); the entrypoint picks the host's.
 # containernetworking-plugins: bridge, host-local, loopback, portmap in /usr/lib/cni for the init container.
+# nftables + libnftables1 and libipset13: what nf_ctx.node dlopens (libnftables.so.1, libipset.so.13) and the
+# nft binary (--use-nftables-for-netpol's fallback, and the one that lists and removes its table).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
        iptables ipset ipvsadm iproute2 conntrack kmod containernetworking-plugins ca-certificates \
+       nftables libnftables1 libipset13 \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/kube-router-ts

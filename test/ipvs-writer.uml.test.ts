@@ -3,7 +3,8 @@
 // forwarding methods, thresholds, UDP, SCTP, IPv6, fwmark services), added and edited over generic netlink
 // and with the `ipvsadm -R` fallback, must read back identically from `ipvsadm -S -n` and from the netlink
 // dump; a failed operation is reported alone while the rest of its batch applies; a DSR fwmark service in
-// tunnel mode, diffed as the applier does, needs nothing more after one write. One UML boot (~10 s).
+// tunnel mode, diffed as the applier does, needs nothing more after one write; both readers give the same
+// service statistics. One UML boot (~10 s).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -57,6 +58,16 @@ describe.skipIf(!existsSync('/usr/bin/linux.uml') || !built || !process.env.KRT_
   it('netlink: everything added reads back the same from ipvsadm -S -n and from the netlink dump', () => {
     expect(found.netlink.afterAdd.save).toEqual(found.expectedSave);
     expect(found.netlink.afterAdd.dump).toEqual(found.expected);
+  });
+
+  it('statistics: the netlink dump and ipvsadm --stats give the same totals for every service (fwmark ones too), and count a connection', () => {
+    const { netlink, ipvsadm } = found.netlink.stats;
+    expect(netlink).toEqual(ipvsadm);
+    const ids = (xs: Found[]) => xs.map((x: Found) => JSON.stringify(x.fwmark !== undefined ? [x.fwmark, x.family] : [x.protocol, x.address, x.port])).sort();
+    expect(ids(netlink)).toEqual(ids(found.expected));
+    const tcp = netlink.find((e: Found) => e.protocol === 'tcp' && e.port === 80);
+    expect(tcp.conns).toBe(1);
+    expect(tcp.inPkts).toBeGreaterThanOrEqual(1);
   });
 
   it('netlink: edits (scheduler, flags, persistence off, weight, method, thresholds) and deletions read back', () => {

@@ -33,6 +33,48 @@ describe('Dockerfile', () => {
     }
   });
 
+  // The firewall addon dlopens these at run time (nf_ctx.c); without them the native backend has only the
+  // nft binary, and the ipset session falls back to spawning ipset. Debian bookworm's package for each.
+  const DLOPEN_PACKAGES: Record<string, string> = { 'libnftables.so.1': 'libnftables1', 'libipset.so.13': 'libipset13' };
+
+  it('installs the libraries the netfilter addon dlopens and the nft binary (--use-nftables-for-netpol)', () => {
+    const apt = instructions.find((i) => i.op === 'RUN' && i.args.includes('apt-get install'))!.args.split(/\s+/);
+    const source = readFileSync(join(ROOT, 'src/controllers/firewall/apply/native/nf_ctx.c'), 'utf8');
+    const opened = [...source.matchAll(/dlopen\("([^"]+)"/g)].map((m) => m[1]!).sort();
+    expect(opened).toEqual(Object.keys(DLOPEN_PACKAGES).sort());
+    for (const lib of opened) expect(apt, lib).toContain(DLOPEN_PACKAGES[lib]);
+    expect(apt).toContain('nftables');
+  });
+
+  const hasDpkg = (() => {
+    try {
+      execFileSync('dpkg-query', ['--version'], { stdio: 'pipe' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  // This machine kind is Debian 12 like the runtime image: the package that ships each library here is its name there.
+  it.skipIf(!hasDpkg)('those packages are the ones that ship the libraries (dpkg -S on this Debian host)', () => {
+    for (const [lib, pkg] of Object.entries(DLOPEN_PACKAGES)) {
+      let owner = '';
+      try {
+        owner = execFileSync('dpkg-query', ['-S', `*/${lib}`], { stdio: 'pipe', encoding: 'utf8' });
+      } catch {
+        continue; // not installed on this host: nothing to compare
+      }
+      expect(owner.split('\n').filter(Boolean).map((l) => l.split(':')[0]), lib).toContain(pkg);
+    }
+    const nft = (() => {
+      try {
+        return execFileSync('dpkg-query', ['-S', '/usr/sbin/nft'], { stdio: 'pipe', encoding: 'utf8' });
+      } catch {
+        return undefined;
+      }
+    })();
+    if (nft !== undefined) expect(nft.split(':')[0]).toBe('nftables');
+  });
+
   it('copies only files that exist (from the build context or the build stage)', () => {
     const sources = instructions
       .filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))

@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   KRT_EXEC_FAILED: 'A kernel tool (ip, iptables-restore, ipset, sysctl) exited non-zero, was killed, timed out or could not start.',
   KRT_IPVS_NETLINK:
     "The service proxy's IPVS writer over generic netlink: the kernel refused operations of a batch (each named as its ipvsadm line with the errno, e.g. EEXIST), a value cannot be encoded, or the socket failed. The sync fails and is retried from a fresh read of the kernel.",
+  KRT_FIREWALL_NFT_UNAVAILABLE:
+    "--use-nftables-for-netpol is set but this node has neither libnftables (the firewall's netfilter addon, which dlopens libnftables.so.1) nor a working `nft` binary: the firewall refuses to start and the agent exits 1. Install nftables (Debian: nftables, libnftables1) or drop the flag.",
   KRT_HEALTH_NO_SYNC: 'A controller has not completed a sync within its period + 10% + grace (start-up grace before the first). /healthz fails.',
   KRT_ROUTER_NO_POD_CIDR: 'The router has no usable pod CIDR for this node (node.spec.podCIDR(s) or the kube-router.io/pod-cidr annotation).',
   KRT_ROUTER_OWN_NODE_MISSING: "This node's own Node object is gone from the API (deleted) after the router had seen it: the router keeps the dataplane as it was and reports itself degraded (/healthz stays 200) until the Node is back.",

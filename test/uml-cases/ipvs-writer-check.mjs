@@ -3,6 +3,7 @@
 // netlink dump. Plain JS against dist/ (tsx would cost seconds in UML). Writes its findings as JSON to argv[2].
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { execHost } from '../../dist/dataplane/exec.js';
 import { parseIpvsadmSave } from '../../dist/dataplane/ipvs/ipvsadm.js';
 import { IpvsNetlink } from '../../dist/dataplane/ipvs/netlink.js';
@@ -98,6 +99,18 @@ if (nl instanceof Error) {
   out.netlink = { afterAdd: {}, afterEdit: {} };
   await w.write(addOps);
   out.netlink.afterAdd = { save: saveNow(), dump: canon(await w.read()) };
+  // Statistics: one SYN to the TCP service (its VIP on lo; the socket is gone before a retransmit) is
+  // counted; both readers give the same totals for every service (rates move between reads: left out).
+  execFileSync('ip', ['addr', 'add', '10.96.0.10/32', 'dev', 'lo']);
+  await new Promise((res) => {
+    const s = connect({ host: '10.96.0.10', port: 80, timeout: 500 });
+    const done = () => (s.destroy(), res());
+    s.on('timeout', done).on('error', done).on('connect', done);
+  });
+  // The kernel folds its per-CPU counters into what both readers see every 2 s (the rate estimator's tick).
+  await new Promise((res) => setTimeout(res, 2500));
+  const totals = (entries) => canon(entries.map(({ service, stats: { conns, inPkts, outPkts, inBytes, outBytes } }) => ({ ...service, conns, inPkts, outPkts, inBytes, outBytes, dests: [] })));
+  out.netlink.stats = { netlink: totals(await w.stats()), ipvsadm: totals(await ipvsadmWriter(execHost).stats()) };
   await w.write(editOps);
   out.netlink.afterEdit = { save: saveNow(), dump: canon(await w.read()) };
   // Errors per operation: the duplicate and the missing service fail, the operations around them run.

@@ -134,7 +134,7 @@ export function proxyCases(getLab: () => Lab, o: ProxyCaseOptions): void {
     }, 120_000);
 
     // While the pods are as created (later cases delete some).
-    dsrCase(more, () => lab, { n1: N1, n2: N2 });
+    dsrCase(more, () => lab, { n1: N1, n2: N2, metrics: (node, addr) => httpGet(lab, node, addr, METRICS_PORT, '/metrics', 30) });
 
     more('sh keeps a client on one backend; ClientIP affinity keeps it for its timeout', async () => {
       await lab.client.create(R.services, 'default', service('sticky-sh', { selector: { app: 'web' } }, { 'kube-router.io/service.scheduler': 'sh' }));
@@ -203,9 +203,14 @@ export function proxyCases(getLab: () => Lab, o: ProxyCaseOptions): void {
     more('per-service IPVS metrics under kube-router names count the connections made', async () => {
       const ip = await vip('web');
       await ask('default/c1', ip, 80, 5);
-      // A scrape runs ipvsadm twice: seconds inside a busy user-mode Linux.
-      const text = await httpGet(lab, 'lab-node-1', N1, METRICS_PORT, '/metrics', 30);
-      const line = text.split('\n').find((l) => l.startsWith('kube_router_service_total_connections{') && l.includes(`service_vip="${ip}"`));
+      // The kernel folds its per-CPU counters into what a read sees every 2 s: scrape until they show.
+      let text = '';
+      const series = () => text.split('\n').find((l) => l.startsWith('kube_router_service_total_connections{') && l.includes(`service_vip="${ip}"`));
+      const line = await waitFor('the 5 connections in the metrics', async () => {
+        text = await httpGet(lab, 'lab-node-1', N1, METRICS_PORT, '/metrics', 30);
+        const l = series();
+        return l !== undefined && Number(l.split(' ').pop()) >= 5 && l;
+      }, 30_000, 1000).catch(() => series());
       if (!line) {
         const log = lab.state.nodes.find((n) => n.name === 'lab-node-1')?.log;
         const said = log && existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => /metrics|listen/i.test(l)).slice(0, 5).join('\n') : '(no log)';

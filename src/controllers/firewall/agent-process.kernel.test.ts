@@ -2,7 +2,7 @@
 // and socat inside the netns): SIGKILL it while traffic flows, then start it again. An allowed
 // long-lived TCP connection keeps flowing throughout, a denied client never gets a SYN through, and the
 // restarted agent reconciles in place without a single write to the kernel's rules.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,6 +21,7 @@ const dir = mkdtempSync(join(tmpdir(), 'krt-np2-ag-'));
 const sock = join(dir, 'api.sock');
 const kubeconfig = join(dir, 'kubeconfig');
 const children: ChildProcess[] = [];
+const IP = execFileSync('sh', ['-c', 'command -v ip'], { encoding: 'utf8' }).trim();
 
 const PODS = [
   { name: 'client', ip: '10.244.1.2', labels: { app: 'client' } },
@@ -48,12 +49,13 @@ async function createPod(p: (typeof PODS)[number]): Promise<void> {
 interface Agent {
   readonly child: ChildProcess;
   readonly lines: Array<Record<string, unknown>>;
-  readonly exited: Promise<void>;
+  readonly exited: Promise<number | null>;
 }
 
-function startAgent(): Agent {
-  const args = ['netns', 'exec', nodeNs, process.execPath, '--import', 'tsx', 'src/cli/main.ts', '--kubeconfig', kubeconfig, '--hostname-override', 'node1', '--run-router=false', '--run-service-proxy=false', '--v=1', '--health-port=0', '--metrics-port=0'];
-  const child = spawn('ip', args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+function startAgent(extra: readonly string[] = [], env?: NodeJS.ProcessEnv): Agent {
+  const args = ['netns', 'exec', nodeNs, process.execPath, '--import', 'tsx', 'src/cli/main.ts', '--kubeconfig', kubeconfig, '--hostname-override', 'node1', '--run-router=false', '--run-service-proxy=false', '--v=1', '--health-port=0', '--metrics-port=0', ...extra];
+  // With an env of its own, `ip` by path: spawn looks commands up in the child's PATH.
+  const child = spawn(env ? IP : 'ip', args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
   children.push(child);
   const lines: Array<Record<string, unknown>> = [];
   let buf = '';
@@ -72,7 +74,7 @@ function startAgent(): Agent {
   };
   child.stdout!.on('data', take);
   child.stderr!.on('data', take);
-  return { child, lines, exited: new Promise((r) => child.on('exit', () => r())) };
+  return { child, lines, exited: new Promise((r) => child.on('exit', (code) => r(code))) };
 }
 
 const firewallSynced = (a: Agent): boolean => a.lines.some((l) => /^firewall (synced|in sync)$/.test(String(l.msg)));
@@ -174,4 +176,21 @@ describe('the agent process: SIGKILL and restart under traffic', () => {
     expect(got.length).toBeGreaterThan(20);
     expect(got).toEqual(Array.from({ length: got.length }, (_, i) => `tick${i}`));
   }, 180_000);
+
+  it('--use-nftables-for-netpol without libnftables or nft: exits 1 at start with KRT_FIREWALL_NFT_UNAVAILABLE, the rules left as they were', async () => {
+    const ruleset = async () => (await execInNetns(nodeNs)('nft', ['-a', 'list', 'ruleset'])).stdout.replace(/counter packets \d+ bytes \d+/g, 'counter');
+    const before = await ruleset();
+    // Not an addon (dlopen refuses it), and a PATH with no nft in it (`ip` and node are named by path).
+    const fake = join(dir, 'nf_ctx.node');
+    writeFileSync(fake, 'not an ELF file');
+    const empty = mkdtempSync(join(dir, 'path-'));
+    const agent = startAgent(['--use-nftables-for-netpol'], { ...process.env, KRT_NF_ADDON: fake, PATH: empty });
+    const code = await Promise.race([agent.exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 60_000))]);
+    if (code === 'running') agent.child.kill('SIGKILL');
+    expect(code, JSON.stringify(agent.lines.slice(-5))).toBe(1);
+    const fatal = agent.lines.find((l) => l.msg === 'kube-router-ts failed');
+    expect(fatal?.code).toBe('KRT_FIREWALL_NFT_UNAVAILABLE');
+    expect(String(fatal?.err)).toMatch(/libnftables: netfilter addon unavailable .*; nft: /);
+    expect(await ruleset()).toBe(before);
+  }, 90_000);
 });

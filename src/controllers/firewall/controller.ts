@@ -14,7 +14,7 @@ import { NftFirewallApplier } from './apply/nft-applier.js';
 import { openIpsetContext, openNftContext, type IpsetContext, type NftContext } from './apply/native/addon.js';
 import { FirewallCompiler, type CompileOptions } from './compile/compiler.js';
 import { deriveCompileOptions, firewallFamilies } from './options.js';
-import { errorCode } from '../../observe/errors.js';
+import { errorCode, KrtError } from '../../observe/errors.js';
 
 export interface FirewallOptions {
   nodeName: string;
@@ -175,6 +175,26 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
     return nftContext instanceof Error ? undefined : nftContext;
   }
 
+  /**
+   * The native backend needs libnftables (the addon) or the nft binary. Without either every sync would fail
+   * and be retried for ever behind a healthy-looking start, so the controller refuses to start instead.
+   */
+  async function requireNft(): Promise<void> {
+    if (residentNft()) return;
+    const nft = deps.nftBinary ?? 'nft';
+    try {
+      await exec(nft, ['--version'], { timeoutMs: 5000 });
+    } catch (err) {
+      const addon = nftContext instanceof Error ? nftContext.message : 'not used (a test names the nft binary)';
+      throw new KrtError(
+        'KRT_FIREWALL_NFT_UNAVAILABLE',
+        `firewall: --use-nftables-for-netpol needs libnftables or the nft binary, and this node has neither: libnftables: ${addon}; ${nft}: ${err instanceof Error ? err.message : String(err)}. ` +
+          'Install nftables (Debian: nftables, libnftables1) or drop --use-nftables-for-netpol',
+        { cause: err },
+      );
+    }
+  }
+
   function nftablesApplier(resident = false): NftFirewallApplier {
     const context = resident ? residentNft() : undefined;
     return new NftFirewallApplier({ exec, families, ...(deps.nftBinary ? { nftBinary: deps.nftBinary } : {}), ...(context ? { context } : {}) });
@@ -303,6 +323,7 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
     async start() {
       if (families.length === 0) throw new Error('firewall: neither IPv4 nor IPv6 is enabled');
       if (opts.useNftables) {
+        await requireNft();
         backend = 'nftables';
         nftApplier = nftablesApplier(true);
         log.info({ backend, families }, 'firewall: native nftables (--use-nftables-for-netpol), table inet kube-router-ts-netpol');

@@ -238,6 +238,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
         metricsEnabled: opts.metricsPort > 0,
         log,
         registry: ctx.metrics,
+        ipvs: ipvs.writer,
       });
       loop = new SyncLoop(ctx, { name: 'proxy', watched: WATCHED, nodeName: opts.nodeName, periodMs: opts.ipvsSyncPeriodMs, sync });
       await loop.start();

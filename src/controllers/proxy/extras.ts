@@ -10,7 +10,8 @@ import { counter } from '../../observe/metrics.js';
 import { flushUdpConntrack } from './apply/conntrack.js';
 import { DUMMY_IF, parseAddrShow } from './apply/dummy-link.js';
 import { HealthCheckServers } from './apply/health-server.js';
-import { parseIpvsSave } from './apply/ipvs-table.js';
+import { kernelTable } from './apply/ipvs-table.js';
+import { ipvsadmWriter, type IpvsWriter } from './apply/ipvs-writer.js';
 import { IpvsServiceMetrics } from './apply/ipvs-stats.js';
 import { VipFirewallApplier, type VipFirewallReport } from './apply/vip-firewall.js';
 import { compileHealthChecks } from './compile/health-checks.js';
@@ -34,6 +35,8 @@ export interface ProxyExtrasOptions {
   /** Address the healthCheckNodePort servers listen on (default: all of the node's). */
   readonly healthCheckHost?: string;
   readonly conntrackBinary?: string;
+  /** Where IPVS is read (the UDP drain check, the service metrics): the applier's writer; ipvsadm through `exec` when absent. */
+  readonly ipvs?: IpvsWriter;
   readonly now?: () => number;
 }
 
@@ -53,6 +56,7 @@ export class ProxyExtras {
   private readonly firewall: VipFirewallApplier;
   private readonly health: HealthCheckServers;
   private readonly metrics: IpvsServiceMetrics | undefined;
+  private readonly ipvs: IpvsWriter;
   private readonly now: () => number;
   private readonly flushed;
   private localAddresses: string[] | undefined;
@@ -71,8 +75,9 @@ export class ProxyExtras {
       onError: (port, err) => this.warnOnce(`hc:${port}:${err.message}`, { port, err: err.message }, 'service proxy: cannot serve a healthCheckNodePort'),
     });
     this.flushed = counter(o.registry, 'controller_ipvs_udp_conntrack_flushed', 'UDP conntrack entries deleted because their service backend was removed');
+    this.ipvs = o.ipvs ?? ipvsadmWriter(o.exec);
     this.metrics = o.metricsEnabled
-      ? new IpvsServiceMetrics(o.registry, o.exec, () => this.applied ?? new Map(), (e) => this.warnOnce(`stats:${e.message}`, { err: e.message }, 'service proxy: cannot read IPVS statistics'))
+      ? new IpvsServiceMetrics(o.registry, () => this.ipvs.stats(), () => this.applied ?? new Map(), (e) => this.warnOnce(`stats:${e.message}`, { err: e.message }, 'service proxy: cannot read IPVS statistics'))
       : undefined;
   }
 
@@ -106,7 +111,7 @@ export class ProxyExtras {
     }
     const due = [...this.pending].filter(([, p]) => p.due <= this.now());
     if (due.length) {
-      const table = parseIpvsSave((await this.o.exec('ipvsadm', ['-S', '-n'])).stdout);
+      const table = kernelTable(await this.ipvs.read());
       for (const [k, p] of due) {
         const v = table.get(virtualServerKey({ protocol: 'udp', address: p.d.vip, port: p.d.port }));
         if (v?.realServers.some((r) => r.address === p.d.address && r.port === p.d.targetPort)) continue; // still draining

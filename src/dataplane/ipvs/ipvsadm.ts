@@ -1,6 +1,6 @@
 // The same IPVS operations as `ipvsadm -R` input lines, and `ipvsadm -S -n` output read back into values:
 // the writer used when the netlink addon cannot load, and the reference the netlink path is checked against.
-import type { ForwardMethod, IpvsDest, IpvsOp, IpvsProtocol, IpvsService, IpvsServiceEntry, IpvsServiceId } from './types.js';
+import type { ForwardMethod, IpvsDest, IpvsOp, IpvsProtocol, IpvsService, IpvsServiceEntry, IpvsServiceId, IpvsServiceStats } from './types.js';
 
 const PROTO_FLAG: Record<IpvsProtocol, string> = { tcp: '-t', udp: '-u', sctp: '--sctp-service' };
 const FLAG_PROTO: Record<string, IpvsProtocol> = { '-t': 'tcp', '--tcp-service': 'tcp', '-u': 'udp', '--udp-service': 'udp', '--sctp-service': 'sctp' };
@@ -116,4 +116,46 @@ export function parseIpvsadmSave(text: string): IpvsServiceEntry[] {
     }
   }
   return out.map(({ s, dests }) => ({ ...s, dests }));
+}
+
+const LIST_PROTO: Record<string, IpvsProtocol> = { TCP: 'tcp', UDP: 'udp', SCTP: 'sctp' };
+
+/**
+ * The five numbers of each service line of `ipvsadm -L -n --exact --stats` or `--rate`, by serviceSpec:
+ * `TCP  10.96.0.10:80  12 80 ...`, `FWM  4242  3 ...`, `FWM  7 IPv6  ...`; real server lines (`->`) skipped.
+ */
+function parseListNumbers(text: string): Map<string, { id: IpvsServiceId; nums: number[] }> {
+  const out = new Map<string, { id: IpvsServiceId; nums: number[] }>();
+  for (const line of text.split('\n')) {
+    const t = line.trim().split(/\s+/);
+    let id: IpvsServiceId;
+    let rest: string[];
+    if (t[0] === 'FWM') {
+      const mark = Number(t[1]);
+      if (!Number.isInteger(mark) || mark <= 0) continue;
+      const v6 = t[2] === 'IPv6';
+      id = { fwmark: mark, family: v6 ? 6 : 4 };
+      rest = t.slice(v6 ? 3 : 2);
+    } else {
+      const protocol = LIST_PROTO[t[0] ?? ''];
+      const hp = protocol && /:\d+$/.test(t[1] ?? '') ? splitHostPort(t[1]!) : undefined;
+      if (!protocol || !hp) continue;
+      id = { protocol, ...hp };
+      rest = t.slice(2);
+    }
+    const nums = rest.slice(0, 5).map(Number);
+    if (nums.length !== 5 || nums.some((n) => !Number.isFinite(n))) continue;
+    out.set(serviceSpec(id), { id, nums });
+  }
+  return out;
+}
+
+/** Joins `ipvsadm -L -n --exact --stats` (totals) and `--rate` (per second) into each service's statistics. */
+export function parseIpvsadmStats(stats: string, rate: string): IpvsServiceStats[] {
+  const r = parseListNumbers(rate);
+  return [...parseListNumbers(stats)].map(([key, { id, nums }]) => {
+    const [conns, inPkts, outPkts, inBytes, outBytes] = nums as [number, number, number, number, number];
+    const [cps, inPps, outPps, inBps, outBps] = (r.get(key)?.nums ?? [0, 0, 0, 0, 0]) as [number, number, number, number, number];
+    return { service: id, stats: { conns, inPkts, outPkts, inBytes, outBytes, cps, inPps, outPps, inBps, outBps } };
+  });
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ipvsadmLine, parseIpvsadmSave } from './ipvsadm.js';
-import { decodeDest, decodeService, encodeDumpDests, encodeOps, familyIdOf, parseReplies } from './netlink-codec.js';
+import { decodeDest, decodeService, decodeServiceStats, encodeDumpDests, encodeOps, familyIdOf, parseReplies } from './netlink-codec.js';
 import type { IpvsDest, IpvsOp, IpvsService } from './types.js';
 
 const FAMILY = 0x1d;
@@ -87,6 +87,41 @@ describe('IPVS generic netlink messages', () => {
       'persistence netmask /33 is out of range',
     ]);
     expect(parseReplies(buf).map((r) => r.seq)).toEqual([100, 101]);
+  });
+
+  it('reads a service\'s counters from a dump reply: 64-bit STATS64 where sent, else the 32-bit STATS', () => {
+    /** An attribute: type, payload (padded to 4). */
+    const attr = (type: number, payload: Buffer) => {
+      const b = Buffer.alloc((4 + payload.length + 3) & ~3);
+      b.writeUInt16LE(4 + payload.length, 0);
+      b.writeUInt16LE(type, 2);
+      payload.copy(b, 4);
+      return b;
+    };
+    const u32 = (v: number) => Buffer.from(Uint32Array.of(v).buffer);
+    const u64 = (v: bigint) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(v); return b; };
+    /** The service's dump reply (the request's layout) with a stats nest appended inside IPVS_CMD_ATTR_SERVICE. */
+    const withStats = (svc: IpvsService, nests: Buffer[]) => {
+      const msg = parseReplies(encodeOps(FAMILY, 3, [{ op: 'edit-service', service: svc }]).buf)[0]!;
+      const inner = Buffer.concat([msg.attrs!.subarray(4), ...nests]);
+      const top = attr(1 | 0x8000, inner);
+      const head = Buffer.alloc(20);
+      head.writeUInt32LE(20 + top.length, 0);
+      head.writeUInt16LE(FAMILY, 4);
+      head.writeUInt8(1, 16); // IPVS_CMD_NEW_SERVICE: what the kernel's dump replies carry
+      return parseReplies(Buffer.concat([head, top]))[0]!;
+    };
+    const big = 2n ** 40n + 5n;
+    // IPVS_SVC_ATTR_STATS64 (12): every field u64; IPVS_STATS_ATTR_CONNS..OUTBPS = 1..10.
+    const s64 = attr(12 | 0x8000, Buffer.concat([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((t) => attr(t, u64(t === 4 ? big : BigInt(t * 10))))));
+    // IPVS_SVC_ATTR_STATS (10): conns, packets and rates u32, bytes u64; different values, so which one was read shows.
+    const s32 = attr(10 | 0x8000, Buffer.concat([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((t) => attr(t, t === 4 || t === 5 ? u64(BigInt(t)) : u32(t)))));
+    const fw = services[4]!;
+    const r = withStats(fw, [s32, s64]);
+    expect(decodeService(r)).toEqual(fw);
+    expect(decodeServiceStats(r)).toEqual({ conns: 10, inPkts: 20, outPkts: 30, inBytes: Number(big), outBytes: 50, cps: 60, inPps: 70, outPps: 80, inBps: 90, outBps: 100 });
+    expect(decodeServiceStats(withStats(services[0]!, [s32]))).toEqual({ conns: 1, inPkts: 2, outPkts: 3, inBytes: 4, outBytes: 5, cps: 6, inPps: 7, outPps: 8, inBps: 9, outBps: 10 });
+    expect(decodeServiceStats(withStats(services[0]!, []))).toBeUndefined();
   });
 
   it('a destination dump names its service; the family id comes out of the controller reply', () => {

@@ -6,7 +6,7 @@
 // the mask's bytes for IPv4, a prefix length for IPv6); everything else is host order.
 import { formatIP, parseIP } from '../../model/normalize/ip.js';
 import { KrtError } from '../../observe/errors.js';
-import type { ForwardMethod, IpvsDest, IpvsOp, IpvsProtocol, IpvsService, IpvsServiceEntry, IpvsServiceId } from './types.js';
+import type { ForwardMethod, IpvsDest, IpvsOp, IpvsProtocol, IpvsService, IpvsServiceEntry, IpvsServiceId, IpvsStats } from './types.js';
 
 // linux/netlink.h, linux/genetlink.h
 const NLM_F_REQUEST = 0x1, NLM_F_ACK = 0x4, NLM_F_DUMP = 0x300;
@@ -18,7 +18,9 @@ const CTRL_CMD_GETFAMILY = 3, CTRL_ATTR_FAMILY_ID = 1, CTRL_ATTR_FAMILY_NAME = 2
 const IPVS_GENL_VERSION = 1;
 export const CMD = { NEW_SERVICE: 1, SET_SERVICE: 2, DEL_SERVICE: 3, GET_SERVICE: 4, NEW_DEST: 5, SET_DEST: 6, DEL_DEST: 7, GET_DEST: 8 } as const;
 const CMD_ATTR_SERVICE = 1, CMD_ATTR_DEST = 2;
-const SVC = { AF: 1, PROTOCOL: 2, ADDR: 3, PORT: 4, FWMARK: 5, SCHED_NAME: 6, FLAGS: 7, TIMEOUT: 8, NETMASK: 9 } as const;
+const SVC = { AF: 1, PROTOCOL: 2, ADDR: 3, PORT: 4, FWMARK: 5, SCHED_NAME: 6, FLAGS: 7, TIMEOUT: 8, NETMASK: 9, STATS: 10, STATS64: 12 } as const;
+/** IPVS_STATS_ATTR_*: u32 in STATS (bytes u64), all u64 in STATS64 (kernel 4.1+). Rates are per second. */
+const STATS_FIELDS = ['conns', 'inPkts', 'outPkts', 'inBytes', 'outBytes', 'cps', 'inPps', 'outPps', 'inBps', 'outBps'] as const;
 const DEST = { ADDR: 1, PORT: 2, FWD_METHOD: 3, WEIGHT: 4, U_THRESH: 5, L_THRESH: 6, ADDR_FAMILY: 11 } as const;
 const F_PERSISTENT = 0x1, F_ONEPACKET = 0x4, F_SCHED1 = 0x8, F_SCHED2 = 0x10, F_SCHED3 = 0x20;
 const FWD: Record<ForwardMethod, number> = { m: 0, i: 2, g: 3 };
@@ -346,6 +348,21 @@ export function decodeService(r: Reply): IpvsService | undefined {
     ...(prefix !== (family === 4 ? 32 : 128) ? { persistenceNetmask: prefix } : {}),
     ...(flags & F_ONEPACKET ? { onePacket: true } : {}),
   };
+}
+
+/** The counters a GET_SERVICE dump reply carries (64-bit ones where the kernel sends them), or undefined. */
+export function decodeServiceStats(r: Reply): IpvsStats | undefined {
+  const top = r.attrs && attrs(r.attrs).get(CMD_ATTR_SERVICE);
+  if (!top) return undefined;
+  const a = attrs(top);
+  const nest = a.get(SVC.STATS64) ?? a.get(SVC.STATS);
+  if (!nest) return undefined;
+  const st = attrs(nest);
+  const value = (type: number): number => {
+    const b = st.get(type);
+    return !b ? 0 : b.length >= 8 ? Number(b.readBigUInt64LE(0)) : b.length >= 4 ? b.readUInt32LE(0) : 0;
+  };
+  return Object.fromEntries(STATS_FIELDS.map((f, i) => [f, value(i + 1)])) as unknown as IpvsStats;
 }
 
 /** A destination of a GET_DEST dump reply. */

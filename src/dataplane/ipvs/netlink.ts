@@ -5,8 +5,8 @@
 import { constants } from 'node:os';
 import { KrtError } from '../../observe/errors.js';
 import { loadGenlAddon, type GenlSocketAddon } from './native/addon.js';
-import { decodeDest, decodeService, encodeDumpDests, encodeDumpServices, encodeGetFamily, encodeOps, familyIdOf, isEnd, parseReplies, serviceFamily } from './netlink-codec.js';
-import type { IpvsOp, IpvsOpFailure, IpvsServiceEntry } from './types.js';
+import { decodeDest, decodeService, decodeServiceStats, encodeDumpDests, encodeDumpServices, encodeGetFamily, encodeOps, familyIdOf, isEnd, parseReplies, serviceFamily } from './netlink-codec.js';
+import type { IpvsOp, IpvsOpFailure, IpvsServiceEntry, IpvsServiceStats } from './types.js';
 
 /** Requests per send: their acks must fit the socket's receive buffer. */
 const CHUNK = 512;
@@ -120,6 +120,23 @@ export class IpvsNetlink {
       const fam = serviceFamily(s);
       out.push({ ...s, dests: dr.flatMap((x) => (x.attrs ? [decodeDest(x, fam)].filter((d) => d !== undefined) : [])) });
       if (++n % 256 === 0) await new Promise((res) => setImmediate(res));
+    }
+    return out;
+  }
+
+  /** Every service's counters and rates: one service dump (the kernel sends them with each service). */
+  async stats(): Promise<IpvsServiceStats[]> {
+    const seq = this.seq++;
+    const replies = parseReplies(this.exchange(encodeDumpServices(this.familyId, seq)));
+    const end = replies.find(isEnd);
+    if (end?.error) throw new KrtError('KRT_IPVS_NETLINK', `IPVS service dump: ${ERRNO_NAME.get(-end.error) ?? -end.error}`);
+    const out: IpvsServiceStats[] = [];
+    for (const r of replies) {
+      const s = r.attrs ? decodeService(r) : undefined;
+      const stats = s && decodeServiceStats(r);
+      if (!s || !stats) continue;
+      // The identity only, as the ipvsadm listing gives it.
+      out.push({ service: s.fwmark !== undefined ? { fwmark: s.fwmark, family: s.family } : { protocol: s.protocol, address: s.address, port: s.port }, stats });
     }
     return out;
   }

@@ -57,3 +57,26 @@ export interface IpvsOpFailure {
   readonly op: IpvsOp;
   readonly message: string;
 }
+
+/**
+ * A service's traffic counters (totals since it was added) and the kernel's rate estimates (per second,
+ * over the last few seconds), as `ipvsadm -L -n --exact --stats` and `--rate` print them.
+ */
+export interface IpvsStats {
+  readonly conns: number;
+  readonly inPkts: number;
+  readonly outPkts: number;
+  readonly inBytes: number;
+  readonly outBytes: number;
+  readonly cps: number;
+  readonly inPps: number;
+  readonly outPps: number;
+  readonly inBps: number;
+  readonly outBps: number;
+}
+
+/** One service's statistics, as a stats read gives them. */
+export interface IpvsServiceStats {
+  readonly service: IpvsServiceId;
+  readonly stats: IpvsStats;
+}

@@ -1,55 +1,48 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import type { Exec } from '../../../dataplane/exec.js';
-import type { VirtualServer } from '../compile/plan.js';
+import type { IpvsServiceStats, IpvsStats } from '../../../dataplane/ipvs/types.js';
+import { virtualServerKey, type VirtualServer } from '../compile/plan.js';
 import { conntrackDeleteArgs } from './conntrack.js';
 import { HealthCheckServers } from './health-server.js';
-import { IpvsServiceMetrics, joinStats } from './ipvs-stats.js';
+import { IpvsServiceMetrics, statsByKey } from './ipvs-stats.js';
 import { chainRules, inputJump } from './vip-firewall.js';
 
-// `ipvsadm -L -n --exact --stats` and `--rate` as ipvsadm 1.31 prints them.
-const STATS = `IP Virtual Server version 1.2.1 (size=4096)
-Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes
-  -> RemoteAddress:Port
-TCP  10.96.0.10:80                      12       80       64     5200    90120
-  -> 10.244.0.7:8080                     6       40       32     2600    45060
-UDP  10.96.0.10:53                       3        3        3      180      420
-TCP  [fd00::10]:80                       1        2        3        4        5
-`;
-const RATE = `IP Virtual Server version 1.2.1 (size=4096)
-Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS
-  -> RemoteAddress:Port
-TCP  10.96.0.10:80                       2       13       11      866    15020
-  -> 10.244.0.7:8080                     1        6        5      433     7510
-UDP  10.96.0.10:53                       0        0        0        0        0
-`;
+describe('IPVS service metrics', () => {
+  const stats = (conns: number, extra: Partial<IpvsStats> = {}): IpvsStats => ({ conns, inPkts: 80, outPkts: 64, inBytes: 5200, outBytes: 90120, cps: 2, inPps: 13, outPps: 11, inBps: 866, outBps: 15020, ...extra });
+  const web: VirtualServer = { protocol: 'tcp', address: '10.96.0.10', port: 80, scheduler: 'rr', flags: [], realServers: [], service: { namespace: 'default', name: 'web', port: 'http', via: 'clusterIP' } };
+  // A DSR address: IPVS knows it only by its mark; the plan knows the VIP, protocol and port it stands for.
+  const dsr: VirtualServer = { ...web, fwmark: 4242, address: '192.0.2.20', realServers: [], service: { namespace: 'default', name: 'edge', port: 'http', via: 'externalIP' } };
+  const kernel: IpvsServiceStats[] = [
+    { service: { protocol: 'tcp', address: '10.96.0.10', port: 80 }, stats: stats(12) },
+    { service: { protocol: 'udp', address: '10.96.0.10', port: 53 }, stats: stats(3) },
+    { service: { fwmark: 4242, family: 4 }, stats: stats(7, { inBytes: 2 ** 40 }) },
+    // Someone else's IPv6 fwmark service with the same mark: never ours (DSR marks IPv4 only).
+    { service: { fwmark: 4242, family: 6 }, stats: stats(99) },
+  ];
 
-describe('IPVS statistics', () => {
-  it('joins totals and rates per virtual server, skipping real server lines', () => {
-    const s = joinStats(STATS, RATE);
-    expect([...s.keys()]).toEqual(['tcp/10.96.0.10:80', 'udp/10.96.0.10:53', 'tcp/[fd00::10]:80']);
-    expect(s.get('tcp/10.96.0.10:80')).toEqual({ conns: 12, inPkts: 80, outPkts: 64, inBytes: 5200, outBytes: 90120, cps: 2, inPps: 13, outPps: 11, inBps: 866, outBps: 15020 });
-    expect(s.get('tcp/[fd00::10]:80')?.cps).toBe(0);
+  it('keys statistics as the plan keys its servers, fwmark services by their mark', () => {
+    const m = statsByKey(kernel);
+    expect([...m.keys()]).toEqual(['tcp/10.96.0.10:80', 'udp/10.96.0.10:53', virtualServerKey(dsr)]);
+    expect(m.get(virtualServerKey(dsr))?.conns).toBe(7);
   });
 
-  it('exports them under kube-router names and labels, read once per scrape', async () => {
+  it('exports them under kube-router names and labels, DSR services as the VIP they serve, read once per scrape', async () => {
     let reads = 0;
-    const exec: Exec = async (_cmd, args) => {
-      reads++;
-      return { stdout: args.includes('--rate') ? RATE : STATS, stderr: '', code: 0 };
-    };
-    const vs: VirtualServer = { protocol: 'tcp', address: '10.96.0.10', port: 80, scheduler: 'rr', flags: [], realServers: [], service: { namespace: 'default', name: 'web', port: 'http', via: 'clusterIP' } };
     const registry = new Registry();
-    new IpvsServiceMetrics(registry, exec, () => new Map([['tcp/10.96.0.10:80', vs]]), (e) => { throw e; });
+    const plan = new Map([[virtualServerKey(web), web], [virtualServerKey(dsr), dsr]]);
+    new IpvsServiceMetrics(registry, async () => (reads++, kernel), () => plan, (e) => { throw e; });
     const text = await registry.metrics();
     expect(text).toContain('kube_router_service_total_connections{svc_namespace="default",service_name="web",service_vip="10.96.0.10",protocol="tcp",port="80"} 12');
     expect(text).toContain('kube_router_service_bytes_out{svc_namespace="default",service_name="web",service_vip="10.96.0.10",protocol="tcp",port="80"} 90120');
     expect(text).toContain('kube_router_service_pps_in{svc_namespace="default",service_name="web",service_vip="10.96.0.10",protocol="tcp",port="80"} 13');
+    expect(text).toContain('kube_router_service_total_connections{svc_namespace="default",service_name="edge",service_vip="192.0.2.20",protocol="tcp",port="80"} 7');
+    expect(text).toContain(`kube_router_service_bytes_in{svc_namespace="default",service_name="edge",service_vip="192.0.2.20",protocol="tcp",port="80"} ${2 ** 40}`);
     expect(text).toContain('kube_router_service_cps{');
     expect(text).toContain('kube_router_service_bps_in{');
     // The UDP service is not in the plan: not exported.
-    expect(text).not.toContain('service_vip="10.96.0.10",protocol="udp"');
-    expect(reads).toBe(2);
+    expect(text).not.toContain('protocol="udp"');
+    expect(text).not.toContain(' 99\n');
+    expect(reads).toBe(1);
   });
 });
 

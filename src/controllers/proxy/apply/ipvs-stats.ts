@@ -1,56 +1,27 @@
-// Per-service IPVS traffic figures, read from `ipvsadm -L -n --exact --stats` (totals) and `--rate`
-// (per-second estimates), exported under kube-router's metric names with its labels
-// {svc_namespace, service_name, service_vip, protocol, port}. Read when Prometheus scrapes, and only
-// when metrics are on (--metrics-port); one read serves every gauge of that scrape.
+// Per-service IPVS traffic figures: each service's counters and the kernel's per-second estimates, read
+// through the proxy's IPVS writer (one generic-netlink service dump, or `ipvsadm -L -n --exact --stats`
+// and `--rate` on the fallback), exported under kube-router's metric names with its labels
+// {svc_namespace, service_name, service_vip, protocol, port}. A DSR (fwmark) service is labelled as the
+// address it serves: its VIP, protocol and port, as that external IP would be without DSR. Read when
+// Prometheus scrapes, and only when metrics are on (--metrics-port); one read serves every gauge of a scrape.
 import type { Gauge, Registry } from 'prom-client';
-import type { Exec } from '../../../dataplane/exec.js';
+import type { IpvsServiceStats, IpvsStats } from '../../../dataplane/ipvs/types.js';
 import { gauge } from '../../../observe/metrics.js';
-import { virtualServerKey, type IpvsProtocol, type VirtualServer } from '../compile/plan.js';
+import { virtualServerKey, type VirtualServer } from '../compile/plan.js';
 
-export interface IpvsServiceStats {
-  readonly conns: number;
-  readonly inPkts: number;
-  readonly outPkts: number;
-  readonly inBytes: number;
-  readonly outBytes: number;
-  readonly cps: number;
-  readonly inPps: number;
-  readonly outPps: number;
-  readonly inBps: number;
-  readonly outBps: number;
-}
-
-const PROTO: Record<string, IpvsProtocol> = { TCP: 'tcp', UDP: 'udp', SCTP: 'sctp' };
-
-/** Five numbers per virtual server line of `ipvsadm -L -n --exact --stats|--rate`, keyed by virtualServerKey. */
-export function parseIpvsList(text: string): Map<string, number[]> {
-  const out = new Map<string, number[]>();
-  for (const line of text.split('\n')) {
-    const t = line.trim().split(/\s+/);
-    const proto = PROTO[t[0] ?? ''];
-    if (!proto || !t[1]) continue;
-    const m = /^\[([^\]]+)\]:(\d+)$/.exec(t[1]) ?? /^([^:]+):(\d+)$/.exec(t[1]);
-    if (!m) continue;
-    const nums = t.slice(2, 7).map(Number);
-    if (nums.length !== 5 || nums.some((n) => !Number.isFinite(n))) continue;
-    out.set(virtualServerKey({ protocol: proto, address: m[1] as string, port: Number(m[2]) }), nums);
-  }
-  return out;
-}
-
-export function joinStats(stats: string, rate: string): Map<string, IpvsServiceStats> {
-  const s = parseIpvsList(stats);
-  const r = parseIpvsList(rate);
-  const out = new Map<string, IpvsServiceStats>();
-  for (const [k, [conns, inPkts, outPkts, inBytes, outBytes] = []] of s) {
-    const [cps, inPps, outPps, inBps, outBps] = r.get(k) ?? [0, 0, 0, 0, 0];
-    out.set(k, { conns: conns!, inPkts: inPkts!, outPkts: outPkts!, inBytes: inBytes!, outBytes: outBytes!, cps: cps!, inPps: inPps!, outPps: outPps!, inBps: inBps!, outBps: outBps! });
+/** The statistics keyed as the plan keys its virtual servers (IPv4 fwmark services as `fwmark/MARK`; IPv6 ones are never ours). */
+export function statsByKey(entries: readonly IpvsServiceStats[]): Map<string, IpvsStats> {
+  const out = new Map<string, IpvsStats>();
+  for (const { service: s, stats } of entries) {
+    if (s.fwmark !== undefined) {
+      if (s.family === 4) out.set(virtualServerKey({ fwmark: s.fwmark, protocol: 'tcp', address: '', port: 0 }), stats);
+    } else out.set(virtualServerKey(s), stats);
   }
   return out;
 }
 
 const LABELS = ['svc_namespace', 'service_name', 'service_vip', 'protocol', 'port'] as const;
-const METRICS: readonly [string, keyof IpvsServiceStats, string][] = [
+const METRICS: readonly [string, keyof IpvsStats, string][] = [
   ['service_total_connections', 'conns', 'Total incoming connections made'],
   ['service_packets_in', 'inPkts', 'Total incoming packets'],
   ['service_packets_out', 'outPkts', 'Total outgoing packets'],
@@ -69,7 +40,12 @@ export class IpvsServiceMetrics {
   private readonly exportTime: Gauge<string>;
   private inflight: Promise<void> | undefined;
 
-  constructor(registry: Registry, private readonly exec: Exec, private readonly servers: () => ReadonlyMap<string, VirtualServer>, private readonly onError: (e: Error) => void) {
+  constructor(
+    registry: Registry,
+    private readonly read: () => Promise<readonly IpvsServiceStats[]>,
+    private readonly servers: () => ReadonlyMap<string, VirtualServer>,
+    private readonly onError: (e: Error) => void,
+  ) {
     const refresh = () => this.refresh();
     this.gauges = METRICS.map(([name, , help]) => {
       const g = gauge(registry, name, help, LABELS);
@@ -81,18 +57,17 @@ export class IpvsServiceMetrics {
   }
 
   refresh(): Promise<void> {
-    this.inflight ??= this.read().finally(() => {
+    this.inflight ??= this.collect().finally(() => {
       this.inflight = undefined;
     });
     return this.inflight;
   }
 
-  private async read(): Promise<void> {
+  private async collect(): Promise<void> {
     const t0 = performance.now();
-    let stats: Map<string, IpvsServiceStats>;
+    let stats: Map<string, IpvsStats>;
     try {
-      const [s, r] = await Promise.all([this.exec('ipvsadm', ['-L', '-n', '--exact', '--stats']), this.exec('ipvsadm', ['-L', '-n', '--exact', '--rate'])]);
-      stats = joinStats(s.stdout, r.stdout);
+      stats = statsByKey(await this.read());
     } catch (e) {
       this.onError(e as Error);
       return;

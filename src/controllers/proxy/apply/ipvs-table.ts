@@ -43,7 +43,7 @@ export function kernelTable(entries: readonly IpvsServiceEntry[]): Map<string, K
   return out;
 }
 
-/** Parses `ipvsadm -S -n` (the service metrics and the fallback writer read it). */
+/** Parses `ipvsadm -S -n` into the table (tests read the fallback writer's text with it). */
 export function parseIpvsSave(text: string): Map<string, KernelVirtualServer> {
   return kernelTable(parseIpvsadmSave(text));
 }

@@ -1,12 +1,13 @@
-// Where the applier's IPVS operations go and where its full-sync reads come from: a resident generic-netlink
-// socket (src/dataplane/ipvs/netlink.ts) when the addon loads and the commands run in this process's own
-// network namespace, else `ipvsadm -R` / `ipvsadm -S -n` through the applier's Exec (the fallback, and what
-// tests pointing the Exec into another namespace get). Same operations, same result; netlink saves a
+// Where the applier's IPVS operations go and where every IPVS read comes from (the applier's full syncs,
+// the UDP drain check, the service metrics): a resident generic-netlink socket (src/dataplane/ipvs/netlink.ts)
+// when the addon loads and the commands run in this process's own network namespace, else `ipvsadm -R` /
+// `-S -n` / `-L -n --exact --stats|--rate` through the applier's Exec (the fallback, and what tests pointing
+// the Exec into another namespace get). Same operations, same result; netlink saves a
 // process spawn per batch and several round trips per operation.
 import { execHost, type Exec } from '../../../dataplane/exec.js';
-import { ipvsadmLine, parseIpvsadmSave } from '../../../dataplane/ipvs/ipvsadm.js';
+import { ipvsadmLine, parseIpvsadmSave, parseIpvsadmStats } from '../../../dataplane/ipvs/ipvsadm.js';
 import { IpvsNetlink } from '../../../dataplane/ipvs/netlink.js';
-import type { IpvsOp, IpvsServiceEntry } from '../../../dataplane/ipvs/types.js';
+import type { IpvsOp, IpvsServiceEntry, IpvsServiceStats } from '../../../dataplane/ipvs/types.js';
 import { KrtError } from '../../../observe/errors.js';
 
 export type IpvsWriterName = 'netlink' | 'ipvsadm';
@@ -15,6 +16,8 @@ export interface IpvsWriter {
   readonly name: IpvsWriterName;
   /** Every IPVS service with its destinations. */
   read(): Promise<IpvsServiceEntry[]>;
+  /** Every IPVS service's counters and rates (the service metrics). */
+  stats(): Promise<IpvsServiceStats[]>;
   /** Applies the operations in order; throws when any failed (which ones: in the message). */
   write(ops: readonly IpvsOp[]): Promise<void>;
 }
@@ -23,6 +26,10 @@ export function ipvsadmWriter(exec: Exec): IpvsWriter {
   return {
     name: 'ipvsadm',
     read: async () => parseIpvsadmSave((await exec('ipvsadm', ['-S', '-n'])).stdout),
+    stats: async () => {
+      const [s, r] = await Promise.all([exec('ipvsadm', ['-L', '-n', '--exact', '--stats']), exec('ipvsadm', ['-L', '-n', '--exact', '--rate'])]);
+      return parseIpvsadmStats(s.stdout, r.stdout);
+    },
     write: async (ops) => {
       if (ops.length) await exec('ipvsadm', ['-R'], { input: ops.map(ipvsadmLine).join('\n') + '\n' });
     },
@@ -33,6 +40,7 @@ export function netlinkWriter(nl: IpvsNetlink): IpvsWriter {
   return {
     name: 'netlink',
     read: () => nl.dump(),
+    stats: () => nl.stats(),
     write: async (ops) => {
       const failed = await nl.apply(ops);
       if (failed.length === 0) return;

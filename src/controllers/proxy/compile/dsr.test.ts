@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeEndpointSlice, normalizeNode, normalizeService } from '../../../model/normalize/index.js';
 import type { ClusterSnapshot, EndpointSliceModel, NodeModel, ServiceModel } from '../../../model/types.js';
-import { compileDsr, dsrFwmark, FWMARK_MASK } from './dsr.js';
+import { assignFwmarks, compileDsr, dsrAddressKey, dsrFwmark, FWMARK_MASK } from './dsr.js';
 import { ProxyCompiler } from './incremental.js';
 import { compileProxyPlan, type ProxyInputs } from './services.js';
 
@@ -101,6 +101,75 @@ describe('DSR compile (service.dsr=tunnel)', () => {
     const p2 = c.compile(s2, inputs);
     expect(p2.dsr).toEqual({ marks: [], tcpMss: 1440, bridgeRoutes: [], pods: [] });
     expect(p2.vips).toEqual(['10.96.0.10', '192.0.2.20', '198.51.100.7']);
+  });
+
+  /** The first two external addresses (192.0.2.0/24, TCP ports 80-89) whose marks' hashes collide (found, not hard-coded). */
+  const collidingPair = (): [{ ip: string; port: number }, { ip: string; port: number }] => {
+    const seen = new Map<number, { ip: string; port: number }>();
+    for (let port = 80; port < 90; port++) {
+      for (let i = 1; i < 255; i++) {
+        const ip = `192.0.2.${i}`;
+        const m = dsrFwmark(ip, 'tcp', port);
+        const other = seen.get(m);
+        if (other) return [other, { ip, port }];
+        seen.set(m, { ip, port });
+      }
+    }
+    throw new Error('no colliding pair');
+  };
+
+  it('assignFwmarks: colliding addresses get distinct marks, the first by key keeps the hash, whatever the order given', () => {
+    const [a, b] = collidingPair();
+    const [ka, kb] = [dsrAddressKey(a.ip, 'tcp', a.port), dsrAddressKey(b.ip, 'tcp', b.port)];
+    const h = dsrFwmark(a.ip, 'tcp', a.port);
+    const first = ka < kb ? ka : kb, second = ka < kb ? kb : ka;
+    const marks = assignFwmarks([kb, ka]);
+    expect(marks.get(first)).toBe(h);
+    expect(marks.get(second)).not.toBe(h);
+    expect(marks.get(second)! & ~FWMARK_MASK).toBe(0);
+    expect(marks.get(second)).toBeGreaterThan(0);
+    expect(assignFwmarks([ka, kb])).toEqual(marks);
+    // An address whose own hash is where the probe would go keeps it; the probe moves on.
+    const next = (m: number) => (m % FWMARK_MASK) + 1;
+    let c: string | undefined;
+    for (let port = 1; port < 200_000 && !c; port++) {
+      const k = dsrAddressKey('198.51.100.9', 'tcp', port % 65536);
+      if (assignFwmarks([k]).get(k) === next(h)) c = k;
+    }
+    expect(c).toBeDefined();
+    const three = assignFwmarks([first, second, c!]);
+    expect(three.get(first)).toBe(h);
+    expect(three.get(c!)).toBe(next(h));
+    expect(new Set(three.values()).size).toBe(3);
+    expect(three.get(second)).not.toBe(h);
+  });
+
+  it('two DSR services whose addresses collide are both served, under distinct marks, by the full and the incremental compiler', () => {
+    const [a, b] = collidingPair();
+    const dsrSvc = (name: string, x: { ip: string; port: number }): ServiceModel =>
+      ok(normalizeService({
+        apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default', uid: name, annotations: DSR },
+        spec: { type: 'ClusterIP', clusterIP: `10.96.0.${name === 'a' ? 11 : 12}`, clusterIPs: [`10.96.0.${name === 'a' ? 11 : 12}`], externalIPs: [x.ip], ports: [{ name: 'http', port: x.port, targetPort: x.port, protocol: 'TCP' }] },
+      }));
+    const services = [dsrSvc('a', a), dsrSvc('b', b)];
+    const slices = [slice('a', eps, a.port), slice('b', eps, b.port)];
+    const plan = compileProxyPlan(snapshot(services, slices), inputs);
+    expect(plan.skipped).toEqual([]);
+    const marks = plan.dsr.marks.map((m) => [m.vip, m.fwmark] as const);
+    expect(marks.map(([vip]) => vip).sort()).toEqual([a.ip, b.ip].sort());
+    expect(new Set(marks.map(([, m]) => m)).size).toBe(2);
+    for (const [vip, m] of marks) expect(plan.virtualServers.get(`fwmark/${m}`)?.address).toBe(vip);
+    // Incremental, with the services arriving one at a time in either order: the same marks in the end.
+    for (const order of [[0, 1], [1, 0]]) {
+      const c = new ProxyCompiler();
+      c.compile(snapshot([services[order[0]!]!], [slices[order[0]!]!]), inputs);
+      const p = c.compile(snapshot(services, slices), inputs);
+      expect(p.dsr).toEqual(plan.dsr);
+      expect([...p.virtualServers.keys()].sort()).toEqual([...plan.virtualServers.keys()].sort());
+    }
+    // The service that goes away frees its mark: the other has its own hash again.
+    const alone = compileProxyPlan(snapshot([services[1]!], [slices[1]!]), inputs);
+    expect(alone.dsr.marks.map((m) => m.fwmark)).toEqual([dsrFwmark(b.ip, 'tcp', b.port)]);
   });
 
   it('compileDsr collects pods across services, sorted', () => {

@@ -3,7 +3,7 @@
 // packets to vip:port, a policy rule routes marked packets to the local host (table 78), IPVS serves the
 // mark and forwards in IPIP tunnel mode, and each backend pod decapsulates on its own IPIP interface that
 // holds the VIP, so it answers the client directly with the VIP as source. Pure: plan values only.
-import type { DsrMark, DsrPlan, DsrPod, IpvsProtocol, VirtualServer } from './plan.js';
+import { virtualServerKey, type DsrMark, type DsrPlan, type DsrPod, type IpvsProtocol, type VirtualServer } from './plan.js';
 
 /** Policy routing tables and priorities, as kube-router numbers them (kube-router-dsr, external_ip). */
 export const DSR_TABLE = 78;
@@ -28,9 +28,62 @@ function fnv1a(text: string): number {
   return h >>> 0;
 }
 
-/** The firewall mark of one DSR address (never 0: 0 means "no mark"). */
+/** One DSR address as text: what its mark is hashed from, and how collisions are ordered. */
+export const dsrAddressKey = (vip: string, protocol: IpvsProtocol, port: number): string => `${vip}-${protocol}-${port}`;
+
+const hashMark = (key: string): number => fnv1a(key) & FWMARK_MASK || 1;
+
+/** The first-choice firewall mark of one DSR address (never 0: 0 means "no mark"); see assignFwmarks. */
 export function dsrFwmark(vip: string, protocol: IpvsProtocol, port: number): number {
-  return fnv1a(`${vip}-${protocol}-${port}`) & FWMARK_MASK || 1;
+  return hashMark(dsrAddressKey(vip, protocol, port));
+}
+
+/**
+ * Collision-free marks for a set of DSR addresses (dsrAddressKey), the same for the same set whatever the
+ * order given, so every sync and every node marks alike: an address whose hash no other shares gets its
+ * hash; among addresses sharing one, the first by key keeps it and the others probe upward (wrapping in
+ * the 14 bits, skipping 0) to the first value no address holds. So a mark moves only when a new address
+ * with the same hash sorts before it. An address is missing from the result when all 16,383 are taken.
+ */
+export function assignFwmarks(keys: Iterable<string>): Map<string, number> {
+  const out = new Map<string, number>();
+  const used = new Set<number>();
+  const probing: string[] = [];
+  for (const k of [...new Set(keys)].sort()) {
+    const h = hashMark(k);
+    if (used.has(h)) probing.push(k);
+    else {
+      used.add(h);
+      out.set(k, h);
+    }
+  }
+  for (const k of probing) {
+    if (used.size >= FWMARK_MASK) break;
+    let m = hashMark(k);
+    while (used.has(m)) m = (m % FWMARK_MASK) + 1;
+    used.add(m);
+    out.set(k, m);
+  }
+  return out;
+}
+
+/**
+ * Puts DSR virtual servers (each carrying a provisional mark) into `servers` under the marks assignFwmarks
+ * gives the whole set; a server whose mark stays is the same object (the applier skips it by identity).
+ * One per address: the caller has settled which service serves an address.
+ */
+export function placeDsrServers(servers: Map<string, VirtualServer>, dsr: readonly VirtualServer[], skipped: string[]): void {
+  const key = (v: VirtualServer) => dsrAddressKey(v.address, v.protocol, v.port);
+  const marks = assignFwmarks(dsr.map(key));
+  for (const v of dsr) {
+    const m = marks.get(key(v));
+    if (m === undefined) {
+      skipped.push(`service ${v.service.namespace}/${v.service.name} port ${v.service.port || v.port}: no free firewall mark for DSR address ${v.address}:${v.port}/${v.protocol} (all ${FWMARK_MASK} in use); not served`);
+      continue;
+    }
+    const placed = m === v.fwmark ? v : { ...v, fwmark: m };
+    servers.set(virtualServerKey(placed), placed);
+  }
 }
 
 /** The DSR side of a plan, from its virtual servers (those with a fwmark). */

@@ -9,8 +9,8 @@
 // policies are not given to it (a change to them would not recompile anything); the nodes or the inputs
 // changing recompiles every service.
 import type { ClusterSnapshot, EndpointSliceModel, ObjectKey, ServiceModel } from '../../../model/types.js';
-import { compileDsr, DEFAULT_DSR_TCP_MSS } from './dsr.js';
-import type { NatRule, ProxyPlan, VirtualServer } from './plan.js';
+import { compileDsr, DEFAULT_DSR_TCP_MSS, dsrAddressKey, placeDsrServers } from './dsr.js';
+import { virtualServerKey, type NatRule, type ProxyPlan, type VirtualServer } from './plan.js';
 import { alreadyServed, compileProxyPlan, type ProxyInputs } from './services.js';
 
 const EMPTY = new Map<never, never>();
@@ -153,21 +153,25 @@ export class ProxyCompiler {
     const skipped = [...global.skipped];
     const vips = vipsBefore ? undefined : new Set<string>(global.vips);
     const nat = natBefore ? undefined : [...global.nat];
+    // DSR addresses by dsrAddressKey: their marks are settled over all services at the end, as the full compile does.
+    const dsr = new Map<string, VirtualServer>();
     for (const key of this.order) {
       const { plan, nat: own } = this.parts.get(key)!;
       skipped.push(...plan.skipped);
       for (const [k, v] of plan.virtualServers) {
-        const owner = servers.get(k);
+        const [map, mk] = v.fwmark !== undefined ? [dsr, dsrAddressKey(v.address, v.protocol, v.port)] : [servers, k];
+        const owner = map.get(mk);
         if (!owner) {
-          servers.set(k, v);
+          map.set(mk, v);
           continue;
         }
         const sp = this.services.get(key)?.ports.find((p) => p.name === v.service.port);
-        if (sp) skipped.push(alreadyServed(key, sp, k, owner.service));
+        if (sp) skipped.push(alreadyServed(key, sp, virtualServerKey(owner), owner.service));
       }
       if (vips) for (const ip of plan.vips) vips.add(ip);
       if (nat) nat.push(...own);
     }
+    placeDsrServers(servers, [...dsr.values()], skipped);
     return {
       virtualServers: servers,
       vips: vipsBefore ?? [...vips!].sort(),

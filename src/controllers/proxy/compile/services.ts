@@ -4,7 +4,7 @@ import { cidrContainsIP } from '../../../model/normalize/cidr.js';
 import { ipFamily } from '../../../model/normalize/ip.js';
 import type { ClusterSnapshot, EndpointModel, EndpointSliceModel, IPFamily, ServiceModel, ServicePortModel } from '../../../model/types.js';
 import { serviceSettings } from './annotations.js';
-import { compileDsr, DEFAULT_DSR_TCP_MSS, dsrFwmark } from './dsr.js';
+import { compileDsr, DEFAULT_DSR_TCP_MSS, dsrAddressKey, dsrFwmark, placeDsrServers } from './dsr.js';
 import { preferClose } from './topology.js';
 import { ipvsProtocol, virtualServerKey, type NatRule, type ProxyPlan, type RealServer, type ServiceRef, type VirtualServer } from './plan.js';
 
@@ -109,6 +109,8 @@ function nodeAddresses(s: ClusterSnapshot): Set<string> {
 
 export function compileProxyPlan(snapshot: ClusterSnapshot, inp: ProxyInputs): ProxyPlan {
   const servers = new Map<string, VirtualServer>();
+  /** DSR virtual servers by dsrAddressKey, each with its first-choice mark. */
+  const dsrServers = new Map<string, VirtualServer>();
   const vips = new Set<string>();
   const nat: NatRule[] = [];
   const skipped: string[] = [];
@@ -160,12 +162,14 @@ export function compileProxyPlan(snapshot: ClusterSnapshot, inp: ProxyInputs): P
             realServers: fwmark !== undefined ? tunnelServers(eps) : realServers(eps),
             service: { namespace: svc.namespace, name: svc.name, port: sp.name, via },
           };
-          const k = virtualServerKey(v);
-          if (servers.has(k)) {
-            skipped.push(alreadyServed(key, sp, k, servers.get(k)!.service));
+          // DSR addresses get their final marks once all are known (placeDsrServers): settled by address here.
+          const [map, k] = fwmark !== undefined ? [dsrServers, dsrAddressKey(address, protocol, port)] : [servers, virtualServerKey(v)];
+          const owner = map.get(k);
+          if (owner) {
+            skipped.push(alreadyServed(key, sp, virtualServerKey(owner), owner.service));
             return;
           }
-          servers.set(k, v);
+          map.set(k, v);
         };
         const hairpin = (vip: string, eps: readonly Endpoint[]) => {
           for (const e of eps) if (e.local) nat.push({ kind: 'hairpin', endpoint: e.address, vip, port: sp.port, protocol });
@@ -214,5 +218,6 @@ export function compileProxyPlan(snapshot: ClusterSnapshot, inp: ProxyInputs): P
   if (inp.nodeIP) {
     nat.unshift({ kind: 'masquerade', exceptCIDRs: inp.masqueradeAll ? [] : [...inp.podCIDRs], toSource: inp.nodeIP });
   }
+  placeDsrServers(servers, [...dsrServers.values()], skipped);
   return { virtualServers: servers, vips: [...vips].sort(), nat, skipped, dsr: compileDsr(servers, inp.dsrTcpMss ?? DEFAULT_DSR_TCP_MSS) };
 }
