@@ -2,8 +2,9 @@
 #   docker build -t <registry>/kube-router-ts:<tag> .
 # Checked without a Docker engine by src/deploy/image.test.ts (paths, packages, the manifests' commands).
 
-# --- build: TypeScript to dist/, the production node_modules, and three small addons: BGP TCP-MD5, the
-#     firewall's netfilter writer (libnftables/libipset, dlopened at run time) and the IPVS netlink writer
+# --- build: TypeScript to dist/, the production node_modules, and four small addons: BGP TCP-MD5, the
+#     firewall's netfilter writer (libnftables/libipset, dlopened at run time), the IPVS netlink writer and
+#     the posix_spawn process runner
 #     (all need a C compiler, which the full node image has and the runtime image does not).
 FROM node:20-bookworm AS build
 WORKDIR /src
@@ -18,6 +19,8 @@ RUN npm run build \
           src/controllers/firewall/apply/native/nf_ctx.c -o /src/nf_ctx.node -ldl \
     && cc -shared -fPIC -O2 -Wall -I/usr/local/include/node -DNODE_GYP_MODULE_NAME=ipvs_genl \
           src/dataplane/ipvs/native/ipvs_genl.c -o /src/ipvs_genl.node \
+    && cc -shared -fPIC -O2 -Wall -I/usr/local/include/node -DNODE_GYP_MODULE_NAME=proc_spawn \
+          src/dataplane/native/proc_spawn.c -o /src/proc_spawn.node \
     && npm prune --omit=dev --no-audit --no-fund --ignore-scripts
 
 # --- runtime
@@ -43,6 +46,8 @@ COPY --from=build /src/nf_ctx.node ./lib/nf_ctx.node
 ENV KRT_NF_ADDON=/opt/kube-router-ts/lib/nf_ctx.node
 COPY --from=build /src/ipvs_genl.node ./lib/ipvs_genl.node
 ENV KRT_IPVS_ADDON=/opt/kube-router-ts/lib/ipvs_genl.node
+COPY --from=build /src/proc_spawn.node ./lib/proc_spawn.node
+ENV KRT_SPAWN_ADDON=/opt/kube-router-ts/lib/proc_spawn.node
 COPY deploy/image/entrypoint.sh /usr/local/bin/kube-router-entrypoint
 COPY deploy/image/install-cni.sh /usr/local/bin/kube-router-install-cni
 RUN chmod 0755 /usr/local/bin/kube-router-entrypoint /usr/local/bin/kube-router-install-cni \

@@ -17,6 +17,33 @@ import { build } from 'esbuild';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
+// The agent imports client-node's KubeConfig, ListWatch and Watch by their own modules (src/watch/), not the
+// package index, which evaluates ~60 generated API classes and ~800 model classes (~2 MB of the bundle).
+// Two imports inside those modules still reach the generated code for one small thing each; this plugin
+// points them at just that thing, so the bundle leaves the rest out:
+// - config.js takes createConfiguration and ServerConfiguration from gen/index.js (the whole generated
+//   client): from gen/configuration.js and gen/servers.js instead (the same modules);
+// - cache.js (ListWatch) takes ObjectSerializer (which registers every model) only to serialize its label
+//   and field selectors as 'string', which ObjectSerializer returns unchanged: a serializer that does that.
+// The unbundled build (dist/cli/main.js) loads the modules as they are.
+const clientNodeSlim = {
+  name: 'client-node-slim',
+  setup(b) {
+    const from = (importer, file) => /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]/.test(importer) && importer.endsWith(file);
+    b.onResolve({ filter: /^\.\/gen\/index\.js$/ }, (a) => (from(a.importer, 'config.js') ? { path: join(a.resolveDir, 'gen'), namespace: 'krt-gen-slim' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'krt-gen-slim' }, (a) => ({
+      contents: "export { createConfiguration } from './configuration.js';\nexport { ServerConfiguration } from './servers.js';\n",
+      resolveDir: a.path,
+      loader: 'js',
+    }));
+    b.onResolve({ filter: /^\.\/serializer\.js$/ }, (a) => (from(a.importer, 'cache.js') ? { path: 'serializer', namespace: 'krt-serializer-slim' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'krt-serializer-slim' }, () => ({
+      contents: 'export const ObjectSerializer = { serialize: (data, type) => { if (data == null || type === "string") return data; throw new Error("client-node-slim: cannot serialize " + type); } };\n',
+      loader: 'js',
+    }));
+  },
+};
+
 for (const [entry, outfile, splitting] of [
   ['src/cli/main.ts', 'dist/cli/kube-router.mjs', false],
   ['src/lab/main.ts', 'dist/lab/kube-router-lab.mjs', true],
@@ -45,6 +72,7 @@ for (const [entry, outfile, splitting] of [
     banner: { js: "import { createRequire as __krtRequire } from 'node:module'; const require = __krtRequire(import.meta.url);" },
     metafile: true,
     logLevel: 'warning',
+    plugins: [clientNodeSlim],
   });
   // A dynamic import the bundler could not follow (a computed specifier) would be resolved at run time
   // against the bundle's dir and fail there: refuse to ship such a bundle. Imports of our own chunks are fine.

@@ -2,8 +2,11 @@
 // lab take an `Exec`, so tests can point it into a network namespace (`execInNetns`) or wrap it to inject
 // failures (src/testing/exec.ts); nothing else spawns a kernel tool.
 import { spawn } from 'node:child_process';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { KrtError } from '../observe/errors.js';
+import { spawnAddon, type SpawnAddon } from './native/addon.js';
 
 export interface ExecOptions {
   /** Written to the child's stdin (restore files); stdin is closed either way. */
@@ -69,9 +72,82 @@ const DEFAULT_TIMEOUT_MS = 60_000;
  */
 const TRACE = process.env['KRT_EXEC_TRACE'] === '1';
 
+const trace = (t0: number, result: number | string | null, cmd: string, args: readonly string[]): void => {
+  if (TRACE) process.stderr.write(`exec-trace ${new Date(t0).toISOString()} ${Date.now() - t0}ms ${result} ${cmd} ${args.join(' ').slice(0, 160)}\n`);
+};
+
+/**
+ * The fork-free runner (native/proc_spawn.c: posix_spawn, whose cost does not grow with the agent's ~100 MB
+ * the way child_process's fork does; ~0.2 s of CPU per fork in user-mode Linux), or undefined when the addon
+ * cannot load (then child_process) or KRT_EXEC_NATIVE=0. Loaded on the first command, not at import.
+ */
+let native: SpawnAddon | null | undefined;
+function nativeRunner(): SpawnAddon | undefined {
+  if (native === undefined) {
+    const a = process.env['KRT_EXEC_NATIVE'] === '0' ? new Error('off') : spawnAddon.load();
+    native = a instanceof Error ? null : a;
+  }
+  return native ?? undefined;
+}
+
+const signalName = (n: number): string => Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
+
+function execNative(addon: SpawnAddon, cmd: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
+  const t0 = Date.now();
+  // posix_spawnp searches this process's PATH: a child environment with another PATH resolves it here.
+  const path = opts.env?.['PATH'];
+  const file = path !== undefined && path !== process.env['PATH'] && !cmd.includes('/') ? resolveIn(path, cmd) : cmd;
+  const env = opts.env ? Object.entries(opts.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`) : null;
+  const input = opts.input ? Buffer.from(opts.input, 'utf8') : null;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  return addon.run(file, [cmd, ...args], env, opts.cwd ?? null, input, Number.isFinite(timeoutMs) ? Math.max(1, timeoutMs) : 0).then((r) => {
+    const stdout = r.stdout.toString('utf8');
+    const stderr = r.stderr.toString('utf8');
+    if (r.spawnError !== undefined) {
+      trace(t0, 'spawn-failed', cmd, args);
+      throw new ExecError(cmd, args, null, null, `spawn ${cmd} ${r.spawnError}`, '', false, true);
+    }
+    const code = r.code ?? null;
+    const signal = r.signal != null ? signalName(r.signal) : null;
+    trace(t0, code ?? signal, cmd, args);
+    if (code === 0 || (code !== null && !r.timedOut && opts.okCodes?.includes(code))) return { stdout, stderr, code };
+    throw new ExecError(cmd, args, code, signal, stderr, stdout, r.timedOut);
+  });
+}
+
+/** `cmd` looked up in a PATH other than this process's (the first executable file wins, as execvp does). */
+function resolveIn(path: string, cmd: string): string {
+  for (const dir of path.split(':')) {
+    const p = `${dir || '.'}/${cmd}`;
+    try {
+      accessSync(p, fsConstants.X_OK);
+      if (statSync(p).isFile()) return p;
+    } catch {
+      // not here
+    }
+  }
+  return cmd;
+}
+
 /** Runs a command on the host (in the agent's own network namespace). */
-export const execHost: Exec = (cmd, args, opts = {}) =>
-  new Promise((resolve, reject) => {
+export const execHost: Exec = (cmd, args, opts = {}) => {
+  const addon = nativeRunner();
+  return addon ? execNative(addon, cmd, args, opts) : execChild(cmd, args, opts);
+};
+
+/** The two runners behind execHost, for the tests that hold both to one contract. */
+export const execRunners = {
+  childProcess: ((cmd, args, opts = {}) => execChild(cmd, args, opts)) as Exec,
+  /** undefined when the addon cannot load. */
+  posixSpawn: (): Exec | undefined => {
+    const addon = nativeRunner();
+    return addon ? (cmd, args, opts = {}) => execNative(addon, cmd, args, opts) : undefined;
+  },
+};
+
+/** The same through child_process (fork + exec), when the addon is not there. */
+function execChild(cmd: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env, cwd: opts.cwd });
     const out: Buffer[] = [];
@@ -82,6 +158,11 @@ export const execHost: Exec = (cmd, args, opts = {}) =>
       ? setTimeout(() => {
           timedOut = true;
           child.kill('SIGKILL');
+          // A grandchild may hold the pipes open: stop waiting for them a moment later (as the addon does).
+          setTimeout(() => {
+            child.stdout.destroy();
+            child.stderr.destroy();
+          }, 1000).unref();
         }, timeoutMs)
       : undefined;
     child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -96,7 +177,7 @@ export const execHost: Exec = (cmd, args, opts = {}) =>
       if (timer) clearTimeout(timer);
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
-      if (TRACE) process.stderr.write(`exec-trace ${new Date(t0).toISOString()} ${Date.now() - t0}ms ${code ?? signal} ${cmd} ${args.join(' ').slice(0, 160)}\n`);
+      trace(t0, code ?? signal, cmd, args);
       if (code === 0 || (code !== null && opts.okCodes?.includes(code))) {
         resolve({ stdout, stderr, code });
       } else {
@@ -105,6 +186,7 @@ export const execHost: Exec = (cmd, args, opts = {}) =>
     });
     child.stdin.end(opts.input ?? '');
   });
+}
 
 /** Wraps an Exec so every command runs inside the named network namespace (tests, the lab, bench). */
 export function execInNetns(netns: string, base: Exec = execHost): Exec {

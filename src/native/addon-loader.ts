@@ -1,7 +1,7 @@
 // One way to build and load the project's small N-API addons (BGP socket options, the firewall's netfilter
-// writer, the IPVS netlink socket): the system C compiler against Node's own headers, run ahead of time by
-// scripts/setup.sh (each addon's build.ts) and on first use as the fallback. Each addon's caller decides what
-// its absence means (a refused peer, a spawned binary, ipvsadm).
+// writer, the IPVS netlink socket, the posix_spawn process runner): the system C compiler against Node's own
+// headers, run ahead of time by scripts/setup.sh (each addon's build.ts) and on first use as the fallback.
+// Each addon's caller decides what its absence means (a refused peer, a spawned binary, ipvsadm, a fork).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { createRequire } from 'node:module';

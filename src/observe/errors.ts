@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   KRT_FLAG_CONFLICT: 'Flags that cannot be combined (e.g. --peer-router-passwords and --peer-router-passwords-file). The CLI exits 2.',
   KRT_VALUE_INVALID: 'A value rejected by a flag value parser; inside the CLI it becomes KRT_FLAG_INVALID_VALUE naming the flag.',
   KRT_KUBECONFIG: 'No usable kubeconfig, service account or --master URL. The agent exits 1.',
+  KRT_API_LIST: "An informer's list request got an HTTP error (4xx/5xx, e.g. 403 without RBAC) or an unreadable answer from the Kubernetes API. The informer retries with backoff and keeps its last objects.",
   KRT_EXEC_FAILED: 'A kernel tool (ip, iptables-restore, ipset, sysctl) exited non-zero, was killed, timed out or could not start.',
   KRT_IPVS_NETLINK:
     "The service proxy's IPVS writer over generic netlink: the kernel refused operations of a batch (each named as its ipvsadm line with the errno, e.g. EEXIST), a value cannot be encoded, or the socket failed. The sync fails and is retried from a fresh read of the kernel.",

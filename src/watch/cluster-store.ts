@@ -1,4 +1,8 @@
-import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+// Deep imports: the package index loads every generated API and model class, which the agent does not use.
+import { ListWatch } from '@kubernetes/client-node/dist/cache.js';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import type { KubernetesObject } from '@kubernetes/client-node/dist/types.js';
+import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ObjectKey, ResourceKind } from '../model/types.js';

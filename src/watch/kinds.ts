@@ -1,4 +1,5 @@
-import { CoreV1Api, DiscoveryV1Api, NetworkingV1Api, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node/dist/types.js';
 import {
   normalizeEndpointSlice,
   normalizeNamespace,
@@ -9,9 +10,10 @@ import {
   type NormalizeResult,
 } from '../model/normalize/index.js';
 import type { ResourceKind } from '../model/types.js';
+import { getJSON } from './raw-get.js';
 
 type ListFn = () => Promise<KubernetesListObject<KubernetesObject>>;
-type PageParams = { limit: number; _continue?: string };
+type PageParams = { limit: number; continue?: string };
 type PageFn = (p: PageParams) => Promise<unknown>;
 
 /** Objects per list page. Paging bounds the transient memory of a large initial list (response text, parsed
@@ -29,7 +31,7 @@ function paged(fetchPage: PageFn): ListFn {
     let first: KubernetesListObject<KubernetesObject> | undefined;
     let cont: string | undefined;
     do {
-      const page = (await fetchPage(cont ? { limit: LIST_PAGE_SIZE, _continue: cont } : { limit: LIST_PAGE_SIZE })) as KubernetesListObject<KubernetesObject>;
+      const page = (await fetchPage(cont ? { limit: LIST_PAGE_SIZE, continue: cont } : { limit: LIST_PAGE_SIZE })) as KubernetesListObject<KubernetesObject>;
       first ??= page;
       for (const item of page.items ?? []) items.push(item);
       const meta = page.metadata as { _continue?: string; continue?: string } | undefined;
@@ -49,30 +51,14 @@ export interface KindSpec {
 }
 
 export function kindSpecs(kc: KubeConfig): Record<ResourceKind, KindSpec> {
-  const core = kc.makeApiClient(CoreV1Api);
-  const discovery = kc.makeApiClient(DiscoveryV1Api);
-  const networking = kc.makeApiClient(NetworkingV1Api);
+  // Lists are GETs of the watch path (plain JSON, as the watch events are), not the generated API classes.
+  const spec = (kind: ResourceKind, path: string, normalize: KindSpec['normalize']): KindSpec => ({ kind, path, list: paged((p) => getJSON(kc, path, p)), normalize });
   return {
-    Node: { kind: 'Node', path: '/api/v1/nodes', list: paged((p) => core.listNode(p)), normalize: normalizeNode },
-    Namespace: { kind: 'Namespace', path: '/api/v1/namespaces', list: paged((p) => core.listNamespace(p)), normalize: normalizeNamespace },
-    Pod: { kind: 'Pod', path: '/api/v1/pods', list: paged((p) => core.listPodForAllNamespaces(p)), normalize: normalizePod },
-    Service: {
-      kind: 'Service',
-      path: '/api/v1/services',
-      list: paged((p) => core.listServiceForAllNamespaces(p)),
-      normalize: normalizeService,
-    },
-    EndpointSlice: {
-      kind: 'EndpointSlice',
-      path: '/apis/discovery.k8s.io/v1/endpointslices',
-      list: paged((p) => discovery.listEndpointSliceForAllNamespaces(p)),
-      normalize: normalizeEndpointSlice,
-    },
-    NetworkPolicy: {
-      kind: 'NetworkPolicy',
-      path: '/apis/networking.k8s.io/v1/networkpolicies',
-      list: paged((p) => networking.listNetworkPolicyForAllNamespaces(p)),
-      normalize: normalizeNetworkPolicy,
-    },
+    Node: spec('Node', '/api/v1/nodes', normalizeNode),
+    Namespace: spec('Namespace', '/api/v1/namespaces', normalizeNamespace),
+    Pod: spec('Pod', '/api/v1/pods', normalizePod),
+    Service: spec('Service', '/api/v1/services', normalizeService),
+    EndpointSlice: spec('EndpointSlice', '/apis/discovery.k8s.io/v1/endpointslices', normalizeEndpointSlice),
+    NetworkPolicy: spec('NetworkPolicy', '/apis/networking.k8s.io/v1/networkpolicies', normalizeNetworkPolicy),
   };
 }

@@ -129,7 +129,7 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
       if (opts.useNftables) {
         await iptablesApplier(await detectBackend(exec, opts.backend ?? 'auto')).cleanup();
       } else {
-        const n = nftablesApplier();
+        const n = nftablesApplier(true);
         if (await n.exists()) {
           await n.cleanup();
           log.info('firewall: removed the native nftables table left by --use-nftables-for-netpol');

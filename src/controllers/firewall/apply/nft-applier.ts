@@ -106,7 +106,8 @@ export class NftFirewallApplier {
 
   /** Whether our table exists (read-only). */
   async exists(): Promise<boolean> {
-    const { stdout } = await this.o.exec(this.nft, ['list', 'tables'], { timeoutMs: this.o.timeoutMs });
+    // Through the resident context when there is one: a process start costs more than the listing.
+    const stdout = this.o.context ? await this.o.context.run('list tables') : (await this.o.exec(this.nft, ['list', 'tables'], { timeoutMs: this.o.timeoutMs })).stdout;
     return stdout.split('\n').some((l) => l.trim() === `table ${T}`);
   }
 

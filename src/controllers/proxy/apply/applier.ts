@@ -8,10 +8,11 @@
 // the plan object each virtual server was applied from: an identical object is not compared again, so
 // one EndpointSlice change costs O(change), not a read and parse of the whole table (~0.9 s at 10,000
 // services). A failed step throws, forgets everything it believed, and the retry reads the kernel.
+import { existsSync } from 'node:fs';
 import { binaries, type BackendName } from '../../../dataplane/iptables/backend.js';
 import { renderRestore } from '../../../dataplane/iptables/restore.js';
 import { parseSave } from '../../../dataplane/iptables/save.js';
-import type { Exec } from '../../../dataplane/exec.js';
+import { execHost, type Exec } from '../../../dataplane/exec.js';
 import { cidrContainsIP } from '../../../model/normalize/cidr.js';
 import type { ProxyPlan } from '../compile/plan.js';
 import { DUMMY_IF, parseAddrShow, vipBatch } from './dummy-link.js';
@@ -88,7 +89,9 @@ export class ProxyApplier {
 
   /** Creates kube-dummy-if if missing and reads the addresses on it. */
   private async readDummy(): Promise<void> {
-    const show = await this.o.exec('ip', ['-o', 'addr', 'show', 'dev', DUMMY_IF], { okCodes: [1] });
+    // For commands run here (execHost), sysfs says when the link is missing (the first sync): no `ip` to start.
+    const missing = this.o.exec === execHost && existsSync('/sys/class/net/lo') && !existsSync(`/sys/class/net/${DUMMY_IF}`);
+    const show = missing ? { code: 1, stdout: '', stderr: '' } : await this.o.exec('ip', ['-o', 'addr', 'show', 'dev', DUMMY_IF], { okCodes: [1] });
     if (show.code !== 0 || /does not exist/.test(show.stderr)) {
       await this.run('ip', ['-batch', '-'], `link add ${DUMMY_IF} type dummy\nlink set ${DUMMY_IF} up\n`);
       this.vips = new Set();

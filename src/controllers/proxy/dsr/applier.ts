@@ -68,15 +68,22 @@ export class DsrApplier {
   }
 
   private async readNode(): Promise<NodeState> {
-    const mangle = parseSave((await this.o.exec(this.bin.save, ['-t', 'mangle'])).stdout).get('mangle');
-    const jumps = new Set(DSR_JUMP_CHAINS.filter((c) => mangle?.chains.get(c)?.rules.includes(DSR_JUMP)));
-    const rules = parseRules((await this.o.exec('ip', ['-o', 'rule', 'show'])).stdout);
-    const routes: TableRoute[] = [];
-    for (const table of [DSR_TABLE, EXTERNAL_IP_TABLE]) {
+    // Four independent reads at once: each is a process start, and one after another they sit on the
+    // proxy's first sync for seconds where process starts are slow (user-mode Linux).
+    const [save, ruleShow, ...tables] = await Promise.all([
+      this.o.exec(this.bin.save, ['-t', 'mangle']),
+      this.o.exec('ip', ['-o', 'rule', 'show']),
       // A table that was never used does not exist: exit 2, nothing in it.
-      const r = await this.o.exec('ip', ['-o', 'route', 'show', 'table', String(table)], { okCodes: [2] });
+      ...[DSR_TABLE, EXTERNAL_IP_TABLE].map((table) => this.o.exec('ip', ['-o', 'route', 'show', 'table', String(table)], { okCodes: [2] })),
+    ]);
+    const mangle = parseSave(save!.stdout).get('mangle');
+    const jumps = new Set(DSR_JUMP_CHAINS.filter((c) => mangle?.chains.get(c)?.rules.includes(DSR_JUMP)));
+    const rules = parseRules(ruleShow!.stdout);
+    const routes: TableRoute[] = [];
+    [DSR_TABLE, EXTERNAL_IP_TABLE].forEach((table, i) => {
+      const r = tables[i]!;
       if (r.code === 0) routes.push(...parseRoutes(table, r.stdout));
-    }
+    });
     return { chain: mangle?.chains.get(DSR_CHAIN)?.rules, jumps, rules, routes };
   }
 
