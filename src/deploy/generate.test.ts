@@ -1,6 +1,6 @@
 // The derived deploy files are current, the chart has a value for every flag, and every manifest's agent
 // arguments parse with the agent's own parser.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -90,7 +90,11 @@ describe('manifests', () => {
       // client-node reads token-file and the CA while loading; point them at stand-ins for the projected files.
       kc.loadFromString(kcMap.data.kubeconfig.replaceAll('/var/run/secrets/kubernetes.io/serviceaccount', sa));
       const opts: { headers?: Record<string, string> } = {};
-      await kc.applyToHTTPSOptions(opts);
+      try {
+        await kc.applyToHTTPSOptions(opts);
+      } finally {
+        rmSync(sa, { recursive: true, force: true });
+      }
       expect(opts.headers?.Authorization).toBe('Bearer sa-token');
       expect(kc.getCurrentCluster()?.server).toBe('https://KUBE_APISERVER_ADDRESS:6443');
       expect(kc.getCurrentUser()).toMatchObject({ name: 'kube-router' });
