@@ -5,20 +5,32 @@ import { startLongRunning, type LongRunning } from '../long-running.js';
 
 export interface KernelWatch {
   stop(): void;
+  /** When the current `ip monitor` was started (ms, Date.now()); undefined while it is not running. */
+  runningSince(): number | undefined;
 }
 
-export function watchKernel(netns: string | undefined, onEvent: () => void, debounceMs = 100): KernelWatch {
+/**
+ * `onEvent` runs (debounced) after events; `onChange`, if given, at once on every event and whenever the
+ * monitor exits or restarts, so a caller can drop what it assumed about the kernel before the debounce ends.
+ */
+export function watchKernel(netns: string | undefined, onEvent: () => void, debounceMs = 100, onChange?: () => void): KernelWatch {
   let proc: LongRunning | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  let since: number | undefined;
   const fire = () => {
+    onChange?.();
     if (timer) return;
     timer = setTimeout(() => { timer = undefined; onEvent(); }, debounceMs);
     timer.unref();
   };
   const start = () => {
     const args = ['-o', 'monitor', 'link', 'route'];
+    since = Date.now();
+    onChange?.();
     proc = startLongRunning('ip', netns ? ['netns', 'exec', netns, 'ip', ...args] : args, () => {
+      since = undefined;
+      onChange?.();
       // `ip monitor` should live as long as we do; restart it after a pause if it dies.
       if (!stopped) setTimeout(start, 1000).unref();
     });
@@ -36,5 +48,6 @@ export function watchKernel(netns: string | undefined, onEvent: () => void, debo
       if (timer) clearTimeout(timer);
       proc?.kill();
     },
+    runningSince: () => since,
   };
 }
