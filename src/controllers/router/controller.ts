@@ -72,9 +72,9 @@ const ROUTES_RETRY_MAX_MS = 30_000;
 /**
  * A route sync may diff against the state the previous one left (no `ip` read) only while `ip monitor` runs
  * and had been running this long when that state was read: time for it to have subscribed, so an event
- * before then cannot have been missed.
+ * before then cannot have been missed (an `ip` start takes up to ~1 s in the lab's busy user-mode Linux).
  */
-const WATCH_SETTLE_MS = 1000;
+const WATCH_SETTLE_MS = 3000;
 
 export function createRouterController(ctx: ControllerContext, opts: RouterOptions, deps: RouterDeps = {}): RouterController {
   const exec = deps.exec ?? execHost;
@@ -310,7 +310,8 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     const fw = { families, clusterPodCidrs: allPodCidrs.sort(), clusterNodeIPs: allNodeIPs.sort(), enablePodEgress: opts.enablePodEgress };
     await stepIfChanged('iptables', fw, forced, async () => syncForwardEgress(exec, await iptablesBackend(), fw), errors);
 
-    void requestRoutes(forced);
+    // A periodic full sync re-reads our routes too; the first has nothing to repair that a read would add.
+    void requestRoutes(forced && fullRunSeq > 1);
     metrics.routesSyncTime.observe((performance.now() - t0) / 1000);
     once('sync-errors', errors.length > 0 ? `router sync had errors: ${errors.join('; ')}` : undefined, 'error');
     if (problem) ctx.health.problem(NAME, problem, 'KRT_ROUTER_NO_POD_CIDR');
@@ -421,6 +422,9 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     name: NAME,
     async start() {
       ctx.health.register(NAME, opts.routesSyncPeriodMs);
+      // Watching from the start (a route sync before the speaker exists does nothing) lets the route syncs of
+      // start-up diff against what the last one left once the monitor has settled, instead of each reading.
+      if (deps.watchKernel !== false) kernelWatch = watchKernel(exec.netns, () => void requestRoutes(), 100, () => { kernelGen++; });
       await ctx.cluster.whenSynced();
       // Our routes still in the kernel mean a previous instance stopped without cleanup: a restart.
       const left = await readKernelRoutes(exec, families).catch(() => []);
@@ -442,7 +446,6 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
       await first;
       // The first full sync has just requested a route sync from the same state: wait for it, not a second.
       await (routesRunning ?? requestRoutes());
-      if (deps.watchKernel !== false) kernelWatch = watchKernel(exec.netns, () => void requestRoutes(), 100, () => { kernelGen++; });
       timers.push(setInterval(() => void requestRoutes(true), opts.injectedRoutesSyncPeriodMs));
       for (const t of timers) t.unref();
     },
