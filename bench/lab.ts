@@ -8,6 +8,7 @@
 // only times the default `lab up` (all three controllers; user-mode Linux where the host lacks IPVS) to all
 // nodes healthy, then `down`, run after run: min/median/max, the phases from the lab's logs, the UML
 // kernel's CPU seconds and (with KRT_EXEC_TRACE=1) the commands the agents ran. Needs `npm run build`.
+// KRT_BENCH_KEEP_LOGS=<dir> copies each agent's log there (as <node>.log) before `down` removes it.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab } from '../src/lab/index.js';

@@ -124,6 +124,7 @@ export const ROWS: readonly RowSpec[] = [
           q('kube_router_host_routes_synced{$SEL}', 'in kernel {{instance}}'),
           q('rate(kube_router_host_routes_added{$SEL}[5m])', 'added/s {{instance}}'),
           q('rate(kube_router_host_routes_removed{$SEL}[5m])', 'removed/s {{instance}}'),
+          q('rate(kube_router_router_route_reads_total{$SEL}[5m])', 'kernel reads/s {{instance}}'),
         ],
       },
       {

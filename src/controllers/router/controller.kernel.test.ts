@@ -138,6 +138,29 @@ describe('routing controller on a 3-node L2 lab', () => {
     expect(nsTry(`${P}p1`, 'ping', ['-c', '1', '-W', '1', pod2Ip]).ok).toBe(false);
   });
 
+  it('route syncs on cluster events diff against what the last one left: no kernel read while ip monitor is quiet', async () => {
+    // n3: 60 s periods, so only the node updates below make it sync.
+    const a3 = agents[2]!;
+    const value = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await a3.metrics.getSingleMetricAsString(name.replace(/_count$/, '')))?.[1] ?? 0);
+    const syncs = () => value('kube_router_host_routes_sync_time_count');
+    const reads = () => value('kube_router_router_route_reads_total');
+    const poke = async (i: number) => {
+      const n = await syncs();
+      cluster.setNode(testNode('n3', IP.n3, ['10.244.3.0/24'], { 'example.com/poke': String(i) }));
+      await waitFor(`route sync ${i}`, async () => (await syncs()) > n);
+    };
+    await new Promise((r) => setTimeout(r, 1100)); // the monitor has been listening long enough
+    await poke(0); // may read (what earlier syncs left may predate the monitor)
+    const r0 = await reads(), s0 = await syncs();
+    for (let i = 1; i <= 4; i++) await poke(i);
+    expect(await syncs()).toBeGreaterThanOrEqual(s0 + 4);
+    expect(await reads()).toBe(r0);
+    expect(hasRoute(ns.n3, '10.244.1.0/24')?.gateway).toBe(IP.n1);
+    // An on-demand sync still reads.
+    await a3.controller.syncNow();
+    expect(await reads()).toBeGreaterThan(r0);
+  });
+
   it('a link flap (which deletes every route through the link) is repaired at once from the current best paths', async () => {
     // The injected-route period is 60 s here, so only the kernel watch can restore it within 3 s.
     // n3 runs with a 60 s injected-route period.

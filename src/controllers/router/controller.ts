@@ -17,7 +17,7 @@ import { removeCniFile, syncCniFile } from './apply/cni-file.js';
 import { execAnyCode, execHost, type Exec } from '../../dataplane/exec.js';
 import { cleanupForwardEgress, syncForwardEgress } from './apply/forward-egress.js';
 import { detectBackend, type BackendName } from '../../dataplane/iptables/backend.js';
-import { applyRoutes, cleanupRoutes, readKernelRoutes } from './apply/routes.js';
+import { applyRoutes, cleanupRoutes, readKernelRoutes, type KernelRouteState } from './apply/routes.js';
 import { watchKernel, type KernelWatch } from '../../dataplane/ip/monitor.js';
 import { syncPolicyRules } from './apply/policy-routing.js';
 import { SyncRunner } from '../../watch/sync-runner.js';
@@ -69,6 +69,12 @@ const FULL_RETRY_MAX_MS = 60_000;
 /** A failed route sync is retried after 250 ms, doubling up to this (best-path changes still apply at once). */
 const ROUTES_RETRY_INITIAL_MS = 250;
 const ROUTES_RETRY_MAX_MS = 30_000;
+/**
+ * A route sync may diff against the state the previous one left (no `ip` read) only while `ip monitor` runs
+ * and had been running this long when that state was read: time for it to have subscribed, so an event
+ * before then cannot have been missed (an `ip` start takes up to ~1 s in the lab's busy user-mode Linux).
+ */
+const WATCH_SETTLE_MS = 3000;
 
 export function createRouterController(ctx: ControllerContext, opts: RouterOptions, deps: RouterDeps = {}): RouterController {
   const exec = deps.exec ?? execHost;
@@ -160,23 +166,35 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     return new Promise((resolve) => fullWaiters.push({ after: fullRunSeq, resolve }));
   }
 
-  let routesPending = false, routesRunning: Promise<void> | undefined;
+  // What the kernel held after the last route sync, and the kernel-event generation it holds for: a route
+  // sync triggered by a best-path change or cluster event diffs against it instead of starting an `ip` to read
+  // (in user-mode Linux a process start costs ~36 ms of the one CPU and a route sync ran 8-9 times before an
+  // agent was healthy). Every `ip monitor` event that can touch our routes (a deletion of ours, a link
+  // change) and every exit/restart of the monitor bumps the generation; the periodic and on-demand syncs
+  // always read, which repairs changes the monitor does not report (e.g. our route replaced by someone).
+  let kernelGen = 0;
+  let knownKernel: { gen: number; state: KernelRouteState } | undefined;
+  let routesPending = false, routesRead = false, routesRunning: Promise<void> | undefined;
   let routeFailures = 0;
   let routeRetry: NodeJS.Timeout | undefined;
-  function requestRoutes(): Promise<void> {
+  /** `read`: the sync reads the kernel instead of trusting the state the last one left. */
+  function requestRoutes(read = false): Promise<void> {
     routesPending = true;
+    routesRead ||= read;
     routesRunning ??= (async () => {
       while (routesPending && !stopped) {
         routesPending = false;
         const errors: string[] = [];
-        await routeSync(errors);
+        const mustRead = routesRead;
+        routesRead = false;
+        await routeSync(errors, mustRead);
         once('route-errors', errors.length > 0 ? `route sync had errors: ${errors.join('; ')}` : undefined, 'error');
         clearTimeout(routeRetry);
         routeRetry = undefined;
         if (errors.length === 0) { routeFailures = 0; continue; }
         routeFailures++;
         const delay = Math.min(ROUTES_RETRY_MAX_MS, ROUTES_RETRY_INITIAL_MS * 2 ** (routeFailures - 1));
-        routeRetry = setTimeout(() => void requestRoutes(), delay);
+        routeRetry = setTimeout(() => void requestRoutes(true), delay);
         routeRetry.unref();
       }
     })().finally(() => { routesRunning = undefined; });
@@ -292,7 +310,8 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     const fw = { families, clusterPodCidrs: allPodCidrs.sort(), clusterNodeIPs: allNodeIPs.sort(), enablePodEgress: opts.enablePodEgress };
     await stepIfChanged('iptables', fw, forced, async () => syncForwardEgress(exec, await iptablesBackend(), fw), errors);
 
-    void requestRoutes();
+    // A periodic full sync re-reads our routes too; the first has nothing to repair that a read would add.
+    void requestRoutes(forced && fullRunSeq > 1);
     metrics.routesSyncTime.observe((performance.now() - t0) / 1000);
     once('sync-errors', errors.length > 0 ? `router sync had errors: ${errors.join('; ')}` : undefined, 'error');
     if (problem) ctx.health.problem(NAME, problem, 'KRT_ROUTER_NO_POD_CIDR');
@@ -320,7 +339,12 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     );
   }
 
-  async function routeSync(errors: string[]): Promise<void> {
+  /** The kernel state a route sync may diff against without reading, if any (see knownKernel). */
+  function trustedKernel(): KernelRouteState | undefined {
+    return knownKernel?.gen === kernelGen && kernelWatch?.runningSince() !== undefined ? knownKernel.state : undefined;
+  }
+
+  async function routeSync(errors: string[], mustRead: boolean): Promise<void> {
     const speaker = holder.speaker;
     if (!speaker) return;
     const t0 = performance.now();
@@ -333,8 +357,17 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     // While our Node object is missing the peers drop us and their routes go with the sessions: removing them
     // here would cut this node's pods off the rest of the cluster for what may be a transient deletion.
     const holdRemovals = own.missing || grHolding(speaker) || deconfiguredHolding(speaker);
-    const res = await step('routes', () => applyRoutes(exec, plan, families, !holdRemovals), errors);
+    const gen = kernelGen;
+    const since = kernelWatch?.runningSince();
+    const known = mustRead ? undefined : trustedKernel();
+    knownKernel = undefined;
+    const readAt = Date.now();
+    const res = await step('routes', () => applyRoutes(exec, plan, families, !holdRemovals, known), errors);
+    // Kept only if no kernel event came during the sync and, for a fresh read, the monitor was listening.
+    const settled = since !== undefined && (known !== undefined || readAt - since >= WATCH_SETTLE_MS);
+    if (res?.after && gen === kernelGen && settled) knownKernel = { gen, state: res.after };
     if (res) {
+      if (res.read) metrics.hostRoutesReads.inc();
       metrics.hostRoutesAdded.inc(res.added);
       metrics.hostRoutesRemoved.inc(res.removed);
       metrics.hostRoutesSynced.set(res.synced);
@@ -389,6 +422,9 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
     name: NAME,
     async start() {
       ctx.health.register(NAME, opts.routesSyncPeriodMs);
+      // Watching from the start (a route sync before the speaker exists does nothing) lets the route syncs of
+      // start-up diff against what the last one left once the monitor has settled, instead of each reading.
+      if (deps.watchKernel !== false) kernelWatch = watchKernel(exec.netns, () => void requestRoutes(), 100, () => { kernelGen++; });
       await ctx.cluster.whenSynced();
       // Our routes still in the kernel mean a previous instance stopped without cleanup: a restart.
       const left = await readKernelRoutes(exec, families).catch(() => []);
@@ -408,9 +444,9 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
       const first = nextFullSync();
       void full.start();
       await first;
-      await requestRoutes();
-      if (deps.watchKernel !== false) kernelWatch = watchKernel(exec.netns, () => void requestRoutes());
-      timers.push(setInterval(() => void requestRoutes(), opts.injectedRoutesSyncPeriodMs));
+      // The first full sync has just requested a route sync from the same state: wait for it, not a second.
+      await (routesRunning ?? requestRoutes());
+      timers.push(setInterval(() => void requestRoutes(true), opts.injectedRoutesSyncPeriodMs));
       for (const t of timers) t.unref();
     },
     async stop() {
@@ -443,7 +479,8 @@ export function createRouterController(ctx: ControllerContext, opts: RouterOptio
       const done = nextFullSync();
       full.request('syncNow', { full: true });
       await done;
-      await requestRoutes();
+      // The full sync requested a reading route sync at its end: wait for that one rather than queue another.
+      await (routesRunning ?? requestRoutes(true));
     },
   };
 }

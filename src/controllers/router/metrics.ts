@@ -19,6 +19,8 @@ export interface RouterMetrics {
   /** Ours: invalid annotations/flags currently ignored (one per message). */
   readonly configErrors: Gauge;
   readonly syncErrors: Counter<'step'>;
+  /** Ours: route syncs that read the kernel (the others diffed against what the last one left). */
+  readonly hostRoutesReads: Counter;
 }
 
 function getOr<T>(reg: Registry, name: string, make: () => T): T {
@@ -42,5 +44,6 @@ export function createRouterMetrics(reg: Registry): RouterMetrics {
     cniPluginsMissing: getOr(reg, 'kube_router_router_cni_plugins_missing', () => new Gauge({ name: 'kube_router_router_cni_plugins_missing', help: 'CNI plugin binaries named by the config but not installed', registers })),
     configErrors: getOr(reg, 'kube_router_router_config_errors', () => new Gauge({ name: 'kube_router_router_config_errors', help: 'Invalid BGP annotations/flags currently being ignored', registers })),
     syncErrors: getOr(reg, 'kube_router_router_sync_errors_total', () => new Counter({ name: 'kube_router_router_sync_errors_total', help: 'Failed router sync steps', labelNames: ['step'] as const, registers })),
+    hostRoutesReads: getOr(reg, 'kube_router_router_route_reads_total', () => new Counter({ name: 'kube_router_router_route_reads_total', help: 'Route syncs that read the kernel\'s routes (the others diffed against the state the previous sync left)', registers })),
   };
 }

@@ -181,23 +181,65 @@ export function diffRoutes(
   return { commands: cmds, added, removed, tunnelsAdded, tunnelsRemoved };
 }
 
+function asKernelRoute(r: DesiredRoute): KernelRoute {
+  const c = parseCIDROrIP(r.dst, GO_ADDRESSES);
+  const dst = c ? formatCIDR(c, GO_ADDRESSES) : r.dst;
+  return r.via !== undefined ? { dst, via: r.via } : { dst, ...(r.dev !== undefined ? { dev: r.dev } : {}), ...(r.src !== undefined ? { src: r.src } : {}) };
+}
+
+function tableAfter(want: readonly DesiredRoute[], have: readonly KernelRoute[], allowDeletes: boolean): KernelRoute[] | undefined {
+  const byDst = new Map<string, KernelRoute[]>();
+  for (const r of have) byDst.set(r.dst, [...(byDst.get(r.dst) ?? []), r]);
+  const out = new Map<string, KernelRoute[]>(allowDeletes ? [] : byDst);
+  for (const r of want) {
+    // `route replace` replaces one of several routes to a prefix (they differ in metric): what stays is unknown.
+    if ((byDst.get(r.dst)?.length ?? 0) > 1) return undefined;
+    out.set(r.dst, [asKernelRoute(r)]);
+  }
+  return [...out.values()].flat();
+}
+
+/**
+ * Pure: what a read would give (in the terms routeMatches compares) after `diffRoutes(plan, before, ...)`'s
+ * commands all applied, or undefined where that is not certain. Lets the next route sync skip its read
+ * while nothing else has touched the kernel (the controller knows that from `ip monitor`).
+ */
+export function stateAfterApply(plan: RoutePlan, before: KernelRouteState, allowDeletes: boolean): KernelRouteState | undefined {
+  const routes = tableAfter(plan.routes, before.routes, allowDeletes);
+  const policyRoutes = tableAfter(plan.policyRoutes ?? [], before.policyRoutes, allowDeletes);
+  if (!routes || !policyRoutes) return undefined;
+  const tunnels = new Map<string, KernelTunnel>(allowDeletes ? [] : before.tunnels.map((t) => [t.name, t]));
+  for (const t of plan.tunnels) tunnels.set(t.name, { name: t.name, kind: t.family === 4 ? 'ipip' : 'ip6tnl', local: t.local, remote: t.remote });
+  return { routes, policyRoutes, tunnels: [...tunnels.values()] };
+}
+
 export interface ApplyRoutesResult extends RouteDiff {
   /** Lines ip -batch rejected (the rest still applied thanks to -force). */
   readonly errors: readonly string[];
   /** Routes of ours in the kernel after the apply. */
   readonly synced: number;
+  /** The kernel's state after the apply, when every command applied and it is certain (see stateAfterApply). */
+  readonly after?: KernelRouteState;
+  /** Whether the kernel was read (false: the diff was against `known`). */
+  readonly read: boolean;
 }
 
-export async function applyRoutes(exec: Exec, plan: RoutePlan, families: readonly (4 | 6)[], allowDeletes: boolean): Promise<ApplyRoutesResult> {
-  const { routes, tunnels, policyRoutes } = await readKernelRouteState(exec, families);
-  const diff = diffRoutes(plan, routes, tunnels, allowDeletes, policyRoutes);
+/** `known`: the kernel's state as the caller knows nothing can have changed it since; else it is read. */
+export async function applyRoutes(
+  exec: Exec, plan: RoutePlan, families: readonly (4 | 6)[], allowDeletes: boolean, known?: KernelRouteState,
+): Promise<ApplyRoutesResult> {
+  const before = known ?? await readKernelRouteState(exec, families);
+  const diff = diffRoutes(plan, before.routes, before.tunnels, allowDeletes, before.policyRoutes);
   let errors: string[] = [];
+  let failed = false;
   if (diff.commands.length > 0) {
     const res = await ipBatch(exec, diff.commands, { force: true });
-    if (res.code !== 0) errors = res.stderr.split('\n').filter((l) => l.trim() !== '');
+    failed = res.code !== 0;
+    if (failed) errors = res.stderr.split('\n').filter((l) => l.trim() !== '');
   }
   const synced = plan.routes.length;
-  return { ...diff, errors, synced };
+  const after = failed ? undefined : diff.commands.length === 0 ? before : stateAfterApply(plan, before, allowDeletes);
+  return { ...diff, errors, synced, read: !known, ...(after ? { after } : {}) };
 }
 
 /** --cleanup-config: every proto-17 route (main and policy table) and tun-* link goes. */
