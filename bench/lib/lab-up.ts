@@ -1,7 +1,7 @@
 // `lab up` to all nodes healthy, run after run, with where the seconds went: read from the lab's own logs
 // (the UML console's "kernel ready at", the supervisor's phase lines, each agent's log and, with
 // KRT_EXEC_TRACE=1, every command it ran) while the lab is still up, then `down`. Used by bench/lab.ts --up-runs.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { paths } from '../../src/lab/config.js';
 import { downLab } from '../../src/lab/down.js';
@@ -71,7 +71,11 @@ function phasesOf(stateDir: string, t0: number, tUp: number): { phases: Record<s
   let execCount = 0, execMs = 0;
   for (const n of nodeDirs) {
     const log = lines(P.nodeLog(n));
-    if (process.env.KRT_BENCH_KEEP_LOGS) writeFileSync(join(process.env.KRT_BENCH_KEEP_LOGS, `${n}.log`), log.join('\n'));
+    const keep = process.env.KRT_BENCH_KEEP_LOGS;
+    if (keep) {
+      mkdirSync(keep, { recursive: true });
+      writeFileSync(join(keep, `${n}.log`), log.join('\n'));
+    }
     firstLog = Math.max(firstLog, tsOf(log.find((l) => l.startsWith('{'))) ?? 0);
     cacheSynced = Math.max(cacheSynced, tsOf(log.find((l) => l.includes('"cluster cache synced"'))) ?? 0);
     for (const c of ['firewall', 'proxy']) {
