@@ -1,10 +1,10 @@
 // A long-lived child whose stdout the agent reads as a stream (`ip monitor`), started like execHost's
-// commands through the posix_spawn addon when it loads (a fork of the agent costs ~0.2 s in user-mode
-// Linux), else through child_process. Like an unref'd ChildProcess, it does not keep the agent alive.
+// commands through the posix_spawn addon when it loads (a fork copies the whole agent: slow in
+// user-mode Linux), else through child_process. Like an unref'd ChildProcess, it does not keep the agent alive.
 import { spawn } from 'node:child_process';
 import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { spawnAddon } from './native/addon.js';
+import { spawnAddonIfUsable } from './native/addon.js';
 
 export interface LongRunning {
   readonly stdout: Readable;
@@ -14,8 +14,8 @@ export interface LongRunning {
 
 /** Starts `cmd args`; `onExit` runs once when it exits (or could not start: then after this returns). */
 export function startLongRunning(cmd: string, args: readonly string[], onExit: () => void): LongRunning {
-  const addon = process.env['KRT_EXEC_NATIVE'] === '0' ? undefined : spawnAddon.load();
-  if (addon && !(addon instanceof Error)) {
+  const addon = spawnAddonIfUsable();
+  if (addon) {
     let exited = false;
     let started: { pid: number; fd: number } | undefined;
     try {

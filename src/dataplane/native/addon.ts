@@ -26,3 +26,14 @@ export interface SpawnAddon {
 }
 
 export const spawnAddon = nativeAddon<SpawnAddon>({ name: 'proc_spawn', dir: 'dataplane/native', env: 'KRT_SPAWN_ADDON', label: 'process spawn addon' });
+
+let loaded: SpawnAddon | null | undefined;
+/** The addon, or undefined when it cannot load (then child_process) or KRT_EXEC_NATIVE=0; loaded on first use. */
+export function spawnAddonIfUsable(): SpawnAddon | undefined {
+  if (process.env['KRT_EXEC_NATIVE'] === '0') return undefined;
+  if (loaded === undefined) {
+    const a = spawnAddon.load();
+    loaded = a instanceof Error ? null : a;
+  }
+  return loaded ?? undefined;
+}

@@ -87,6 +87,30 @@ static int above_stdio(int fd) {
   return nfd;
 }
 
+// Starts `file` with the three descriptors as its stdin, stdout and stderr (and `cwd` when set); returns
+// posix_spawnp's error (0: started). Node ignores SIGPIPE and the calling thread may block signals: the
+// child starts with default dispositions and an empty mask, as libuv's children do.
+static int spawn_stdio(pid_t *pid, const char *file, char **argv, char **envp, const char *cwd, int in_fd, int out_fd, int err_fd) {
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+  posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+  posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+  if (cwd) posix_spawn_file_actions_addchdir_np(&fa, cwd);
+  posix_spawnattr_init(&at);
+  sigset_t all, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&at, &all);
+  posix_spawnattr_setsigmask(&at, &none);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  int rc = posix_spawnp(pid, file, &fa, &at, argv, envp ? envp : environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  return rc;
+}
+
 static void run_child(job_t *j) {
   int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
   if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
@@ -100,25 +124,8 @@ static void run_child(job_t *j) {
     j->spawn_errno = errno;
     goto close_all;
   }
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t at;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  if (j->cwd) posix_spawn_file_actions_addchdir_np(&fa, j->cwd);
-  posix_spawnattr_init(&at);
-  // Node ignores SIGPIPE and this thread may block signals: the child starts with neither, as libuv's do.
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&at, &all);
-  posix_spawnattr_setsigmask(&at, &none);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   pid_t pid;
-  int rc = posix_spawnp(&pid, j->file, &fa, &at, j->argv, j->envp ? j->envp : environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&at);
+  int rc = spawn_stdio(&pid, j->file, j->argv, j->envp, j->cwd, in[0], out[1], err[1]);
   close(in[0]), close(out[1]), close(err[1]);
   in[0] = out[1] = err[1] = -1;
   if (rc != 0) {
@@ -362,24 +369,7 @@ static napi_value start(napi_env env, napi_callback_info info) {
   if (!file || !argv || (!is_type(env, a[2], napi_null) && !envp)) err = EINVAL;
   else if (pipe2(out, O_CLOEXEC) < 0 || (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) err = errno;
   else if ((out[1] = above_stdio(out[1])) < 0 || (devnull = above_stdio(devnull)) < 0) err = errno;
-  if (!err) {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, devnull, 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, devnull, 2);
-    posix_spawnattr_init(&at);
-    sigset_t all, none;
-    sigfillset(&all);
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&at, &all);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    err = posix_spawnp(&pid, file, &fa, &at, argv, envp ? envp : environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-  }
+  if (!err) err = spawn_stdio(&pid, file, argv, envp, NULL, devnull, out[1], devnull);
   free(file);
   free_strv(argv);
   free_strv(envp);
