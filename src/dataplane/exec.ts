@@ -128,6 +128,13 @@ export const execHost: Exec = (cmd, args, opts = {}) => {
   return addon ? execNative(addon, cmd, args, opts) : execChild(cmd, args, opts);
 };
 
+/**
+ * Whether `exec`'s commands act on the kernel this process sees (execHost, unwrapped), so /proc, /sys and
+ * netlink read here may answer for them instead of a process start. Any other Exec (a netns, a test's
+ * wrapper standing for another kernel or injecting failures) gets the commands.
+ */
+export const runsHere = (exec: Exec): boolean => exec === execHost;
+
 /** The two runners behind execHost, for the tests that hold both to one contract. */
 export const execRunners = {
   childProcess: ((cmd, args, opts = {}) => execChild(cmd, args, opts)) as Exec,

@@ -3,7 +3,7 @@
 // (apply/). Each node runs its own, in the agent's network namespace.
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
-import { execHost, type Exec } from '../../dataplane/exec.js';
+import { execHost, runsHere, type Exec } from '../../dataplane/exec.js';
 import { detectBackend, type BackendName } from '../../dataplane/iptables/backend.js';
 import type { IPFamily } from '../../model/types.js';
 import { counter, gauge, histogram } from '../../observe/metrics.js';
@@ -171,9 +171,9 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
   /** MTU of the link holding the node's IP (1500 when it cannot be told): DSR's tunnel fits inside it. */
   async function readNodeMtu(): Promise<number> {
     const nodeIP = ctx.cluster.snapshot().nodes.get(opts.nodeName)?.primaryIP;
-    // For commands run here (execHost) the answer needs no process: the addresses from getifaddrs, the MTU
+    // For commands run here the answer needs no process: the addresses from getifaddrs, the MTU
     // from sysfs (a process start costs seconds of wall time inside user-mode Linux).
-    if (exec === execHost && nodeIP) {
+    if (runsHere(exec) && nodeIP) {
       const dev = Object.entries(networkInterfaces()).find(([, as]) => as?.some((a) => a.address === nodeIP))?.[0];
       const mtu = dev ? Number((await readFile(`/sys/class/net/${dev}/mtu`, 'utf8').catch(() => '')).trim()) : NaN;
       if (dev && mtu > 0) return mtu;
@@ -206,7 +206,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       if (!opts.enableIpv4) throw new Error('service proxy: only IPv4 is supported so far; run with --enable-ipv4');
       // ipvsadm loads ip_vs where modules can load; its failure says clearly that this kernel has no IPVS.
       // Already loaded (its table is in /proc/net of our namespace): nothing to start.
-      const loaded = exec === execHost && (await access('/proc/net/ip_vs').then(() => true, () => false));
+      const loaded = runsHere(exec) && (await access('/proc/net/ip_vs').then(() => true, () => false));
       if (!loaded) await exec('ipvsadm', ['-S', '-n']).catch((e: Error) => {
         throw new Error(`service proxy: IPVS is not available on this node (${e.message}); the proxy needs the ip_vs kernel module`);
       });

@@ -2,7 +2,7 @@
 // heuristic): prefer what `iptables -V` reports, unless only the other backend already holds rules.
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { execHost, type Exec } from '../exec.js';
+import { runsHere, type Exec } from '../exec.js';
 
 export type BackendName = 'nft' | 'legacy';
 export type Family = 4 | 6;
@@ -50,8 +50,8 @@ function kernelSaysEmpty(backend: BackendName, family: Family): boolean | undefi
 async function countRules(exec: Exec, backend: BackendName): Promise<number> {
   let n = 0;
   for (const family of [4, 6] as const) {
-    // Only for commands that run here (execHost): /proc/net shows the reader's namespace.
-    if (exec === execHost && kernelSaysEmpty(backend, family) === true) continue;
+    // Only for commands that run here: /proc/net shows the reader's namespace.
+    if (runsHere(exec) && kernelSaysEmpty(backend, family) === true) continue;
     try {
       const { stdout } = await exec(binaries(backend, family).save, []);
       for (const line of stdout.split('\n')) if (line.startsWith('-A ')) n++;
@@ -84,7 +84,7 @@ export function detectBackend(exec: Exec, force: 'auto' | BackendName = 'auto'):
 async function detect(exec: Exec): Promise<BackendChoice> {
   let preferred: BackendName = 'nft';
   let reason = '`iptables -V` reports nf_tables';
-  const multi = exec === execHost ? iptablesMultiBinary() : undefined;
+  const multi = runsHere(exec) ? iptablesMultiBinary() : undefined;
   if (multi) {
     // What `iptables -V` would say, read from the binary it is: xtables-legacy-multi or xtables-nft-multi
     // (anything else, a wrapper script say, is asked).

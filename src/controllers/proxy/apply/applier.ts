@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { binaries, type BackendName } from '../../../dataplane/iptables/backend.js';
 import { renderRestore } from '../../../dataplane/iptables/restore.js';
 import { parseSave } from '../../../dataplane/iptables/save.js';
-import { execHost, type Exec } from '../../../dataplane/exec.js';
+import { runsHere, type Exec } from '../../../dataplane/exec.js';
 import { cidrContainsIP } from '../../../model/normalize/cidr.js';
 import type { ProxyPlan } from '../compile/plan.js';
 import { DUMMY_IF, parseAddrShow, vipBatch } from './dummy-link.js';
@@ -89,8 +89,8 @@ export class ProxyApplier {
 
   /** Creates kube-dummy-if if missing and reads the addresses on it. */
   private async readDummy(): Promise<void> {
-    // For commands run here (execHost), sysfs says when the link is missing (the first sync): no `ip` to start.
-    const missing = this.o.exec === execHost && existsSync('/sys/class/net/lo') && !existsSync(`/sys/class/net/${DUMMY_IF}`);
+    // For commands run here, sysfs says when the link is missing (the first sync): no `ip` to start.
+    const missing = runsHere(this.o.exec) && existsSync('/sys/class/net/lo') && !existsSync(`/sys/class/net/${DUMMY_IF}`);
     const show = missing ? { code: 1, stdout: '', stderr: '' } : await this.o.exec('ip', ['-o', 'addr', 'show', 'dev', DUMMY_IF], { okCodes: [1] });
     if (show.code !== 0 || /does not exist/.test(show.stderr)) {
       await this.run('ip', ['-batch', '-'], `link add ${DUMMY_IF} type dummy\nlink set ${DUMMY_IF} up\n`);

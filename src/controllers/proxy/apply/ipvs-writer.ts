@@ -4,7 +4,7 @@
 // `-S -n` / `-L -n --exact --stats|--rate` through the applier's Exec (the fallback, and what tests pointing
 // the Exec into another namespace get). Same operations, same result; netlink saves a
 // process spawn per batch and several round trips per operation.
-import { execHost, type Exec } from '../../../dataplane/exec.js';
+import { runsHere, type Exec } from '../../../dataplane/exec.js';
 import { ipvsadmLine, parseIpvsadmSave, parseIpvsadmStats } from '../../../dataplane/ipvs/ipvsadm.js';
 import { IpvsNetlink } from '../../../dataplane/ipvs/netlink.js';
 import type { IpvsOp, IpvsServiceEntry, IpvsServiceStats } from '../../../dataplane/ipvs/types.js';
@@ -64,7 +64,7 @@ let shared: IpvsNetlink | Error | undefined;
  */
 export function chooseIpvsWriter(exec: Exec, env: NodeJS.ProcessEnv = process.env): WriterChoice {
   if (env['KRT_IPVS_WRITER'] === 'ipvsadm') return { writer: ipvsadmWriter(exec), fallbackReason: 'KRT_IPVS_WRITER=ipvsadm' };
-  if (exec !== execHost) return { writer: ipvsadmWriter(exec), fallbackReason: 'commands run outside this process (a test or lab Exec)' };
+  if (!runsHere(exec)) return { writer: ipvsadmWriter(exec), fallbackReason: 'commands run outside this process (a test or lab Exec)' };
   shared ??= IpvsNetlink.open();
   if (shared instanceof Error) return { writer: ipvsadmWriter(exec), fallbackReason: shared.message };
   return { writer: netlinkWriter(shared) };
