@@ -5,7 +5,7 @@
 import { constants } from 'node:os';
 import { KrtError } from '../../observe/errors.js';
 import { loadGenlAddon, type GenlSocketAddon } from './native/addon.js';
-import { decodeDest, decodeService, decodeServiceStats, encodeDumpDests, encodeDumpServices, encodeGetFamily, encodeOps, familyIdOf, isEnd, parseReplies, serviceFamily } from './netlink-codec.js';
+import { decodeDest, decodeService, decodeServiceStats, encodeDumpDests, encodeDumpServices, encodeGetFamily, encodeOps, familyIdOf, isEnd, parseReplies, serviceFamily, type Reply } from './netlink-codec.js';
 import type { IpvsOp, IpvsOpFailure, IpvsServiceEntry, IpvsServiceStats } from './types.js';
 
 /** Requests per send: their acks must fit the socket's receive buffer. */
@@ -102,13 +102,9 @@ export class IpvsNetlink {
 
   /** Every service with its destinations (one dump for the services, one per service for its destinations). */
   async dump(): Promise<IpvsServiceEntry[]> {
-    const seq = this.seq++;
-    const replies = parseReplies(this.exchange(encodeDumpServices(this.familyId, seq)));
-    const end = replies.find(isEnd);
-    if (end?.error) throw new KrtError('KRT_IPVS_NETLINK', `IPVS service dump: ${ERRNO_NAME.get(-end.error) ?? -end.error}`);
     const out: IpvsServiceEntry[] = [];
     let n = 0;
-    for (const r of replies) {
+    for (const r of this.dumpServices()) {
       const s = r.attrs ? decodeService(r) : undefined;
       if (!s) continue;
       const dseq = this.seq++;
@@ -126,12 +122,8 @@ export class IpvsNetlink {
 
   /** Every service's counters and rates: one service dump (the kernel sends them with each service). */
   async stats(): Promise<IpvsServiceStats[]> {
-    const seq = this.seq++;
-    const replies = parseReplies(this.exchange(encodeDumpServices(this.familyId, seq)));
-    const end = replies.find(isEnd);
-    if (end?.error) throw new KrtError('KRT_IPVS_NETLINK', `IPVS service dump: ${ERRNO_NAME.get(-end.error) ?? -end.error}`);
     const out: IpvsServiceStats[] = [];
-    for (const r of replies) {
+    for (const r of this.dumpServices()) {
       const s = r.attrs ? decodeService(r) : undefined;
       const stats = s && decodeServiceStats(r);
       if (!s || !stats) continue;
@@ -139,6 +131,14 @@ export class IpvsNetlink {
       out.push({ service: s.fwmark !== undefined ? { fwmark: s.fwmark, family: s.family } : { protocol: s.protocol, address: s.address, port: s.port }, stats });
     }
     return out;
+  }
+
+  /** The replies of one service dump (services with their counters); a kernel error throws. */
+  private dumpServices(): Reply[] {
+    const replies = parseReplies(this.exchange(encodeDumpServices(this.familyId, this.seq++)));
+    const end = replies.find(isEnd);
+    if (end?.error) throw new KrtError('KRT_IPVS_NETLINK', `IPVS service dump: ${ERRNO_NAME.get(-end.error) ?? -end.error}`);
+    return replies;
   }
 
   close(): void {

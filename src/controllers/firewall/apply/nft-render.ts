@@ -6,6 +6,7 @@ import { bigIntToIP, familyBits, formatIP, ipToBigInt } from '../../../model/nor
 import { parseCIDROrIP } from '../../../model/normalize/cidr.js';
 import type { IPFamily } from '../../../model/types.js';
 import type { Mark, Match, Rule, SetSpec, Target } from '../compile/plan.js';
+import { memoText } from './memo-text.js';
 
 /** Our table. Never any other: everything we write or delete names it. */
 export const NFT_TABLE = 'kube-router-ts-netpol';
@@ -109,16 +110,8 @@ function nftBody(r: Rule, f: IPFamily): string {
   return text;
 }
 
-const commentText = new Map<string, string>();
-
-function nftComment(comment: string): string {
-  let q = commentText.get(comment);
-  if (q === undefined) {
-    if (commentText.size >= 100_000) commentText.clear();
-    commentText.set(comment, (q = quote(comment)));
-  }
-  return q;
-}
+/** Each distinct comment quoted once (memo-text.ts). */
+const nftComment = memoText(quote);
 
 const ruleText = new Map<IPFamily, WeakMap<Rule, string>>([
   [4, new WeakMap()],

@@ -4,6 +4,7 @@
 // Plans share unchanged rules and chain arrays by identity, so both are rendered once and remembered.
 import { quoteComment } from '../../../dataplane/iptables/restore.js';
 import type { Mark, Match, Rule, Target } from '../compile/plan.js';
+import { memoText } from './memo-text.js';
 
 /** iptables-save prints a bare address with its full prefix length. */
 export function hostCidr(ip: string): string {
@@ -55,17 +56,8 @@ export function renderTarget(t: Target): string {
   }
 }
 
-/** Comments repeat across rules (each policy rule's pair, every namespace's pod chain): quoted once each. */
-const commentText = new Map<string, string>();
-
-function quoted(comment: string): string {
-  let q = commentText.get(comment);
-  if (q === undefined) {
-    if (commentText.size >= 100_000) commentText.clear();
-    commentText.set(comment, (q = quoteComment(comment)));
-  }
-  return q;
-}
+/** Each distinct comment quoted once (memo-text.ts). */
+const quoted = memoText(quoteComment);
 
 const ruleText = new WeakMap<Rule, string>();
 

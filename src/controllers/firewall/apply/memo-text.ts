@@ -1,0 +1,16 @@
+// Comments repeat across rules (each policy rule's pair, every namespace's pod chain): the renderers quote
+// each distinct one once. Bounded so a long-running agent's cache cannot grow without end.
+const LIMIT = 100_000;
+
+/** `fn` with its results kept per input string (the whole cache dropped at LIMIT entries). */
+export function memoText(fn: (s: string) => string): (s: string) => string {
+  const cache = new Map<string, string>();
+  return (s) => {
+    let out = cache.get(s);
+    if (out === undefined) {
+      if (cache.size >= LIMIT) cache.clear();
+      cache.set(s, (out = fn(s)));
+    }
+    return out;
+  };
+}
