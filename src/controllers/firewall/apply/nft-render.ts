@@ -6,7 +6,7 @@ import { bigIntToIP, familyBits, formatIP, ipToBigInt } from '../../../model/nor
 import { parseCIDROrIP } from '../../../model/normalize/cidr.js';
 import type { IPFamily } from '../../../model/types.js';
 import type { Mark, Match, Rule, SetSpec, Target } from '../compile/plan.js';
-import { memoText } from './memo-text.js';
+import { memoText } from '../compile/memo-text.js';
 
 /** Our table. Never any other: everything we write or delete names it. */
 export const NFT_TABLE = 'kube-router-ts-netpol';
@@ -110,7 +110,7 @@ function nftBody(r: Rule, f: IPFamily): string {
   return text;
 }
 
-/** Each distinct comment quoted once (memo-text.ts). */
+/** Each distinct comment quoted once (compile/memo-text.ts). */
 const nftComment = memoText(quote);
 
 const ruleText = new Map<IPFamily, WeakMap<Rule, string>>([

@@ -4,7 +4,7 @@
 // Plans share unchanged rules and chain arrays by identity, so both are rendered once and remembered.
 import { quoteComment } from '../../../dataplane/iptables/restore.js';
 import type { Mark, Match, Rule, Target } from '../compile/plan.js';
-import { memoText } from './memo-text.js';
+import { memoText } from '../compile/memo-text.js';
 
 /** iptables-save prints a bare address with its full prefix length. */
 export function hostCidr(ip: string): string {
@@ -56,7 +56,7 @@ export function renderTarget(t: Target): string {
   }
 }
 
-/** Each distinct comment quoted once (memo-text.ts). */
+/** Each distinct comment quoted once (compile/memo-text.ts). */
 const quoted = memoText(quoteComment);
 
 const ruleText = new WeakMap<Rule, string>();

@@ -3,6 +3,7 @@
 import * as crypto from 'node:crypto';
 import type { IPFamily } from '../../../model/types.js';
 import type { Direction, Mark } from './plan.js';
+import { memoText } from './memo-text.js';
 
 export type { Direction } from './plan.js';
 
@@ -12,16 +13,8 @@ const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'buffer') => Buffer }).hash;
 const sha256 = (input: string): Buffer => (oneShot ? oneShot('sha256', input, 'buffer') : crypto.createHash('sha256').update(input).digest());
 
-/**
- * A full compile names the same few thousand chains and sets over and over (every rule of a policy
- * names its target set): remembered, bounded so churn cannot grow it without limit.
- */
-const memo = new Map<string, string>();
-const MEMO_MAX = 100_000;
-
-export function hash16(input: string): string {
-  const known = memo.get(input);
-  if (known !== undefined) return known;
+/** base32(sha256(input))[:16], remembered per input (compile/memo-text.ts). */
+export const hash16 = memoText((input: string): string => {
   const bytes = sha256(input);
   let out = '';
   let bits = 0;
@@ -35,10 +28,8 @@ export function hash16(input: string): string {
     }
     if (out.length >= 16) break;
   }
-  if (memo.size >= MEMO_MAX) memo.clear();
-  memo.set(input, out);
   return out;
-}
+});
 
 export const CHAIN_INPUT = 'KUBE-ROUTER-INPUT';
 export const CHAIN_FORWARD = 'KUBE-ROUTER-FORWARD';

@@ -1,5 +1,6 @@
-// Comments repeat across rules (each policy rule's pair, every namespace's pod chain): the renderers quote
-// each distinct one once. Bounded so a long-running agent's cache cannot grow without end.
+// Strings computed again and again from the same input: chain and set names (a full compile names the same
+// few thousand over and over), rule comments (the renderers quote each distinct one once). Bounded so a
+// long-running agent's cache cannot grow without end.
 const LIMIT = 100_000;
 
 /** `fn` with its results kept per input string (the whole cache dropped at LIMIT entries). */
