@@ -32,7 +32,8 @@ export async function agentMetricFamilies(): Promise<MetricFamily[]> {
   });
   createClusterStore({ kubeConfig, log, metrics: registry, autoStart: false });
   const health = new HealthMonitor({ log });
-  const config = defaultConfig();
+  // An agent Prometheus scrapes has its metrics server on (the default --metrics-port 0 has none).
+  const config = { ...defaultConfig(), metricsPort: 8080 };
   for (const factory of Object.values(BUILTIN_FACTORIES)) {
     factory?.({ nodeName: 'n1', cluster: emptyClusterView(), log, metrics: registry, health }, config);
   }

@@ -99,6 +99,57 @@ export const ROWS: readonly RowSpec[] = [
           q('rate(kube_router_controller_ipvs_services_skipped{$SEL}[5m])', 'left out {{instance}}'),
         ],
       },
+      {
+        title: 'UDP flows flushed / IPVS statistics read time',
+        type: 'timeseries',
+        description: 'UDP conntrack entries deleted because their backend left the service (per second), and how long the last read of the per-service IPVS statistics took (seconds).',
+        exprs: [
+          q('rate(kube_router_controller_ipvs_udp_conntrack_flushed{$SEL}[5m])', 'flushed/s {{instance}}'),
+          q('kube_router_controller_ipvs_metrics_export_time{$SEL}', 'stats read s {{instance}}'),
+        ],
+      },
+    ],
+  },
+  {
+    title: 'Services (IPVS traffic, the 10 busiest)',
+    panels: [
+      {
+        title: 'Service bytes per second',
+        type: 'timeseries',
+        unit: 'Bps',
+        description: "The kernel's per-service rate estimate, summed over the nodes selected; in: client to service, out: replies.",
+        exprs: [
+          q('topk(10, sum by (svc_namespace, service_name) (kube_router_service_bps_in{$SEL}))', 'in {{svc_namespace}}/{{service_name}}'),
+          q('topk(10, sum by (svc_namespace, service_name) (kube_router_service_bps_out{$SEL}))', 'out {{svc_namespace}}/{{service_name}}'),
+        ],
+      },
+      {
+        title: 'Service packets per second',
+        type: 'timeseries',
+        unit: 'pps',
+        exprs: [
+          q('topk(10, sum by (svc_namespace, service_name) (kube_router_service_pps_in{$SEL}))', 'in {{svc_namespace}}/{{service_name}}'),
+          q('topk(10, sum by (svc_namespace, service_name) (kube_router_service_pps_out{$SEL}))', 'out {{svc_namespace}}/{{service_name}}'),
+        ],
+      },
+      {
+        title: 'Service connections per second',
+        type: 'timeseries',
+        unit: 'cps',
+        exprs: [q('topk(10, sum by (svc_namespace, service_name) (kube_router_service_cps{$SEL}))', '{{svc_namespace}}/{{service_name}}')],
+      },
+      {
+        title: 'Service totals since the virtual server was created',
+        type: 'table',
+        description: 'One row per service address, protocol and port on each node: connections, packets and bytes.',
+        exprs: [
+          q('kube_router_service_total_connections{$SEL}'),
+          q('kube_router_service_packets_in{$SEL}'),
+          q('kube_router_service_packets_out{$SEL}'),
+          q('kube_router_service_bytes_in{$SEL}'),
+          q('kube_router_service_bytes_out{$SEL}'),
+        ],
+      },
     ],
   },
   {
@@ -184,7 +235,7 @@ export function buildDashboard(rows: readonly RowSpec[] = ROWS): Record<string, 
   return {
     title: 'kube-router-ts',
     uid: 'kube-router-ts',
-    description: "kube-router-ts node agents: firewall, routing/BGP and process metrics (kube-router's metric names).",
+    description: "kube-router-ts node agents: firewall, service proxy and per-service traffic, routing/BGP and process metrics (kube-router's metric names).",
     tags: ['kube-router', 'networking'],
     timezone: 'browser',
     schemaVersion: 39,

@@ -11,6 +11,7 @@ import type { SyncReason } from '../../watch/sync-runner.js';
 import type { Controller, ControllerContext } from '../controller.js';
 import { logSync, SyncLoop } from '../sync-loop.js';
 import { ProxyApplier } from './apply/applier.js';
+import { IpvsServiceMetrics } from './apply/ipvs-stats.js';
 import { chooseIpvsWriter } from './apply/ipvs-writer.js';
 import { DUMMY_IF, parseAddrShow } from './apply/dummy-link.js';
 import { ProxyCompiler } from './compile/incremental.js';
@@ -56,10 +57,16 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     failures: counter(ctx.metrics, 'controller_ipvs_sync_failures', 'Failed service proxy syncs (retried with backoff)'),
     writer: gauge(ctx.metrics, 'controller_ipvs_writer', 'How the service proxy writes IPVS: 1 for the writer in use (netlink: resident generic-netlink socket; ipvsadm: the fallback)', ['writer']),
     skipped: counter(ctx.metrics, 'controller_ipvs_services_skipped', 'Service parts left out (invalid annotation, external IP outside the allowed ranges, address conflict)'),
+    udpFlushed: counter(ctx.metrics, 'controller_ipvs_udp_conntrack_flushed', 'UDP conntrack entries deleted because their service backend was removed'),
   };
   let applier: ProxyApplier | undefined;
   const compiler = new ProxyCompiler();
   let extras: ProxyExtras | undefined;
+  // Registered with the controller, not at start, so a scrape (and the dashboard) sees the families from the
+  // first scrape; until the first apply they are empty.
+  if (opts.metricsPort > 0) {
+    new IpvsServiceMetrics(ctx.metrics, () => extras?.readStats() ?? Promise.resolve([]), () => extras?.appliedServers ?? new Map(), (e) => extras?.statsFailed(e));
+  }
   let dsr: DsrApplier | undefined;
   /** TCP MSS for DSR pods' SYNs: the node link's MTU minus two IP headers and a TCP header. */
   let dsrTcpMss: number | undefined;
@@ -235,9 +242,8 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
         families,
         permitAll: opts.ipvsPermitAll,
         gracefulPeriodMs: opts.ipvsGracefulTermination ? opts.ipvsGracefulPeriodMs : 0,
-        metricsEnabled: opts.metricsPort > 0,
         log,
-        registry: ctx.metrics,
+        udpFlushed: m.udpFlushed,
         ipvs: ipvs.writer,
       });
       loop = new SyncLoop(ctx, { name: 'proxy', watched: WATCHED, nodeName: opts.nodeName, periodMs: opts.ipvsSyncPeriodMs, sync });
@@ -255,7 +261,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       const fwmarks = await new DsrApplier({ exec, backend, log }).cleanup(podCIDRs);
       const a = new ProxyApplier({ exec, backend, nodePortRange, excludedCIDRs: opts.excludedCidrs, gracefulPeriodMs: 0, writer: chooseIpvsWriter(exec).writer });
       await a.cleanup(await readLocalAddresses().catch(() => []), fwmarks);
-      const x = new ProxyExtras({ exec, backend, nodeName: opts.nodeName, families, permitAll: false, gracefulPeriodMs: 0, metricsEnabled: false, log, registry: ctx.metrics });
+      const x = new ProxyExtras({ exec, backend, nodeName: opts.nodeName, families, permitAll: false, gracefulPeriodMs: 0, log, udpFlushed: m.udpFlushed });
       await x.cleanup();
       log.info('service proxy: removed its IPVS services, kube-dummy-if and its NAT chain');
     },

@@ -1,18 +1,17 @@
 // What the service proxy does around its IPVS apply, kept apart from the core sync: the VIP firewall
 // (--ipvs-permit-all), the UDP conntrack flush of removed backends, the healthCheckNodePort servers and
-// the per-service IPVS metrics. The controller calls beforeApply / afterApply / onFailure each sync.
+// the source of the per-service IPVS metrics. The controller calls beforeApply / afterApply / onFailure each sync.
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import type { Counter } from 'prom-client';
 import type { BackendName } from '../../dataplane/iptables/backend.js';
 import { isExecError, type Exec } from '../../dataplane/exec.js';
+import type { IpvsServiceStats } from '../../dataplane/ipvs/types.js';
 import type { ClusterSnapshot, IPFamily } from '../../model/types.js';
-import { counter } from '../../observe/metrics.js';
 import { flushUdpConntrack } from './apply/conntrack.js';
 import { DUMMY_IF, parseAddrShow } from './apply/dummy-link.js';
 import { HealthCheckServers } from './apply/health-server.js';
 import { kernelTable } from './apply/ipvs-table.js';
 import { ipvsadmWriter, type IpvsWriter } from './apply/ipvs-writer.js';
-import { IpvsServiceMetrics } from './apply/ipvs-stats.js';
 import { VipFirewallApplier, type VipFirewallReport } from './apply/vip-firewall.js';
 import { compileHealthChecks } from './compile/health-checks.js';
 import { virtualServerKey, type ProxyPlan, type VirtualServer } from './compile/plan.js';
@@ -28,10 +27,9 @@ export interface ProxyExtrasOptions {
   readonly permitAll: boolean;
   /** Removed endpoints drain this long before IPVS deletes them (0: at once); their UDP flows go then. */
   readonly gracefulPeriodMs: number;
-  /** --metrics-port > 0: export per-service IPVS traffic metrics. */
-  readonly metricsEnabled: boolean;
   readonly log: Logger;
-  readonly registry: Registry;
+  /** Counts UDP conntrack entries deleted for removed backends (registered by the controller at construction). */
+  readonly udpFlushed: Counter<string>;
   /** Address the healthCheckNodePort servers listen on (default: all of the node's). */
   readonly healthCheckHost?: string;
   readonly conntrackBinary?: string;
@@ -55,7 +53,6 @@ export async function readNodeAddresses(exec: Exec): Promise<string[]> {
 export class ProxyExtras {
   private readonly firewall: VipFirewallApplier;
   private readonly health: HealthCheckServers;
-  private readonly metrics: IpvsServiceMetrics | undefined;
   private readonly ipvs: IpvsWriter;
   private readonly now: () => number;
   private readonly flushed;
@@ -74,11 +71,8 @@ export class ProxyExtras {
       ...(o.healthCheckHost !== undefined ? { host: o.healthCheckHost } : {}),
       onError: (port, err) => this.warnOnce(`hc:${port}:${err.message}`, { port, err: err.message }, 'service proxy: cannot serve a healthCheckNodePort'),
     });
-    this.flushed = counter(o.registry, 'controller_ipvs_udp_conntrack_flushed', 'UDP conntrack entries deleted because their service backend was removed');
+    this.flushed = o.udpFlushed;
     this.ipvs = o.ipvs ?? ipvsadmWriter(o.exec);
-    this.metrics = o.metricsEnabled
-      ? new IpvsServiceMetrics(o.registry, () => this.ipvs.stats(), () => this.applied ?? new Map(), (e) => this.warnOnce(`stats:${e.message}`, { err: e.message }, 'service proxy: cannot read IPVS statistics'))
-      : undefined;
   }
 
   private warnOnce(key: string, obj: object, msg: string): void {
@@ -158,8 +152,17 @@ export class ProxyExtras {
     await this.firewall.remove(this.o.families);
   }
 
-  /** Test and metrics access. */
-  get serviceMetrics(): IpvsServiceMetrics | undefined {
-    return this.metrics;
+  /** The per-service IPVS statistics, read through the applier's writer (the service metrics' source). */
+  readStats(): Promise<readonly IpvsServiceStats[]> {
+    return this.ipvs.stats();
+  }
+
+  /** The virtual servers of the last applied plan (what the service metrics label). */
+  get appliedServers(): ReadonlyMap<string, VirtualServer> {
+    return this.applied ?? new Map();
+  }
+
+  statsFailed(e: Error): void {
+    this.warnOnce(`stats:${e.message}`, { err: e.message }, 'service proxy: cannot read IPVS statistics');
   }
 }
