@@ -97,8 +97,9 @@ describe('watch', () => {
     await w.ended;
     const took = Date.now() - t0;
     expect(took).toBeGreaterThanOrEqual(900);
-    expect(took).toBeLessThan(3000);
-  });
+    // Far below any server-side default (30 min): the 1 s asked for ended it, with room for a loaded machine.
+    expect(took).toBeLessThan(10_000);
+  }, 15_000);
 
   it('watches one object through its /watch/ item path and cluster-wide paths', async () => {
     const rv = (await req('GET', PODS)).body.metadata.resourceVersion;
