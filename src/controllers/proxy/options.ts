@@ -4,12 +4,13 @@
 import { ownedConfig, type AgentConfig, type OwnedConfig } from '../../cli/flags.js';
 
 /**
- * Flags the proxy reads but does not own: address families, the Service ranges and NodePort range (agent),
+ * Flags the proxy reads but does not own: address families, the Service ranges (the ClusterIP ranges only
+ * to check at start that each served family has one) and NodePort range (agent),
  * --hairpin-mode (router: it also sets bridge hairpin; here it SNATs every service's hairpin traffic) and
  * --metrics-port (agent: per-service IPVS metrics are exported only when metrics are served).
  */
 export const PROXY_SHARED_FLAGS = [
-  'enableIpv4', 'enableIpv6', 'serviceExternalIpRange', 'loadbalancerIpRange', 'serviceNodePortRange', 'hairpinMode', 'metricsPort',
+  'enableIpv4', 'enableIpv6', 'serviceClusterIpRange', 'serviceExternalIpRange', 'loadbalancerIpRange', 'serviceNodePortRange', 'hairpinMode', 'metricsPort',
 ] as const satisfies readonly (keyof AgentConfig)[];
 
 export type ProxyFlagOptions = OwnedConfig<'proxy'> & Pick<AgentConfig, (typeof PROXY_SHARED_FLAGS)[number]>;

@@ -5,18 +5,25 @@ export const DUMMY_IF = 'kube-dummy-if';
 
 const plen = (ip: string) => (ip.includes(':') ? 128 : 32);
 
-/** Lines that add `add` (with a local route whose source is the node IP, not the VIP) and remove `del`. */
-export function vipBatch(add: readonly string[], del: readonly string[], nodeIP: string | undefined): string[] {
+/**
+ * Lines that add `add` (with a local route whose source is the node's address of the VIP's family, not the
+ * VIP) and remove `del`. `nodeIPs`: the node's addresses, at most one per family is used.
+ */
+export function vipBatch(add: readonly string[], del: readonly string[], nodeIPs: string | readonly string[] | undefined): string[] {
+  const sources = typeof nodeIPs === 'string' ? [nodeIPs] : (nodeIPs ?? []);
   const out: string[] = [];
   for (const ip of add) {
-    out.push(`addr add ${ip}/${plen(ip)} dev ${DUMMY_IF}`);
+    const v6 = ip.includes(':');
+    // IPv6: no duplicate address detection, so the VIP is usable at once (kube-router adds IFA_F_NODAD too).
+    out.push(`addr add ${ip}/${plen(ip)} dev ${DUMMY_IF}${v6 ? ' nodad' : ''}`);
     // Without a source, the kernel answers a node process's connection to a VIP from the VIP itself, and a
     // remote endpoint's reply then lands on its own node's copy of that VIP (kube-router #376).
-    if (nodeIP && nodeIP.includes(':') === ip.includes(':')) {
-      out.push(`route replace local ${ip} dev ${DUMMY_IF} table local proto kernel scope host src ${nodeIP}`);
-    }
+    const src = sources.find((s) => s.includes(':') === v6);
+    if (src) out.push(`route replace local ${ip} dev ${DUMMY_IF} table local proto kernel scope host src ${src}`);
   }
-  for (const ip of del) out.push(`addr del ${ip}/${plen(ip)} dev ${DUMMY_IF}`);
+  for (const ip of del) {
+    out.push(`addr del ${ip}/${plen(ip)} dev ${DUMMY_IF}`);
+  }
   return out;
 }
 
