@@ -19,7 +19,7 @@ import type { ProxyInputs } from './compile/services.js';
 import { ZONE_LABEL } from './compile/topology.js';
 import { DsrApplier } from './dsr/applier.js';
 import { ProxyExtras } from './extras.js';
-import type { ProxyOptions } from './options.js';
+import { proxyConfigError, type ProxyOptions } from './options.js';
 
 export interface ProxyDeps {
   readonly exec?: Exec;
@@ -57,19 +57,6 @@ const SYSCTLS_IPV6: readonly [string, string][] = [['net/ipv6/conf/all/forwardin
 function nodeAddress(node: { internalIPs: readonly string[]; externalIPs: readonly string[] } | undefined, family: IPFamily): string | undefined {
   const of = (ips: readonly string[] = []) => ips.find((ip) => ip.includes(':') === (family === 6));
   return of(node?.internalIPs) ?? of(node?.externalIPs);
-}
-
-/** Misconfiguration the proxy cannot serve through, said at start rather than as silently missing services. */
-export function proxyConfigError(opts: Pick<ProxyOptions, 'enableIpv4' | 'enableIpv6' | 'serviceClusterIpRange'>): string | undefined {
-  if (!opts.enableIpv4 && !opts.enableIpv6) return 'service proxy: --enable-ipv4 and --enable-ipv6 are both off: no address family to serve';
-  const ranges = opts.serviceClusterIpRange;
-  if (opts.enableIpv6 && !ranges.some((r) => r.includes(':'))) {
-    return `service proxy: --enable-ipv6 needs an IPv6 --service-cluster-ip-range beside the IPv4 one (e.g. --service-cluster-ip-range=${ranges[0] ?? '10.96.0.0/12'},fd00:10:96::/112); have ${ranges.join(',') || 'none'}`;
-  }
-  if (opts.enableIpv4 && !ranges.some((r) => !r.includes(':'))) {
-    return `service proxy: --enable-ipv4 (on by default) needs an IPv4 --service-cluster-ip-range; have ${ranges.join(',')} (an IPv6-only cluster runs with --enable-ipv4=false --enable-ipv6)`;
-  }
-  return undefined;
 }
 
 export function createProxyController(ctx: ControllerContext, opts: ProxyOptions, deps: ProxyDeps = {}): ProxyController {

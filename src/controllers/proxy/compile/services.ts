@@ -143,21 +143,30 @@ export function compileProxyPlan(snapshot: ClusterSnapshot, inp: ProxyInputs): P
     const settings = serviceSettings(svc, (m) => skipped.push(m));
     const extLocal = svc.externalTrafficPolicy === 'Local' || settings.local;
     const intLocal = svc.internalTrafficPolicy === 'Local';
+    // An address of a family not served is reported above, not again here.
+    const served = (ip: string) => inp.families.includes(ipFamily(ip) ?? 4);
     const externalIPs = svc.externalIPs.filter((ip) => {
       if (!inp.strictExternalIPs || inRanges(ip, inp.externalIPRanges)) return true;
-      skipped.push(`service ${key}: external IP ${ip} is outside --service-external-ip-range (strict external IP validation)`);
+      if (served(ip)) skipped.push(`service ${key}: external IP ${ip} is outside --service-external-ip-range (strict external IP validation)`);
       return false;
     });
     const lbIPs = settings.skipLoadBalancerIPs
       ? []
       : svc.loadBalancerIPs.filter((ip) => {
           if (!inp.strictExternalIPs || inRanges(ip, inp.loadBalancerIPRanges)) return true;
-          skipped.push(`service ${key}: LoadBalancer IP ${ip} is outside --loadbalancer-ip-range (strict external IP validation)`);
+          if (served(ip)) skipped.push(`service ${key}: LoadBalancer IP ${ip} is outside --loadbalancer-ip-range (strict external IP validation)`);
           return false;
         });
 
     for (const family of inp.families) {
       const fam = (ip: string) => ipFamily(ip) === family;
+      // A service is served in the families of its cluster IPs (spec.ipFamilies): a single-stack IPv6
+      // service has no IPv4 NodePort, and an external IP of the other family has no cluster IP to go with.
+      if (!svc.clusterIPs.some(fam)) {
+        const stray = [...externalIPs, ...lbIPs].filter(fam);
+        if (stray.length) skipped.push(`service ${key}: IPv${family} addresses ${stray.join(', ')} not served (the service has no IPv${family} cluster IP)`);
+        continue;
+      }
       for (const sp of svc.ports) {
         const every = endpointsOf(slices.get(key) ?? [], sp, family, inp.nodeName);
         const local = every.filter((e) => e.local);
