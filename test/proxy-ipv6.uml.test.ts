@@ -108,6 +108,15 @@ describe.skipIf(!existsSync('/usr/bin/linux.uml') || !built || !process.env['KRT
     expect(found.steps.served.svipPrt6).toEqual(expect.arrayContaining([`${VIP6},tcp:80`, `${VIP6},udp:53`, `${NODE6},tcp:30080`]));
   });
 
+  it('service metrics carry the IPv6 VIP and NodePort address and count the connections', () => {
+    const m: string[] = found.steps.served.metrics;
+    const conns = (vip: string, proto: string, port: number) =>
+      Number(m.find((l) => l.includes(`service_vip="${vip}"`) && l.includes(`protocol="${proto}"`) && l.includes(`port="${port}"`))?.split(' ').at(-1));
+    expect(conns(VIP6, 'tcp', 80)).toBeGreaterThanOrEqual(4);
+    expect(conns(VIP6, 'udp', 53)).toBeGreaterThanOrEqual(4);
+    expect(conns(NODE6, 'tcp', 30080)).toBe(4);
+  });
+
   it('hairpin: a backend reaching itself through the IPv6 ClusterIP sees the VIP as the source', () => {
     const h: string[] = found.steps.served.hairpin;
     expect(h.sort()).toEqual([`b1 ${VIP6}`, 'b2 fd00:244:1::2']);

@@ -181,7 +181,8 @@ try {
     enableIpv6: true,
     serviceClusterIpRange: ['10.96.0.0/12', 'fd00:10:96::/112'],
     ipvsSyncPeriodMs: 3_600_000,
-    metricsPort: 0,
+    // > 0 turns the per-service IPVS metrics on (the agent, not the controller, serves the port).
+    metricsPort: 20245,
   };
   ctl = createProxyController(ctx, proxyOptionsFrom(config, NODE), { backend: 'legacy' });
   let t = Date.now();
@@ -207,6 +208,10 @@ try {
   // From the node itself: the VIP's local route gives the node's address as the source, not the VIP.
   out.steps.served.fromNode = request(undefined, [{ ...cip6, proto: 'tcp', port: 80 }]);
   out.trafficMs = Date.now() - t;
+  // The per-service metrics of the IPv6 virtual servers, read from IPVS as a scrape does (the kernel folds
+  // its per-CPU counters into the totals every 2 s).
+  await new Promise((r) => setTimeout(r, 2500));
+  out.steps.served.metrics = (await metrics.metrics()).split('\n').filter((l) => l.startsWith('kube_router_service_total_connections') && l.includes('fd00:'));
   mark('traffic');
 
   // The backends' pods now count as another node's: traffic from outside this node's pods is masqueraded.
