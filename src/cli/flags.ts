@@ -29,7 +29,7 @@ export const FLAGS = [
   { name: 'enable-ipv4', group: G, type: 'bool', default: 'true', owner: 'agent', implemented: true,
     help: 'Handle IPv4 addresses, routes and rules.' },
   { name: 'enable-ipv6', group: G, type: 'bool', default: 'false', owner: 'agent', implemented: true,
-    help: 'Handle IPv6 addresses, routes and rules. IPv6-only nodes need --router-id.' },
+    help: 'Handle IPv6 addresses, routes, rules and Services (the service proxy then needs an IPv6 --service-cluster-ip-range). IPv6-only nodes need --router-id.' },
   { name: 'kubeconfig', group: G, type: 'string', default: '', owner: 'agent', implemented: true,
     help: 'Path to a kubeconfig file; empty means the in-cluster service account.' },
   { name: 'master', group: G, type: 'string', default: '', owner: 'agent', implemented: true,

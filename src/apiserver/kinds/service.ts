@@ -37,9 +37,15 @@ function defaults(obj: KubeObject, ctx: StrategyContext): void {
   s.ipFamilyPolicy ??= 'SingleStack';
   if (!Array.isArray(s.ipFamilies) || s.ipFamilies.length === 0) {
     const fams = ctx.alloc.families();
-    const fromIP = typeof s.clusterIP === 'string' ? parseIP(s.clusterIP) : undefined;
-    const primary = fromIP ? (fromIP.family === 4 ? 'IPv4' : 'IPv6') : fams[0]!;
-    s.ipFamilies = s.ipFamilyPolicy !== 'SingleStack' && fams.length === 2 ? [primary, fams.find((f) => f !== primary)!] : [primary];
+    // The families of the requested cluster IPs, in their order (clusterIPs wins over clusterIP).
+    const asked = (Array.isArray(s.clusterIPs) && s.clusterIPs.length ? s.clusterIPs : [s.clusterIP])
+      .map((ip: unknown) => (typeof ip === 'string' ? parseIP(ip) : undefined))
+      .filter((p: ReturnType<typeof parseIP>) => p !== undefined)
+      .map((p: NonNullable<ReturnType<typeof parseIP>>) => (p.family === 4 ? 'IPv4' : 'IPv6'));
+    const primary = asked[0] ?? fams[0]!;
+    s.ipFamilies = asked.length === 2
+      ? asked
+      : s.ipFamilyPolicy !== 'SingleStack' && fams.length === 2 ? [primary, fams.find((f) => f !== primary)!] : [primary];
   }
 }
 
@@ -101,9 +107,22 @@ function validate(obj: KubeObject, errs: FieldErrors, old: KubeObject | undefine
       errs.notSupported('spec.ipFamilyPolicy', s.ipFamilyPolicy, ['PreferDualStack', 'RequireDualStack', 'SingleStack']);
     if (s.ipFamilyPolicy === 'RequireDualStack' && ctx.alloc.families().length < 2)
       errs.invalid('spec.ipFamilyPolicy', s.ipFamilyPolicy, 'this cluster is not configured for dual-stack services');
-    (s.ipFamilies as unknown[]).forEach((f, i) => {
+    const families = s.ipFamilies as unknown[];
+    families.forEach((f, i) => {
       if (f !== 'IPv4' && f !== 'IPv6') errs.notSupported(`spec.ipFamilies[${i}]`, f, ['IPv4', 'IPv6']);
+      else if (families.indexOf(f) !== i) errs.duplicate(`spec.ipFamilies[${i}]`, f);
       else if (!ctx.alloc.cidrFor(f)) errs.invalid(`spec.ipFamilies[${i}]`, f, 'not configured on this cluster');
+    });
+    if (families.length > 2) errs.invalid('spec.ipFamilies', families, 'may specify no more than 2 values');
+    if (families.length > 1 && s.ipFamilyPolicy === 'SingleStack')
+      errs.invalid('spec.ipFamilyPolicy', s.ipFamilyPolicy, "must be RequireDualStack or PreferDualStack when multiple 'ipFamilies' are specified");
+    // Each requested cluster IP is of the family at its index.
+    const ips: unknown[] = Array.isArray(s.clusterIPs) ? s.clusterIPs : [];
+    ips.forEach((ip, i) => {
+      const p = typeof ip === 'string' && ip !== 'None' && ip !== '' ? parseIP(ip) : undefined;
+      const want = families[i];
+      if (p && (want === 'IPv4' || want === 'IPv6') && (p.family === 4 ? 'IPv4' : 'IPv6') !== want)
+        errs.invalid(`spec.clusterIPs[${i}]`, ip, `expected an ${want} value as indicated by \`ipFamilies[${i}]\``);
     });
     if (old && old.spec?.type !== 'ExternalName' && old.spec?.clusterIP && s.clusterIP && s.clusterIP !== old.spec.clusterIP)
       errs.invalid('spec.clusterIPs[0]', s.clusterIP, 'may not change once set');

@@ -19,7 +19,7 @@ import type { ProxyInputs } from './compile/services.js';
 import { ZONE_LABEL } from './compile/topology.js';
 import { DsrApplier } from './dsr/applier.js';
 import { ProxyExtras } from './extras.js';
-import type { ProxyOptions } from './options.js';
+import { proxyConfigError, type ProxyOptions } from './options.js';
 
 export interface ProxyDeps {
   readonly exec?: Exec;
@@ -45,6 +45,19 @@ const SYSCTLS: readonly [string, string][] = [
   ['net/ipv4/conf/all/arp_announce', '2'],
   ['net/ipv4/ip_forward', '1'],
 ];
+
+/**
+ * IPv6 adds only forwarding: IPVS's settings above (net.ipv4.vs.*) hold for both families, and IPv6
+ * neighbour discovery answers only for addresses of the asking link, so the VIPs on kube-dummy-if need no
+ * arp_ignore counterpart.
+ */
+const SYSCTLS_IPV6: readonly [string, string][] = [['net/ipv6/conf/all/forwarding', '1']];
+
+/** The node's address of one family: its first internal one, else its first external one. */
+function nodeAddress(node: { internalIPs: readonly string[]; externalIPs: readonly string[] } | undefined, family: IPFamily): string | undefined {
+  const of = (ips: readonly string[] = []) => ips.find((ip) => ip.includes(':') === (family === 6));
+  return of(node?.internalIPs) ?? of(node?.externalIPs);
+}
 
 export function createProxyController(ctx: ControllerContext, opts: ProxyOptions, deps: ProxyDeps = {}): ProxyController {
   const log = ctx.log;
@@ -91,10 +104,13 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
   function inputs(): ProxyInputs {
     const node = ctx.cluster.snapshot().nodes.get(opts.nodeName);
     const nodeIP = node?.primaryIP;
-    const nodePortAddresses = opts.nodeportBindonAllIp ? localAddresses : [...(node?.internalIPs ?? []), ...(node?.externalIPs ?? [])].slice(0, 1);
+    // One address per served family: NodePorts listen there and masqueraded traffic of that family leaves from it.
+    const nodeIPs = families.map((f) => nodeAddress(node, f)).filter((ip): ip is string => ip !== undefined);
+    const nodePortAddresses = opts.nodeportBindonAllIp ? localAddresses : nodeIPs;
     return {
       nodeName: opts.nodeName,
       ...(nodeIP ? { nodeIP } : {}),
+      ...(families.includes(6) ? { nodeIPs } : {}),
       nodePortAddresses,
       podCIDRs: node?.podCIDRs ?? [],
       families,
@@ -127,7 +143,13 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       fw = await extras!.beforeApply(plan, reason.full);
       // DSR around IPVS: pod tunnels before IPVS tunnels to them, marking after IPVS serves the marks.
       const pre = await dsr!.prepare(plan.dsr, { full: reason.full, podCIDRs: inp.podCIDRs });
-      report = await applier!.apply(plan, { full: reason.full, nodePortAddresses: inp.nodePortAddresses, fwmarks: pre.fwmarks, ...(inp.nodeIP ? { nodeIP: inp.nodeIP } : {}) });
+      report = await applier!.apply(plan, {
+        full: reason.full,
+        nodePortAddresses: inp.nodePortAddresses,
+        fwmarks: pre.fwmarks,
+        ...(inp.nodeIP ? { nodeIP: inp.nodeIP } : {}),
+        ...(inp.nodeIPs ? { nodeIPs: inp.nodeIPs } : {}),
+      });
       dsrReport = await dsr!.finish(plan.dsr, { podCIDRs: inp.podCIDRs });
       after = await extras!.afterApply(plan, snapshot);
     } catch (err) {
@@ -194,7 +216,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
 
   async function setSysctls(): Promise<void> {
     const timeouts = { tcp: opts.serviceTcpTimeoutMs, tcpFin: opts.serviceTcpfinTimeoutMs, udp: opts.serviceUdpTimeoutMs };
-    for (const [key, value] of SYSCTLS) {
+    for (const [key, value] of [...SYSCTLS, ...(families.includes(6) ? SYSCTLS_IPV6 : [])]) {
       await writeFile(`/proc/sys/${key}`, value).catch((e: Error) => log.warn({ sysctl: key, err: e.message }, 'service proxy: cannot set a kernel setting'));
     }
     if (timeouts.tcp || timeouts.tcpFin || timeouts.udp) {
@@ -210,7 +232,8 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       return syncs;
     },
     async start() {
-      if (!opts.enableIpv4) throw new Error('service proxy: only IPv4 is supported so far; run with --enable-ipv4');
+      const bad = proxyConfigError(opts);
+      if (bad) throw new Error(bad);
       // ipvsadm loads ip_vs where modules can load; its failure says clearly that this kernel has no IPVS.
       // Already loaded (its table is in /proc/net of our namespace): nothing to start.
       const loaded = runsHere(exec) && (await access('/proc/net/ip_vs').then(() => true, () => false));
@@ -234,6 +257,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
         nodePortRange,
         excludedCIDRs: opts.excludedCidrs,
         gracefulPeriodMs: opts.ipvsGracefulTermination ? opts.ipvsGracefulPeriodMs : 0,
+        families,
       });
       extras = new ProxyExtras({
         exec,
@@ -259,7 +283,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       const backend = deps.backend ?? (await detectBackend(exec)).backend;
       const podCIDRs = ctx.cluster.snapshot().nodes.get(opts.nodeName)?.podCIDRs ?? [];
       const fwmarks = await new DsrApplier({ exec, backend, log }).cleanup(podCIDRs);
-      const a = new ProxyApplier({ exec, backend, nodePortRange, excludedCIDRs: opts.excludedCidrs, gracefulPeriodMs: 0, writer: chooseIpvsWriter(exec).writer });
+      const a = new ProxyApplier({ exec, backend, nodePortRange, excludedCIDRs: opts.excludedCidrs, gracefulPeriodMs: 0, writer: chooseIpvsWriter(exec).writer, families });
       await a.cleanup(await readLocalAddresses().catch(() => []), fwmarks);
       const x = new ProxyExtras({ exec, backend, nodeName: opts.nodeName, families, permitAll: false, gracefulPeriodMs: 0, log, udpFlushed: m.udpFlushed });
       await x.cleanup();

@@ -149,6 +149,10 @@ export class ProxyExtras {
   /** --cleanup-config: the VIP firewall's chain, jump and sets. */
   async cleanup(): Promise<void> {
     await this.health.close();
+    // The other family first, best effort (a node once run with --enable-ipv6, cleaned without it): its
+    // chain must go before the sets it names can be destroyed, which the served families' removal does.
+    const others = ([4, 6] as const).filter((f) => !this.o.families.includes(f));
+    if (others.length) await this.firewall.remove(others).catch(() => undefined);
     await this.firewall.remove(this.o.families);
   }
 

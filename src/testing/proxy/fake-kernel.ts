@@ -25,6 +25,8 @@ export class FakeProxyKernel {
   /** kube-dummy-if's addresses with their prefix length (undefined: no such link). */
   dummy: Map<string, number> | undefined;
   readonly nat = new Map<string, string[]>([['POSTROUTING', []]]);
+  /** ip6tables' nat table (iptables' is `nat`). */
+  readonly nat6 = new Map<string, string[]>([['POSTROUTING', []]]);
   /** How many times each tool was run, by "tool subcommand" (e.g. "ipvsadm -S"): what a read costs. */
   readonly runs = new Map<string, number>();
 
@@ -72,9 +74,10 @@ export class FakeProxyKernel {
       return out();
     }
     if (cmd === 'ip') return out();
+    const nat = cmd.startsWith('ip6tables') ? this.nat6 : this.nat;
     if (cmd.endsWith('-save')) {
-      const lines = ['*nat', ...[...this.nat.keys()].map((c) => `:${c} ${c === 'POSTROUTING' ? 'ACCEPT' : '-'} [0:0]`)];
-      for (const [c, rules] of this.nat) for (const r of rules) lines.push(`-A ${c} ${r}`);
+      const lines = ['*nat', ...[...nat.keys()].map((c) => `:${c} ${c === 'POSTROUTING' ? 'ACCEPT' : '-'} [0:0]`)];
+      for (const [c, rules] of nat) for (const r of rules) lines.push(`-A ${c} ${r}`);
       return out([...lines, 'COMMIT', ''].join('\n'));
     }
     if (cmd.endsWith('-restore')) {
@@ -82,11 +85,11 @@ export class FakeProxyKernel {
         const m = /^(:|-A |-I |-D |-F |-X )(\S+)(?: - \[0:0\]| (?:1 )?(.*))?$/.exec(line);
         if (!m) continue;
         const [, op, chain, rule] = m as unknown as [string, string, string, string | undefined];
-        if (op === ':' || op === '-F ') this.nat.set(chain, []);
-        else if (op === '-X ') this.nat.delete(chain);
-        else if (op === '-A ') this.nat.get(chain)?.push(rule ?? '');
-        else if (op === '-I ') this.nat.get(chain)?.unshift(rule ?? '');
-        else if (op === '-D ') this.nat.set(chain, (this.nat.get(chain) ?? []).filter((r) => r !== rule));
+        if (op === ':' || op === '-F ') nat.set(chain, []);
+        else if (op === '-X ') nat.delete(chain);
+        else if (op === '-A ') nat.get(chain)?.push(rule ?? '');
+        else if (op === '-I ') nat.get(chain)?.unshift(rule ?? '');
+        else if (op === '-D ') nat.set(chain, (nat.get(chain) ?? []).filter((r) => r !== rule));
       }
       return out();
     }

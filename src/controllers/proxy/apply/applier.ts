@@ -14,6 +14,7 @@ import { renderRestore } from '../../../dataplane/iptables/restore.js';
 import { parseSave } from '../../../dataplane/iptables/save.js';
 import { runsHere, type Exec } from '../../../dataplane/exec.js';
 import { cidrContainsIP } from '../../../model/normalize/cidr.js';
+import type { IPFamily } from '../../../model/types.js';
 import type { ProxyPlan } from '../compile/plan.js';
 import { DUMMY_IF, parseAddrShow, vipBatch } from './dummy-link.js';
 import type { VirtualServer } from '../compile/plan.js';
@@ -31,6 +32,8 @@ export interface ProxyApplierOptions {
   readonly now?: () => number;
   /** Where IPVS is read and written (default: ipvsadm through `exec`). */
   readonly writer?: IpvsWriter;
+  /** Address families served: the NAT chain is kept in iptables (4) and ip6tables (6) for these. Default [4]. */
+  readonly families?: readonly IPFamily[];
 }
 
 export interface ApplyReport {
@@ -57,6 +60,8 @@ export interface ApplyOptions {
   readonly full: boolean;
   readonly nodePortAddresses: readonly string[];
   readonly nodeIP?: string;
+  /** The node's address per family (dual-stack): the source of the VIPs' local routes. Default: nodeIP. */
+  readonly nodeIPs?: readonly string[];
   /** Firewall marks whose IPVS services are ours (DSR): the plan's and those our mangle chain still marks. */
   readonly fwmarks?: ReadonlySet<number>;
 }
@@ -67,7 +72,9 @@ export class ProxyApplier {
   private readonly draining = new Map<string, number>();
   /** Addresses we put on kube-dummy-if (as last read or written). */
   private vips = new Set<string>();
-  private natRules: string[] | undefined;
+  /** Our NAT chain's rules per family as last written or read (absent: read it next time). */
+  private readonly natRules = new Map<IPFamily, string[]>();
+  private readonly families: readonly IPFamily[];
   private dummyReady = false;
   /** kube-dummy-if's addresses are as `vips` says (false: read them before the next change). */
   private vipsKnown = false;
@@ -81,6 +88,7 @@ export class ProxyApplier {
   constructor(private readonly o: ProxyApplierOptions) {
     this.now = o.now ?? Date.now;
     this.writer = o.writer ?? ipvsadmWriter(o.exec);
+    this.families = o.families ?? [4];
   }
 
   private run(cmd: string, args: readonly string[], input?: string) {
@@ -109,7 +117,7 @@ export class ProxyApplier {
     this.vipsKnown = false;
     this.table = undefined;
     this.applied.clear();
-    this.natRules = undefined;
+    this.natRules.clear();
   }
 
   /** How many IPVS virtual servers the applier believes the kernel holds (undefined: it will read them). */
@@ -152,7 +160,7 @@ export class ProxyApplier {
     const add = plan.vips.filter((ip) => !this.vips.has(ip));
     const del = [...this.vips].filter((ip) => !want.has(ip));
     if (add.length) {
-      await this.run('ip', ['-batch', '-'], vipBatch(add, [], opts.nodeIP).join('\n') + '\n');
+      await this.run('ip', ['-batch', '-'], vipBatch(add, [], opts.nodeIPs ?? opts.nodeIP).join('\n') + '\n');
       for (const ip of add) this.vips.add(ip);
     }
     const tVips = performance.now();
@@ -187,25 +195,11 @@ export class ProxyApplier {
     for (const [k, v] of stillDraining) this.draining.set(k, v);
     const tIpvs = performance.now();
 
-    // 3. Source NAT: restore our chain when its rules changed (or, on a full sync, when it is not as we left it).
-    const rules = natChainRules(plan.nat);
+    // 3. Source NAT, per family (iptables, ip6tables): restore our chain when its rules changed (or, on a
+    // full sync, when it is not as we left it).
     let natChanged = false;
-    const bin = binaries(this.o.backend, 4);
-    let needJump = this.natRules === undefined;
-    if (opts.full || this.natRules === undefined) {
-      const nat = parseSave((await this.run(bin.save, ['-t', 'nat'])).stdout).get('nat');
-      const chain = nat?.chains.get(NAT_CHAIN);
-      needJump = !(nat?.chains.get('POSTROUTING')?.rules.some((r) => r.endsWith(`-j ${NAT_CHAIN}`)) ?? false);
-      if (!chain || chain.rules.length !== rules.length) this.natRules = undefined;
-    }
-    if (needJump || this.natRules === undefined || this.natRules.join('\n') !== rules.join('\n')) {
-      const text = renderRestore('nat', {
-        edits: [{ kind: 'replace', chain: NAT_CHAIN, rules }],
-        extra: needJump ? [`-I POSTROUTING 1 ${NAT_JUMP}`] : [],
-      });
-      await this.run(bin.restore, ['--noflush', '--wait=5'], text);
-      this.natRules = rules;
-      natChanged = true;
+    for (const family of this.families) {
+      if (await this.applyNat(plan, family, opts.full)) natChanged = true;
     }
     const tNat = performance.now();
 
@@ -233,6 +227,28 @@ export class ProxyApplier {
     };
   }
 
+  /** Our NAT chain of one family as the plan wants it; true when it was written. */
+  private async applyNat(plan: ProxyPlan, family: IPFamily, full: boolean): Promise<boolean> {
+    const rules = natChainRules(plan.nat, family);
+    const bin = binaries(this.o.backend, family);
+    let known = this.natRules.get(family);
+    let needJump = known === undefined;
+    if (full || known === undefined) {
+      const nat = parseSave((await this.run(bin.save, ['-t', 'nat'])).stdout).get('nat');
+      const chain = nat?.chains.get(NAT_CHAIN);
+      needJump = !(nat?.chains.get('POSTROUTING')?.rules.some((r) => r.endsWith(`-j ${NAT_CHAIN}`)) ?? false);
+      if (!chain || chain.rules.length !== rules.length) known = undefined;
+    }
+    if (!needJump && known !== undefined && known.join('\n') === rules.join('\n')) return false;
+    const text = renderRestore('nat', {
+      edits: [{ kind: 'replace', chain: NAT_CHAIN, rules }],
+      extra: needJump ? [`-I POSTROUTING 1 ${NAT_JUMP}`] : [],
+    });
+    await this.run(bin.restore, ['--noflush', '--wait=5'], text);
+    this.natRules.set(family, rules);
+    return true;
+  }
+
   /** Soonest moment a draining real server may go (the controller schedules a sync for it). */
   nextDrainDeadline(): number | undefined {
     let min: number | undefined;
@@ -249,9 +265,16 @@ export class ProxyApplier {
     const d = diffIpvs(new Map(), current, { owned: (v) => this.owned(v, new Set(), nodePorts, fwmarks), graceful: false, keepDraining: new Set() });
     if (d.ops.length) await this.writer.write(d.ops);
     await this.o.exec('ip', ['link', 'del', DUMMY_IF], { okCodes: [1, 2] });
-    const bin = binaries(this.o.backend, 4);
-    const nat = parseSave((await this.run(bin.save, ['-t', 'nat'])).stdout).get('nat');
-    if (nat?.chains.has(NAT_CHAIN)) {
+    // Both families: a node once run with --enable-ipv6 is cleaned without it too. A family not served now
+    // is best effort (this host may have no ip6tables at all).
+    for (const family of [4, 6] as const) {
+      const bin = binaries(this.o.backend, family);
+      const saved = await this.run(bin.save, ['-t', 'nat']).catch((e: unknown) => {
+        if (this.families.includes(family)) throw e;
+        return undefined;
+      });
+      const nat = saved && parseSave(saved.stdout).get('nat');
+      if (!nat?.chains.has(NAT_CHAIN)) continue;
       const jumps = (nat.chains.get('POSTROUTING')?.rules ?? []).filter((r) => r.endsWith(`-j ${NAT_CHAIN}`)).map((r) => `-D POSTROUTING ${r}`);
       await this.run(bin.restore, ['--noflush', '--wait=5'], ['*nat', ...jumps, `-F ${NAT_CHAIN}`, `-X ${NAT_CHAIN}`, 'COMMIT', ''].join('\n'));
     }

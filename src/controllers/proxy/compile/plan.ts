@@ -98,6 +98,11 @@ export function virtualServerKey(v: { protocol: IpvsProtocol; address: string; p
   return `${v.protocol}/${v.address.includes(':') ? `[${v.address}]` : v.address}:${v.port}`;
 }
 
+/** The address family a NAT rule belongs to: iptables (4) or ip6tables (6). */
+export function natRuleFamily(r: NatRule): 4 | 6 {
+  return (r.kind === 'hairpin' ? r.vip : r.toSource).includes(':') ? 6 : 4;
+}
+
 export function ipvsProtocol(p: Protocol): IpvsProtocol {
   return p === 'TCP' ? 'tcp' : p === 'UDP' ? 'udp' : 'sctp';
 }

@@ -10,8 +10,13 @@ import { ipvsProtocol, virtualServerKey, type NatRule, type ProxyPlan, type Real
 
 export interface ProxyInputs {
   readonly nodeName: string;
-  /** The node's own address: source of masqueraded traffic. */
+  /** The node's own (primary) address: source of masqueraded traffic of its family. */
   readonly nodeIP?: string;
+  /**
+   * The node's address in each served family (dual-stack: one IPv4, one IPv6): the source of masqueraded
+   * traffic of that family. Absent: `nodeIP` alone.
+   */
+  readonly nodeIPs?: readonly string[];
   /** Where NodePorts are served: the node's primary IP, or every local address (--nodeport-bindon-all-ip). */
   readonly nodePortAddresses: readonly string[];
   /** This node's pod CIDRs: traffic between them and the services is never NATed. */
@@ -34,6 +39,12 @@ export interface ProxyInputs {
 const PROXY_NAME_LABEL = 'service.kubernetes.io/service-proxy-name';
 const HEADLESS_LABEL = 'service.kubernetes.io/headless';
 const DEFAULT_AFFINITY_SECONDS = 10_800;
+const FAMILY_FLAG: Record<IPFamily, string> = { 4: '--enable-ipv4', 6: '--enable-ipv6' };
+
+/** The node's address of one family, from `nodeIPs` or else `nodeIP`. */
+export function nodeAddressOf(inp: Pick<ProxyInputs, 'nodeIP' | 'nodeIPs'>, family: IPFamily): string | undefined {
+  return (inp.nodeIPs ?? (inp.nodeIP ? [inp.nodeIP] : [])).find((ip) => ipFamily(ip) === family);
+}
 
 /** Why a service is not ours to program, or undefined when it is. */
 export function notServed(svc: ServiceModel): string | undefined {
@@ -123,24 +134,39 @@ export function compileProxyPlan(snapshot: ClusterSnapshot, inp: ProxyInputs): P
     const key = `${svc.namespace}/${svc.name}`;
     const why = notServed(svc);
     if (why) continue; // not ours: silently, as kube-router (headless services are normal, not news)
+    // A family this node does not serve (an IPv6 address with --enable-ipv6 off): said, not silently dropped.
+    for (const f of [4, 6] as const) {
+      if (inp.families.includes(f)) continue;
+      const off = [...svc.clusterIPs, ...svc.externalIPs, ...svc.loadBalancerIPs].filter((ip) => ipFamily(ip) === f);
+      if (off.length) skipped.push(`service ${key}: IPv${f} addresses ${off.join(', ')} not served (${FAMILY_FLAG[f]} is off)`);
+    }
     const settings = serviceSettings(svc, (m) => skipped.push(m));
     const extLocal = svc.externalTrafficPolicy === 'Local' || settings.local;
     const intLocal = svc.internalTrafficPolicy === 'Local';
+    // An address of a family not served is reported above, not again here.
+    const served = (ip: string) => inp.families.includes(ipFamily(ip) ?? 4);
     const externalIPs = svc.externalIPs.filter((ip) => {
       if (!inp.strictExternalIPs || inRanges(ip, inp.externalIPRanges)) return true;
-      skipped.push(`service ${key}: external IP ${ip} is outside --service-external-ip-range (strict external IP validation)`);
+      if (served(ip)) skipped.push(`service ${key}: external IP ${ip} is outside --service-external-ip-range (strict external IP validation)`);
       return false;
     });
     const lbIPs = settings.skipLoadBalancerIPs
       ? []
       : svc.loadBalancerIPs.filter((ip) => {
           if (!inp.strictExternalIPs || inRanges(ip, inp.loadBalancerIPRanges)) return true;
-          skipped.push(`service ${key}: LoadBalancer IP ${ip} is outside --loadbalancer-ip-range (strict external IP validation)`);
+          if (served(ip)) skipped.push(`service ${key}: LoadBalancer IP ${ip} is outside --loadbalancer-ip-range (strict external IP validation)`);
           return false;
         });
 
     for (const family of inp.families) {
       const fam = (ip: string) => ipFamily(ip) === family;
+      // A service is served in the families of its cluster IPs (spec.ipFamilies): a single-stack IPv6
+      // service has no IPv4 NodePort, and an external IP of the other family has no cluster IP to go with.
+      if (!svc.clusterIPs.some(fam)) {
+        const stray = [...externalIPs, ...lbIPs].filter(fam);
+        if (stray.length) skipped.push(`service ${key}: IPv${family} addresses ${stray.join(', ')} not served (the service has no IPv${family} cluster IP)`);
+        continue;
+      }
       for (const sp of svc.ports) {
         const every = endpointsOf(slices.get(key) ?? [], sp, family, inp.nodeName);
         const local = every.filter((e) => e.local);
@@ -184,6 +210,9 @@ export function compileProxyPlan(snapshot: ClusterSnapshot, inp: ProxyInputs): P
         // DSR: the pod receives the packet unchanged, so it must listen on the service port itself
         // (no port remap) and be a pod (a hostNetwork endpoint has no netns of its own to decapsulate in).
         let dsr = settings.dsr && family === 4;
+        if (settings.dsr && family === 6 && [...externalIPs, ...lbIPs].some(fam)) {
+          skipped.push(`service ${key} port ${sp.name || sp.port}: DSR is IPv4 only so far; its IPv6 addresses are served in NAT mode`);
+        }
         let dsrEps = external;
         if (dsr) {
           const remapped = external.find((e) => e.port !== sp.port);
@@ -215,9 +244,15 @@ export function compileProxyPlan(snapshot: ClusterSnapshot, inp: ProxyInputs): P
       }
     }
   }
-  if (inp.nodeIP) {
-    nat.unshift({ kind: 'masquerade', exceptCIDRs: inp.masqueradeAll ? [] : [...inp.podCIDRs], toSource: inp.nodeIP });
+  // One masquerade rule per served family, to the node's address of that family, except its pod CIDRs.
+  const masquerade: NatRule[] = [];
+  for (const family of inp.families) {
+    const toSource = nodeAddressOf(inp, family);
+    if (!toSource) continue;
+    const exceptCIDRs = inp.masqueradeAll ? [] : inp.podCIDRs.filter((c) => c.includes(':') === (family === 6));
+    masquerade.push({ kind: 'masquerade', exceptCIDRs, toSource });
   }
+  nat.unshift(...masquerade);
   placeDsrServers(servers, [...dsrServers.values()], skipped);
   return { virtualServers: servers, vips: [...vips].sort(), nat, skipped, dsr: compileDsr(servers, inp.dsrTcpMss ?? DEFAULT_DSR_TCP_MSS) };
 }
