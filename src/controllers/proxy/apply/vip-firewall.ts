@@ -70,6 +70,10 @@ export class VipFirewallApplier {
   private async applyInner(plan: VipFirewallPlan, full: boolean): Promise<VipFirewallReport> {
     if (full) this.invalidate();
     if (!plan.enabled) return this.remove(plan.families);
+    // The filter reads the chain check needs start beside the set read: independent reads, and one after
+    // another they sit on the proxy's first sync (process starts are slow inside user-mode Linux).
+    const filterReads = new Map(plan.families.filter((f) => !this.written.has(f)).map((f) => [f, this.o.exec(binaries(this.o.backend, f).save, ['-t', 'filter'])] as const));
+    for (const r of filterReads.values()) r.catch(() => {}); // awaited below; a failure there, not unhandled here
     if (!this.sets) this.sets = parseIpsetSave((await this.o.exec(this.ipset, ['save'])).stdout, (n) => OUR_SETS.has(n));
     const stats: SetDiffStats = { created: 0, swapped: 0, added: 0, deleted: 0 };
     const lines: string[] = [];
@@ -96,7 +100,7 @@ export class VipFirewallApplier {
     for (const f of plan.families) {
       if (this.written.has(f)) continue;
       const bin = binaries(this.o.backend, f);
-      const filter = parseSave((await this.o.exec(bin.save, ['-t', 'filter'])).stdout).get('filter');
+      const filter = parseSave((await filterReads.get(f)!).stdout).get('filter');
       const have = filter?.chains.get(SERVICES_CHAIN)?.rules ?? [];
       const want = chainRules(f);
       const jump = inputJump(f);

@@ -6,12 +6,13 @@
 // jumps, rules of priority 32764 -> table 78 and 32765 -> table 79 and those tables' routes, and
 // kube-tunnel-if in the network namespaces of this node's pods.
 import type { Logger } from 'pino';
-import { binaries, type BackendName } from '../../../dataplane/iptables/backend.js';
+import { countTableRoutes, readRules } from '../../../dataplane/ip/rtnl-read.js';
+import { binaries, legacyTableAbsent, type BackendName } from '../../../dataplane/iptables/backend.js';
 import { renderRestore } from '../../../dataplane/iptables/restore.js';
 import { parseSave } from '../../../dataplane/iptables/save.js';
-import type { Exec } from '../../../dataplane/exec.js';
+import { runsHere, type Exec } from '../../../dataplane/exec.js';
 import { cidrContainsIP } from '../../../model/normalize/cidr.js';
-import { DSR_TABLE, EXTERNAL_IP_TABLE } from '../compile/dsr.js';
+import { DSR_RULE_PRIORITY, DSR_TABLE, EXTERNAL_IP_RULE_PRIORITY, EXTERNAL_IP_TABLE } from '../compile/dsr.js';
 import type { DsrPlan } from '../compile/plan.js';
 import { desiredRoutes, desiredRules, DSR_CHAIN, DSR_JUMP, DSR_JUMP_CHAINS, dsrChainRules, parseRoutes, parseRules, policyBatch, type PolicyRule, type TableRoute } from './node-rules.js';
 import { HOST_NETNS_SOURCE, scanNetns, type NetnsSource } from './pod-netns.js';
@@ -67,7 +68,26 @@ export class DsrApplier {
     this.pods = undefined;
   }
 
+  /**
+   * Whether the kernel says, without a process, that nothing of ours can exist: no mangle table (legacy
+   * x_tables lists its tables in /proc), no rule at our priorities or to our tables, both tables empty or
+   * never created (rtnetlink). Then the four reads below would find nothing; a node that never used DSR
+   * (most of them) starts without those four process starts. Only for commands that run here, where /proc
+   * and the netlink socket are the commands' own namespace; false whenever anything cannot be told.
+   */
+  private kernelHoldsNothingOfOurs(): boolean {
+    if (!runsHere(this.o.exec) || this.o.backend !== 'legacy' || legacyTableAbsent(4, 'mangle') !== true) return false;
+    try {
+      const rules = readRules(4);
+      if (!rules || rules.some((r) => r.priority === DSR_RULE_PRIORITY || r.priority === EXTERNAL_IP_RULE_PRIORITY || r.table === DSR_TABLE || r.table === EXTERNAL_IP_TABLE)) return false;
+      return [DSR_TABLE, EXTERNAL_IP_TABLE].every((t) => countTableRoutes(t) === 0);
+    } catch {
+      return false;
+    }
+  }
+
   private async readNode(): Promise<NodeState> {
+    if (this.kernelHoldsNothingOfOurs()) return { chain: undefined, jumps: new Set(), rules: [], routes: [] };
     // Four independent reads at once: each is a process start, and one after another they sit on the
     // proxy's first sync for seconds where process starts are slow (user-mode Linux).
     const [save, ruleShow, ...tables] = await Promise.all([
