@@ -2,7 +2,7 @@
 // as the kernel lays them out) parsed into addresses, rules and route tables. The kernel side is
 // rtnl-read.kernel.test.ts (the same answers as `ip`).
 import { describe, expect, it } from 'vitest';
-import { dumpRequest, parseAddresses, parseDump, parseRules, routeTables, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWRULE } from './rtnl-read.js';
+import { dumpRequest, parseAddresses, parseDump, parseLinks, parseRoutes, parseRules, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTM_NEWRULE } from './rtnl-read.js';
 
 const attr = (type: number, value: Buffer): Buffer => {
   const a = Buffer.alloc((4 + value.length + 3) & ~3);
@@ -67,7 +67,7 @@ describe('rtnetlink dump replies', () => {
     ]);
   });
 
-  it('rules: priority, fwmark and the 32-bit table attribute over the header byte', () => {
+  it('rules: priority, fwmark, source and the 32-bit table attribute over the header byte', () => {
     const hdr = (table: number) => {
       const b = Buffer.alloc(12);
       b[0] = 2;
@@ -81,21 +81,53 @@ describe('rtnetlink dump replies', () => {
       done(),
     ]);
     expect(parseRules(parseDump(buf, 12))).toEqual([
-      { priority: 0, table: 255 },
-      { priority: 32764, table: 78, fwmark: 0x7b },
-      { priority: 100, table: 1000 },
+      { priority: 0, table: 255, srcLen: 0 },
+      { priority: 32764, table: 78, fwmark: 0x7b, srcLen: 0 },
+      { priority: 100, table: 1000, srcLen: 0 },
     ]);
   });
 
-  it('routes: the table of each; a kernel that ignores the filter sends others, told apart by table', () => {
-    const rt = (table: number) => {
+  it('routes: table, protocol, destination, gateway, link and source; cloned entries left out', () => {
+    const rt = (table: number, proto: number, dstLen: number, flags = 0) => {
       const b = Buffer.alloc(12);
       b[0] = 2;
+      b[1] = dstLen;
       b[4] = table;
+      b[5] = proto;
+      b[7] = 1;
+      b.writeUInt32LE(flags, 8);
       return b;
     };
-    const buf = Buffer.concat([msg(RTM_NEWROUTE, rt(254), attr(15, u32(254))), msg(RTM_NEWROUTE, rt(79), attr(15, u32(79))), done()]);
-    expect(routeTables(parseDump(buf, 12))).toEqual([254, 79]);
+    const buf = Buffer.concat([
+      msg(RTM_NEWROUTE, rt(254, 17, 24), attr(1, Buffer.from([10, 244, 1, 0])), attr(5, Buffer.from([172, 20, 0, 12])), attr(4, u32(3)), attr(15, u32(254))),
+      msg(RTM_NEWROUTE, rt(252, 17, 0), attr(7, Buffer.from([10, 0, 0, 1])), attr(15, u32(1000))),
+      msg(RTM_NEWROUTE, rt(254, 17, 32, 0x200), attr(1, Buffer.from([10, 0, 0, 9])), attr(15, u32(254))),
+      done(),
+    ]);
+    expect(parseRoutes(parseDump(buf, 12))).toEqual([
+      { family: 4, table: 254, protocol: 17, type: 1, dst: '10.244.1.0', dstLen: 24, gateway: '172.20.0.12', oif: 3, complexNexthop: false },
+      { family: 4, table: 1000, protocol: 17, type: 1, dstLen: 0, prefsrc: '10.0.0.1', complexNexthop: false },
+    ]);
+  });
+
+  it('links: name, MTU, flags, kind and a tunnel\'s ends from the nested link info', () => {
+    const ifinfo = (index: number, flags: number) => {
+      const b = Buffer.alloc(16);
+      b.writeInt32LE(index, 4);
+      b.writeUInt32LE(flags, 8);
+      return b;
+    };
+    const nest = (type: number, ...inner: Buffer[]) => attr(type, Buffer.concat(inner));
+    const buf = Buffer.concat([
+      msg(RTM_NEWLINK, ifinfo(1, 0x49), attr(3, Buffer.from('lo\0')), attr(4, u32(65536))),
+      msg(RTM_NEWLINK, ifinfo(7, 0x10041), attr(3, Buffer.from('tun-ac14000c\0')), attr(4, u32(1480)),
+        nest(18, attr(1, Buffer.from('ipip\0')), nest(2, attr(2, Buffer.from([172, 20, 0, 11])), attr(3, Buffer.from([172, 20, 0, 12]))))),
+      done(),
+    ]);
+    expect(parseLinks(parseDump(buf, 16))).toEqual([
+      { index: 1, name: 'lo', mtu: 65536, flags: 0x49 },
+      { index: 7, name: 'tun-ac14000c', mtu: 1480, flags: 0x10041, kind: 'ipip', local: '172.20.0.11', remote: '172.20.0.12' },
+    ]);
   });
 
   it('an error ends the dump: allowed errnos (a table never created) read as empty, others throw', () => {
