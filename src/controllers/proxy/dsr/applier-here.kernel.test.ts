@@ -1,6 +1,6 @@
 // The DSR applier run as the agent runs it (execHost, inside the node's own namespace), iptables-legacy as in
-// the lab: on a node where the kernel says nothing of DSR's can exist (no mangle table, no rule at our
-// priorities, tables 78/79 empty) the first sync makes none of its four reads; anything left over from an
+// the lab: on a node where the kernel says nothing of DSR's can exist (no mangle table, no rule looking up
+// tables 78/79, both empty) the first sync makes none of its four reads; anything left over from an
 // earlier run (a crash mid-apply can leave any one piece) still makes it read and clean up.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -39,7 +39,9 @@ describe('DSR applier on the agent runner, nothing of ours in the kernel', () =>
     node = netns.exec(ns);
   });
 
-  it('a node that never used DSR: no reads, no writes', async () => {
+  it("a node that never used DSR: no reads, no writes (the router's policy rule at 32765 is not ours)", async () => {
+    await node('ip', ['rule', 'add', 'from', '10.244.0.0/24', 'lookup', '77']);
+    expect((await node('ip', ['rule', 'show'])).stdout).toContain('32765:\tfrom 10.244.0.0/24 lookup 77');
     const r = await syncEmptyPlan(ns);
     expect(r).toEqual({ changed: false, commands: [] });
   });

@@ -12,7 +12,7 @@ import { renderRestore } from '../../../dataplane/iptables/restore.js';
 import { parseSave } from '../../../dataplane/iptables/save.js';
 import { runsHere, type Exec } from '../../../dataplane/exec.js';
 import { cidrContainsIP } from '../../../model/normalize/cidr.js';
-import { DSR_RULE_PRIORITY, DSR_TABLE, EXTERNAL_IP_RULE_PRIORITY, EXTERNAL_IP_TABLE } from '../compile/dsr.js';
+import { DSR_TABLE, EXTERNAL_IP_TABLE } from '../compile/dsr.js';
 import type { DsrPlan } from '../compile/plan.js';
 import { desiredRoutes, desiredRules, DSR_CHAIN, DSR_JUMP, DSR_JUMP_CHAINS, dsrChainRules, parseRoutes, parseRules, policyBatch, type PolicyRule, type TableRoute } from './node-rules.js';
 import { HOST_NETNS_SOURCE, scanNetns, type NetnsSource } from './pod-netns.js';
@@ -70,7 +70,7 @@ export class DsrApplier {
 
   /**
    * Whether the kernel says, without a process, that nothing of ours can exist: no mangle table (legacy
-   * x_tables lists its tables in /proc), no rule at our priorities or to our tables, both tables empty or
+   * x_tables lists its tables in /proc), no rule looking up our tables, both tables empty or
    * never created (rtnetlink). Then the four reads below would find nothing; a node that never used DSR
    * (most of them) starts without those four process starts. Only for commands that run here, where /proc
    * and the netlink socket are the commands' own namespace; false whenever anything cannot be told.
@@ -79,7 +79,9 @@ export class DsrApplier {
     if (!runsHere(this.o.exec) || this.o.backend !== 'legacy' || legacyTableAbsent(4, 'mangle') !== true) return false;
     try {
       const rules = readRules(4);
-      if (!rules || rules.some((r) => r.priority === DSR_RULE_PRIORITY || r.priority === EXTERNAL_IP_RULE_PRIORITY || r.table === DSR_TABLE || r.table === EXTERNAL_IP_TABLE)) return false;
+      // Every rule of ours looks up table 78 or 79 (a foreign one to them only costs the reads). Not by
+      // priority: the router's `from <pod CIDR> lookup 77` rule gets 32765 from the kernel when added bare.
+      if (!rules || rules.some((r) => r.table === DSR_TABLE || r.table === EXTERNAL_IP_TABLE)) return false;
       return [DSR_TABLE, EXTERNAL_IP_TABLE].every((t) => countTableRoutes(t) === 0);
     } catch {
       return false;
