@@ -5,6 +5,7 @@
 import { binaries, type BackendName } from '../../../dataplane/iptables/backend.js';
 import { quoteComment } from '../../../dataplane/iptables/restore.js';
 import { parseIpsetSave, setRestoreLines, type SetDiffStats } from '../../../dataplane/ipset/ipset.js';
+import { ipsetRestoreExist, ipsetSave } from '../../../dataplane/ipset/resident.js';
 import { parseCIDR } from '../../../model/normalize/cidr.js';
 import { GO_ADDRESSES, ipFamily } from '../../../model/normalize/ip.js';
 import type { IPFamily as Family } from '../../../model/types.js';
@@ -92,11 +93,11 @@ export async function syncForwardEgress(exec: Exec, backend: BackendName, inp: F
   // The reads are independent: all at once (each is a process start, seconds of wall time one after
   // another where starts are slow, as in user-mode Linux); the sets are written before the rules using them.
   const [saved, ...chains] = await Promise.all([
-    execAnyCode(exec, 'ipset', ['save']),
+    ipsetSave(exec).then((stdout) => ({ stdout }), () => ({ stdout: '' })),
     ...inp.families.flatMap((f) => [listRules(exec, binFor(backend, f).cli, 'filter', 'FORWARD'), listRules(exec, binFor(backend, f).cli, 'nat', 'POSTROUTING')]),
   ]);
   const batch = renderIpsetRestore(inp, saved.stdout);
-  if (batch) await exec('ipset', ['restore', '-exist'], { input: batch });
+  await ipsetRestoreExist(exec, batch);
   for (const [i, f] of inp.families.entries()) {
     const forward = chains[2 * i] as string[];
     const jumps = {
