@@ -1,7 +1,7 @@
 // The service proxy (--run-service-proxy): Services on IPVS in masquerade mode (DSR services in tunnel mode). Watches services,
 // endpoint slices and its own node; compiles a ProxyPlan (compile/, pure) and applies the differences
 // (apply/). Each node runs its own, in the agent's network namespace.
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { execHost, runsHere, type Exec } from '../../dataplane/exec.js';
 import { detectBackend, type BackendName } from '../../dataplane/iptables/backend.js';
@@ -44,6 +44,15 @@ const SYSCTLS: readonly [string, string][] = [
   ['net/ipv4/conf/all/arp_announce', '2'],
   ['net/ipv4/ip_forward', '1'],
 ];
+
+/** A sysfs/procfs file's text, '' when it cannot be read. */
+function readSmallFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 export function createProxyController(ctx: ControllerContext, opts: ProxyOptions, deps: ProxyDeps = {}): ProxyController {
   const log = ctx.log;
@@ -175,7 +184,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     // from sysfs (a process start costs seconds of wall time inside user-mode Linux).
     if (runsHere(exec) && nodeIP) {
       const dev = Object.entries(networkInterfaces()).find(([, as]) => as?.some((a) => a.address === nodeIP))?.[0];
-      const mtu = dev ? Number((await readFile(`/sys/class/net/${dev}/mtu`, 'utf8').catch(() => '')).trim()) : NaN;
+      const mtu = dev ? Number(readSmallFile(`/sys/class/net/${dev}/mtu`).trim()) : NaN;
       if (dev && mtu > 0) return mtu;
     }
     const { stdout } = await exec('ip', ['-o', 'addr', 'show']);
@@ -187,8 +196,15 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
 
   async function setSysctls(): Promise<void> {
     const timeouts = { tcp: opts.serviceTcpTimeoutMs, tcpFin: opts.serviceTcpfinTimeoutMs, udp: opts.serviceUdpTimeoutMs };
+    // Synchronous: a /proc/sys write is done when the syscall returns, and each asynchronous one waited for
+    // the event loop three times (open, write, close) while the other controllers' start-up work held it:
+    // 1-3 s of the proxy's start inside user-mode Linux, on the path to healthy.
     for (const [key, value] of SYSCTLS) {
-      await writeFile(`/proc/sys/${key}`, value).catch((e: Error) => log.warn({ sysctl: key, err: e.message }, 'service proxy: cannot set a kernel setting'));
+      try {
+        writeFileSync(`/proc/sys/${key}`, value);
+      } catch (e) {
+        log.warn({ sysctl: key, err: (e as Error).message }, 'service proxy: cannot set a kernel setting');
+      }
     }
     if (timeouts.tcp || timeouts.tcpFin || timeouts.udp) {
       // ipvsadm --set takes all three; 0 keeps the kernel's value for that one.
@@ -206,7 +222,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       if (!opts.enableIpv4) throw new Error('service proxy: only IPv4 is supported so far; run with --enable-ipv4');
       // ipvsadm loads ip_vs where modules can load; its failure says clearly that this kernel has no IPVS.
       // Already loaded (its table is in /proc/net of our namespace): nothing to start.
-      const loaded = runsHere(exec) && (await access('/proc/net/ip_vs').then(() => true, () => false));
+      const loaded = runsHere(exec) && existsSync('/proc/net/ip_vs');
       if (!loaded) await exec('ipvsadm', ['-S', '-n']).catch((e: Error) => {
         throw new Error(`service proxy: IPVS is not available on this node (${e.message}); the proxy needs the ip_vs kernel module`);
       });
