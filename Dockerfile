@@ -2,9 +2,9 @@
 #   docker build -t <registry>/kube-router-ts:<tag> .
 # Checked without a Docker engine by src/deploy/image.test.ts (paths, packages, the manifests' commands).
 
-# --- build: TypeScript to dist/, the production node_modules, and four small addons: BGP TCP-MD5, the
-#     firewall's netfilter writer (libnftables/libipset, dlopened at run time), the IPVS netlink writer and
-#     the posix_spawn process runner
+# --- build: TypeScript to dist/, the production node_modules, and five small addons: BGP TCP-MD5, the
+#     firewall's netfilter writer (libnftables/libipset, dlopened at run time), the IPVS netlink writer,
+#     the posix_spawn process runner and the rtnetlink reader
 #     (all need a C compiler, which the full node image has and the runtime image does not).
 FROM node:20-bookworm AS build
 WORKDIR /src
