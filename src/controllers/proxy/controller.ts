@@ -198,7 +198,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     const timeouts = { tcp: opts.serviceTcpTimeoutMs, tcpFin: opts.serviceTcpfinTimeoutMs, udp: opts.serviceUdpTimeoutMs };
     // Synchronous: a /proc/sys write is done when the syscall returns, and each asynchronous one waited for
     // the event loop three times (open, write, close) while the other controllers' start-up work held it:
-    // 1-3 s of the proxy's start inside user-mode Linux, on the path to healthy.
+    // with the /proc/net/ip_vs check, 1-5 s of the proxy's start inside user-mode Linux, on the path to healthy.
     for (const [key, value] of SYSCTLS) {
       try {
         writeFileSync(`/proc/sys/${key}`, value);
