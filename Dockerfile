@@ -2,9 +2,9 @@
 #   docker build -t <registry>/kube-router-ts:<tag> .
 # Checked without a Docker engine by src/deploy/image.test.ts (paths, packages, the manifests' commands).
 
-# --- build: TypeScript to dist/, the production node_modules, and four small addons: BGP TCP-MD5, the
-#     firewall's netfilter writer (libnftables/libipset, dlopened at run time), the IPVS netlink writer and
-#     the posix_spawn process runner
+# --- build: TypeScript to dist/, the production node_modules, and five small addons: BGP TCP-MD5, the
+#     firewall's netfilter writer (libnftables/libipset, dlopened at run time), the IPVS netlink writer,
+#     the posix_spawn process runner and the rtnetlink reader
 #     (all need a C compiler, which the full node image has and the runtime image does not).
 FROM node:20-bookworm AS build
 WORKDIR /src
@@ -21,6 +21,8 @@ RUN npm run build \
           src/dataplane/ipvs/native/ipvs_genl.c -o /src/ipvs_genl.node \
     && cc -shared -fPIC -O2 -Wall -I/usr/local/include/node -DNODE_GYP_MODULE_NAME=proc_spawn \
           src/dataplane/native/proc_spawn.c -o /src/proc_spawn.node \
+    && cc -shared -fPIC -O2 -Wall -I/usr/local/include/node -DNODE_GYP_MODULE_NAME=rtnl_read \
+          src/dataplane/native/rtnl_read.c -o /src/rtnl_read.node \
     && npm prune --omit=dev --no-audit --no-fund --ignore-scripts
 
 # --- runtime
@@ -48,6 +50,8 @@ COPY --from=build /src/ipvs_genl.node ./lib/ipvs_genl.node
 ENV KRT_IPVS_ADDON=/opt/kube-router-ts/lib/ipvs_genl.node
 COPY --from=build /src/proc_spawn.node ./lib/proc_spawn.node
 ENV KRT_SPAWN_ADDON=/opt/kube-router-ts/lib/proc_spawn.node
+COPY --from=build /src/rtnl_read.node ./lib/rtnl_read.node
+ENV KRT_RTNL_ADDON=/opt/kube-router-ts/lib/rtnl_read.node
 COPY deploy/image/entrypoint.sh /usr/local/bin/kube-router-entrypoint
 COPY deploy/image/install-cni.sh /usr/local/bin/kube-router-install-cni
 RUN chmod 0755 /usr/local/bin/kube-router-entrypoint /usr/local/bin/kube-router-install-cni \

@@ -41,5 +41,6 @@ npx tsx src/bgp/native/build.ts || echo "setup: BGP TCP-MD5 addon not built; BGP
 npx tsx src/controllers/firewall/apply/native/build.ts || echo "setup: netfilter addon not built; the firewall runs ipset/nft binaries for every change" >&2
 # The service proxy's IPVS netlink addon: without it, IPVS is written with ipvsadm -R (slower, same result).
 npx tsx src/dataplane/ipvs/native/build.ts || echo "setup: IPVS netlink addon not built; the service proxy will use ipvsadm -R" >&2
-# The process runner without fork (posix_spawn): without it every command forks the whole agent.
+# The process runner without fork (posix_spawn) and the rtnetlink reader: without them every command forks
+# the whole agent, and the agent reads addresses, rules and routes with `ip`.
 npx tsx src/dataplane/native/build.ts || echo "setup: spawn addon not built; commands start through child_process (fork)" >&2

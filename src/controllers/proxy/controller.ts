@@ -1,7 +1,7 @@
 // The service proxy (--run-service-proxy): Services on IPVS in masquerade mode (DSR services in tunnel mode). Watches services,
 // endpoint slices and its own node; compiles a ProxyPlan (compile/, pure) and applies the differences
 // (apply/). Each node runs its own, in the agent's network namespace.
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { execHost, runsHere, type Exec } from '../../dataplane/exec.js';
 import { detectBackend, type BackendName } from '../../dataplane/iptables/backend.js';
@@ -57,6 +57,15 @@ const SYSCTLS_IPV6: readonly [string, string][] = [['net/ipv6/conf/all/forwardin
 function nodeAddress(node: { internalIPs: readonly string[]; externalIPs: readonly string[] } | undefined, family: IPFamily): string | undefined {
   const of = (ips: readonly string[] = []) => ips.find((ip) => ip.includes(':') === (family === 6));
   return of(node?.internalIPs) ?? of(node?.externalIPs);
+}
+
+/** A sysfs/procfs file's text, '' when it cannot be read. */
+function readSmallFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 export function createProxyController(ctx: ControllerContext, opts: ProxyOptions, deps: ProxyDeps = {}): ProxyController {
@@ -204,7 +213,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
     // from sysfs (a process start costs seconds of wall time inside user-mode Linux).
     if (runsHere(exec) && nodeIP) {
       const dev = Object.entries(networkInterfaces()).find(([, as]) => as?.some((a) => a.address === nodeIP))?.[0];
-      const mtu = dev ? Number((await readFile(`/sys/class/net/${dev}/mtu`, 'utf8').catch(() => '')).trim()) : NaN;
+      const mtu = dev ? Number(readSmallFile(`/sys/class/net/${dev}/mtu`).trim()) : NaN;
       if (dev && mtu > 0) return mtu;
     }
     const { stdout } = await exec('ip', ['-o', 'addr', 'show']);
@@ -216,8 +225,15 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
 
   async function setSysctls(): Promise<void> {
     const timeouts = { tcp: opts.serviceTcpTimeoutMs, tcpFin: opts.serviceTcpfinTimeoutMs, udp: opts.serviceUdpTimeoutMs };
+    // Synchronous: a /proc/sys write is done when the syscall returns, and each asynchronous one waited for
+    // the event loop three times (open, write, close) while the other controllers' start-up work held it:
+    // with the /proc/net/ip_vs check, 1-5 s of the proxy's start inside user-mode Linux, on the path to healthy.
     for (const [key, value] of [...SYSCTLS, ...(families.includes(6) ? SYSCTLS_IPV6 : [])]) {
-      await writeFile(`/proc/sys/${key}`, value).catch((e: Error) => log.warn({ sysctl: key, err: e.message }, 'service proxy: cannot set a kernel setting'));
+      try {
+        writeFileSync(`/proc/sys/${key}`, value);
+      } catch (e) {
+        log.warn({ sysctl: key, err: (e as Error).message }, 'service proxy: cannot set a kernel setting');
+      }
     }
     if (timeouts.tcp || timeouts.tcpFin || timeouts.udp) {
       // ipvsadm --set takes all three; 0 keeps the kernel's value for that one.
@@ -236,7 +252,7 @@ export function createProxyController(ctx: ControllerContext, opts: ProxyOptions
       if (bad) throw new Error(bad);
       // ipvsadm loads ip_vs where modules can load; its failure says clearly that this kernel has no IPVS.
       // Already loaded (its table is in /proc/net of our namespace): nothing to start.
-      const loaded = runsHere(exec) && (await access('/proc/net/ip_vs').then(() => true, () => false));
+      const loaded = runsHere(exec) && existsSync('/proc/net/ip_vs');
       if (!loaded) await exec('ipvsadm', ['-S', '-n']).catch((e: Error) => {
         throw new Error(`service proxy: IPVS is not available on this node (${e.message}); the proxy needs the ip_vs kernel module`);
       });

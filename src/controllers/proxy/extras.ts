@@ -1,10 +1,12 @@
 // What the service proxy does around its IPVS apply, kept apart from the core sync: the VIP firewall
 // (--ipvs-permit-all), the UDP conntrack flush of removed backends, the healthCheckNodePort servers and
 // the source of the per-service IPVS metrics. The controller calls beforeApply / afterApply / onFailure each sync.
+import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import type { BackendName } from '../../dataplane/iptables/backend.js';
-import { isExecError, type Exec } from '../../dataplane/exec.js';
+import { isExecError, runsHere, type Exec } from '../../dataplane/exec.js';
+import { readAddresses } from '../../dataplane/ip/rtnl-read.js';
 import type { IpvsServiceStats } from '../../dataplane/ipvs/types.js';
 import type { ClusterSnapshot, IPFamily } from '../../model/types.js';
 import { flushUdpConntrack } from './apply/conntrack.js';
@@ -40,6 +42,10 @@ export interface ProxyExtrasOptions {
 
 /** The node's own addresses (not the VIPs on kube-dummy-if), both families. */
 export async function readNodeAddresses(exec: Exec): Promise<string[]> {
+  // Commands that run here: the kernel's address list over rtnetlink, not an `ip` process (seconds of wall
+  // time at start inside user-mode Linux). The same addresses `ip -o addr show` gives parseAddrShow.
+  const fromKernel = runsHere(exec) ? nodeAddressesFromKernel() : undefined;
+  if (fromKernel) return fromKernel;
   const { stdout } = await exec('ip', ['-o', 'addr', 'show']);
   const out: string[] = [];
   for (const line of stdout.split('\n')) {
@@ -48,6 +54,30 @@ export async function readNodeAddresses(exec: Exec): Promise<string[]> {
     out.push(...parseAddrShow(line).filter((ip) => !ip.startsWith('fe80:')));
   }
   return [...new Set(out)].sort();
+}
+
+/** readNodeAddresses over rtnetlink: link-scope addresses left out as parseAddrShow does; undefined when it cannot be told. */
+function nodeAddressesFromKernel(): string[] | undefined {
+  try {
+    const addrs = readAddresses();
+    if (!addrs) return undefined;
+    const dummy = existsSync('/sys/class/net/lo') ? readDummyIndex() : NaN;
+    if (Number.isNaN(dummy)) return undefined;
+    const out = addrs.filter((a) => a.ifindex !== dummy && a.scope !== RT_SCOPE_LINK && !a.address.startsWith('fe80:')).map((a) => a.address);
+    return [...new Set(out)].sort();
+  } catch {
+    return undefined;
+  }
+}
+
+const RT_SCOPE_LINK = 253;
+
+/** kube-dummy-if's index from sysfs (0: no such link; NaN: sysfs cannot tell). */
+function readDummyIndex(): number {
+  const f = `/sys/class/net/${DUMMY_IF}/ifindex`;
+  if (!existsSync(f)) return 0;
+  const n = Number(readFileSync(f, 'utf8').trim());
+  return n > 0 ? n : NaN;
 }
 
 export class ProxyExtras {

@@ -46,6 +46,21 @@ function kernelSaysEmpty(backend: BackendName, family: Family): boolean | undefi
   }
 }
 
+/**
+ * Whether x_tables says table `table` (filter, nat, mangle, ...) does not exist in this process's namespace:
+ * it is not in /proc/net/ip{,6}_tables_names (no rule can be in it). Undefined: /proc does not say. For
+ * iptables-legacy only, and only for callers whose commands run here.
+ */
+export function legacyTableAbsent(family: Family, table: string): boolean | undefined {
+  try {
+    if (!existsSync('/proc/net')) return undefined;
+    const f = `/proc/net/${family === 4 ? 'ip' : 'ip6'}_tables_names`;
+    return !existsSync(f) || !readFileSync(f, 'utf8').split('\n').includes(table);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Counts the rules of every table one backend holds (no `-t`, so nothing gets created by looking). */
 async function countRules(exec: Exec, backend: BackendName): Promise<number> {
   let n = 0;

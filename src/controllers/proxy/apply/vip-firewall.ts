@@ -6,6 +6,7 @@ import { binaries, type BackendName } from '../../../dataplane/iptables/backend.
 import { quoteComment, renderRestore } from '../../../dataplane/iptables/restore.js';
 import { parseSave } from '../../../dataplane/iptables/save.js';
 import { parseIpsetSave, setTransition, type SavedSet, type SetDiffStats } from '../../../dataplane/ipset/ipset.js';
+import { ipsetRestoreExist, ipsetSave } from '../../../dataplane/ipset/resident.js';
 import type { Exec } from '../../../dataplane/exec.js';
 import type { IPFamily } from '../../../model/types.js';
 import { familySet, LOCAL_IPS_SET, SERVICE_IPS_SET, SERVICE_PORTS_SET, SERVICES_CHAIN, type VipFirewallPlan } from '../compile/vip-firewall.js';
@@ -70,7 +71,11 @@ export class VipFirewallApplier {
   private async applyInner(plan: VipFirewallPlan, full: boolean): Promise<VipFirewallReport> {
     if (full) this.invalidate();
     if (!plan.enabled) return this.remove(plan.families);
-    if (!this.sets) this.sets = parseIpsetSave((await this.o.exec(this.ipset, ['save'])).stdout, (n) => OUR_SETS.has(n));
+    // The filter reads the chain check needs start beside the set read: independent reads, and one after
+    // another they sit on the proxy's first sync (process starts are slow inside user-mode Linux).
+    const filterReads = new Map(plan.families.filter((f) => !this.written.has(f)).map((f) => [f, this.o.exec(binaries(this.o.backend, f).save, ['-t', 'filter'])] as const));
+    for (const r of filterReads.values()) r.catch(() => {}); // awaited below; a failure there, not unhandled here
+    if (!this.sets) this.sets = parseIpsetSave(this.o.ipset ? (await this.o.exec(this.ipset, ['save'])).stdout : await ipsetSave(this.o.exec), (n) => OUR_SETS.has(n));
     const stats: SetDiffStats = { created: 0, swapped: 0, added: 0, deleted: 0 };
     const lines: string[] = [];
     const next = new Map<string, SavedSet>();
@@ -89,14 +94,15 @@ export class VipFirewallApplier {
       }
     }
     // Sets first: the chain names them, and a new port is accepted before IPVS serves it.
-    if (lines.length) await this.o.exec(this.ipset, ['-exist', 'restore'], { input: lines.join('\n') + '\n' });
+    if (lines.length && this.o.ipset) await this.o.exec(this.ipset, ['-exist', 'restore'], { input: lines.join('\n') + '\n' });
+    else if (lines.length) await ipsetRestoreExist(this.o.exec, lines.join('\n') + '\n');
     this.sets = next;
 
     let chainWritten = false;
     for (const f of plan.families) {
       if (this.written.has(f)) continue;
       const bin = binaries(this.o.backend, f);
-      const filter = parseSave((await this.o.exec(bin.save, ['-t', 'filter'])).stdout).get('filter');
+      const filter = parseSave((await filterReads.get(f)!).stdout).get('filter');
       const have = filter?.chains.get(SERVICES_CHAIN)?.rules ?? [];
       const want = chainRules(f);
       const jump = inputJump(f);

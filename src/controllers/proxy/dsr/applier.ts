@@ -6,10 +6,11 @@
 // jumps, rules of priority 32764 -> table 78 and 32765 -> table 79 and those tables' routes, and
 // kube-tunnel-if in the network namespaces of this node's pods.
 import type { Logger } from 'pino';
-import { binaries, type BackendName } from '../../../dataplane/iptables/backend.js';
+import { countTableRoutes, readRules } from '../../../dataplane/ip/rtnl-read.js';
+import { binaries, legacyTableAbsent, type BackendName } from '../../../dataplane/iptables/backend.js';
 import { renderRestore } from '../../../dataplane/iptables/restore.js';
 import { parseSave } from '../../../dataplane/iptables/save.js';
-import type { Exec } from '../../../dataplane/exec.js';
+import { runsHere, type Exec } from '../../../dataplane/exec.js';
 import { cidrContainsIP } from '../../../model/normalize/cidr.js';
 import { DSR_TABLE, EXTERNAL_IP_TABLE } from '../compile/dsr.js';
 import type { DsrPlan } from '../compile/plan.js';
@@ -67,7 +68,28 @@ export class DsrApplier {
     this.pods = undefined;
   }
 
+  /**
+   * Whether the kernel says, without a process, that nothing of ours can exist: no mangle table (legacy
+   * x_tables lists its tables in /proc), no rule looking up our tables, both tables empty or
+   * never created (rtnetlink). Then the four reads below would find nothing; a node that never used DSR
+   * (most of them) starts without those four process starts. Only for commands that run here, where /proc
+   * and the netlink socket are the commands' own namespace; false whenever anything cannot be told.
+   */
+  private kernelHoldsNothingOfOurs(): boolean {
+    if (!runsHere(this.o.exec) || this.o.backend !== 'legacy' || legacyTableAbsent(4, 'mangle') !== true) return false;
+    try {
+      const rules = readRules(4);
+      // Every rule of ours looks up table 78 or 79 (a foreign one to them only costs the reads). Not by
+      // priority: the router's `from <pod CIDR> lookup 77` rule gets 32765 from the kernel when added bare.
+      if (!rules || rules.some((r) => r.table === DSR_TABLE || r.table === EXTERNAL_IP_TABLE)) return false;
+      return [DSR_TABLE, EXTERNAL_IP_TABLE].every((t) => countTableRoutes(t) === 0);
+    } catch {
+      return false;
+    }
+  }
+
   private async readNode(): Promise<NodeState> {
+    if (this.kernelHoldsNothingOfOurs()) return { chain: undefined, jumps: new Set(), rules: [], routes: [] };
     // Four independent reads at once: each is a process start, and one after another they sit on the
     // proxy's first sync for seconds where process starts are slow (user-mode Linux).
     const [save, ruleShow, ...tables] = await Promise.all([

@@ -5,6 +5,7 @@
 import { binaries, type BackendName } from '../../../dataplane/iptables/backend.js';
 import { quoteComment } from '../../../dataplane/iptables/restore.js';
 import { parseIpsetSave, setRestoreLines, type SetDiffStats } from '../../../dataplane/ipset/ipset.js';
+import { ipsetRestoreExist, ipsetSave } from '../../../dataplane/ipset/resident.js';
 import { parseCIDR } from '../../../model/normalize/cidr.js';
 import { GO_ADDRESSES, ipFamily } from '../../../model/normalize/ip.js';
 import type { IPFamily as Family } from '../../../model/types.js';
@@ -89,18 +90,22 @@ async function listRules(exec: Exec, bin: string, table: string, chain: string):
 const jumpsTo = (rules: readonly string[], target: string) => rules.some((l) => new RegExp(`-j ${target}( |$)`).test(l));
 
 export async function syncForwardEgress(exec: Exec, backend: BackendName, inp: ForwardEgressInputs): Promise<void> {
-  const saved = await execAnyCode(exec, 'ipset', ['save']);
+  // The reads are independent: all at once (each is a process start, seconds of wall time one after
+  // another where starts are slow, as in user-mode Linux); the sets are written before the rules using them.
+  const [saved, ...chains] = await Promise.all([
+    ipsetSave(exec).then((stdout) => ({ stdout }), () => ({ stdout: '' })),
+    ...inp.families.flatMap((f) => [listRules(exec, binFor(backend, f).cli, 'filter', 'FORWARD'), listRules(exec, binFor(backend, f).cli, 'nat', 'POSTROUTING')]),
+  ]);
   const batch = renderIpsetRestore(inp, saved.stdout);
-  if (batch) await exec('ipset', ['restore', '-exist'], { input: batch });
-  for (const f of inp.families) {
-    const bin = binFor(backend, f);
-    const forward = await listRules(exec, bin.cli, 'filter', 'FORWARD');
+  await ipsetRestoreExist(exec, batch);
+  for (const [i, f] of inp.families.entries()) {
+    const forward = chains[2 * i] as string[];
     const jumps = {
       fwd: jumpsTo(forward, FWD_CHAIN),
       fwdPosition: forwardInsertPosition(forward),
-      egress: jumpsTo(await listRules(exec, bin.cli, 'nat', 'POSTROUTING'), EGRESS_CHAIN),
+      egress: jumpsTo(chains[2 * i + 1] as string[], EGRESS_CHAIN),
     };
-    await exec(bin.restore, ['-w', '--noflush'], { input: renderIptablesRestore(f, inp, jumps) });
+    await exec(binFor(backend, f).restore, ['-w', '--noflush'], { input: renderIptablesRestore(f, inp, jumps) });
   }
 }
 

@@ -4,7 +4,7 @@ import { formatCIDR, parseCIDROrIP } from '../../../model/normalize/cidr.js';
 import { GO_ADDRESSES } from '../../../model/normalize/ip.js';
 import { POLICY_TABLE, ROUTE_PROTO, isTunnelName, type DesiredRoute, type DesiredTunnel, type RoutePlan } from '../compile/routes.js';
 import type { Exec } from '../../../dataplane/exec.js';
-import { ipBatch, showLinksDetailed, showRoutes, type IpLinkDetail, type IpRoute } from '../../../dataplane/ip/ip.js';
+import { ipBatch, routeStateHere, showLinksDetailed, showRoutes, type IpLinkDetail, type IpRoute } from '../../../dataplane/ip/ip.js';
 
 export interface KernelRoute {
   readonly dst: string;
@@ -83,8 +83,24 @@ export function parseRouteStateBatch(stdout: string, withLinks: boolean): { rout
   };
 }
 
+async function readRouteStateBatch(exec: Exec, f: 4 | 6, withLinks: boolean): Promise<string> {
+  const lines = [`route show table all proto ${ROUTE_PROTO}`, ...(withLinks ? ['link show'] : [])];
+  return (await exec('ip', ['-j', '-d', `-${f}`, '-batch', '-'], { input: lines.join('\n') + '\n' })).stdout;
+}
+
+/** The same state over rtnetlink for commands that run here (no process); undefined: ask `ip`. */
+function routeStateFromKernel(exec: Exec, f: 4 | 6, withLinks: boolean): ReturnType<typeof parseRouteStateBatch> | undefined {
+  const got = routeStateHere(exec, f, ROUTE_PROTO, withLinks);
+  if (!got) return undefined;
+  return {
+    routes: got.routes.filter((r) => MAIN_TABLE.has(r.table)).map(kernelRoute),
+    policyRoutes: got.routes.filter((r) => POLICY_TABLE_NAMES.has(r.table)).map(kernelRoute),
+    links: got.links,
+  };
+}
+
 /**
- * Everything a route apply reads, in one `ip` process per family (was three per family: main table, table
+ * Everything a route apply reads, in one `ip` process per family (none for commands that run here) (was three per family: main table, table
  * 77, links). Inside the lab's user-mode Linux a process start costs ~0.2 s of its one CPU, and a route
  * sync runs on every best-path change, so this is most of the router's start-up reads.
  */
@@ -93,9 +109,7 @@ export async function readKernelRouteState(exec: Exec, families: readonly (4 | 6
   let tunnels: KernelTunnel[] = [];
   for (const [i, f] of families.entries()) {
     const withLinks = i === 0;
-    const lines = [`route show table all proto ${ROUTE_PROTO}`, ...(withLinks ? ['link show'] : [])];
-    const res = await exec('ip', ['-j', '-d', `-${f}`, '-batch', '-'], { input: lines.join('\n') + '\n' });
-    const got = parseRouteStateBatch(res.stdout, withLinks);
+    const got = routeStateFromKernel(exec, f, withLinks) ?? parseRouteStateBatch(await readRouteStateBatch(exec, f, withLinks), withLinks);
     routes.push(...got.routes);
     policyRoutes.push(...got.policyRoutes);
     if (withLinks) tunnels = kernelTunnels(got.links);

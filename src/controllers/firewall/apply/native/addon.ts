@@ -11,6 +11,8 @@ interface NfAddon {
   run(handle: unknown, text: string): Promise<string>;
   ipsetOpen(netnsPath?: string): unknown;
   ipsetRun(handle: unknown, lines: readonly string[]): void;
+  /** Absent from an addon built before it existed. */
+  ipsetSave?(handle: unknown): string;
 }
 
 export const nfAddon = nativeAddon<NfAddon>({ name: 'nf_ctx', dir: 'controllers/firewall/apply/native', env: 'KRT_NF_ADDON', link: ['-ldl'], label: 'netfilter addon' });
@@ -49,10 +51,12 @@ export function openNftContext(netns?: string): NftContext | Error {
   };
 }
 
-/** A libipset session: `run` is `ipset -exist restore` of the lines, without a process. */
+/** A libipset session: `run` is `ipset -exist restore` of the lines, `save` is `ipset save`, without a process. */
 export interface IpsetContext {
   /** Runs the lines in order; throws at the first that fails (earlier ones stay, as with `ipset restore`). */
   run(lines: readonly string[]): void;
+  /** What `ipset save` prints; undefined when the addon is too old to read (then run the binary). */
+  save(): string | undefined;
 }
 
 /** A session bound to `netns` (a name under /run/netns; the process's own when absent), or the Error why not. */
@@ -72,6 +76,14 @@ export function openIpsetContext(netns?: string): IpsetContext | Error {
       } catch (e) {
         // libipset's messages end in a newline before our "(line N: ...)".
         throw new ExecError('ipset', ['-exist', 'restore', '(libipset)'], 1, null, (e as Error).message.replace(/\n/g, ' '), '', false);
+      }
+    },
+    save(): string | undefined {
+      if (!addon.ipsetSave) return undefined;
+      try {
+        return addon.ipsetSave(handle);
+      } catch (e) {
+        throw new ExecError('ipset', ['save', '(libipset)'], 1, null, (e as Error).message.replace(/\n/g, ' '), '', false);
       }
     },
   };

@@ -276,6 +276,10 @@ typedef struct {
   /** The /run/netns path every command runs in ("" for the process's own namespace). */
   char netns[256];
   char error[1024];
+  /** While ipsetSave runs: what libipset prints, collected (NULL otherwise: output discarded). */
+  char *out;
+  size_t out_len, out_cap;
+  int out_failed;
 } IpsetHandle;
 
 // The library's own error handlers print and exit() the process outside its interactive CLI: ours
@@ -302,10 +306,30 @@ static int ipset_standard_error(struct ipset *ipset, void *p) {
   return -1;
 }
 
-static int ipset_discard(struct ipset_session *session, void *p, const char *fmt, ...) {
+// What libipset prints (a save's lines): kept while ipsetSave collects it, dropped otherwise.
+static int ipset_output(struct ipset_session *session, void *p, const char *fmt, ...) {
   (void)session;
-  (void)p;
-  (void)fmt;
+  IpsetHandle *h = p;
+  if (!h->out || h->out_failed) return 0;
+  va_list args;
+  va_start(args, fmt);
+  int n = vsnprintf(NULL, 0, fmt, args);
+  va_end(args);
+  if (n <= 0) return 0;
+  if (h->out_len + (size_t)n + 1 > h->out_cap) {
+    size_t cap = h->out_cap * 2;
+    while (cap < h->out_len + (size_t)n + 1) cap *= 2;
+    char *q = realloc(h->out, cap);
+    if (!q) {
+      h->out_failed = 1;
+      return 0;
+    }
+    h->out = q, h->out_cap = cap;
+  }
+  va_start(args, fmt);
+  vsnprintf(h->out + h->out_len, (size_t)n + 1, fmt, args);
+  va_end(args);
+  h->out_len += (size_t)n;
   return 0;
 }
 
@@ -341,7 +365,7 @@ static napi_value ipset_open(napi_env env, napi_callback_info info) {
   }
   h->ipset = ipset;
   snprintf(h->netns, sizeof h->netns, "%s", path);
-  ips.custom_printf(ipset, ipset_custom_error, ipset_standard_error, ipset_discard, h);
+  ips.custom_printf(ipset, ipset_custom_error, ipset_standard_error, ipset_output, h);
   napi_value ext;
   napi_create_external(env, h, finalize_ipset, NULL, &ext);
   return ext;
@@ -406,14 +430,49 @@ static napi_value ipset_run(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static void *run_ipset_save(void *arg) {
+  IpsetHandle *h = arg;
+  char line[] = "save";
+  h->error[0] = '\0';
+  if (ips.parse_line(h->ipset, line) < 0 && !h->error[0]) snprintf(h->error, sizeof h->error, "ipset save failed");
+  return h;
+}
+
+// ipsetSave(handle): string; what `ipset save` prints (every set, its header and members), read over the
+// session's netlink socket in the handle's namespace.
+static napi_value ipset_save(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  IpsetHandle *h = NULL;
+  if (argc < 1 || napi_get_value_external(env, argv[0], (void **)&h) != napi_ok || !h) return fail(env, "ipset", "bad handle");
+  h->out_cap = 65536;
+  h->out_len = 0;
+  h->out_failed = 0;
+  if (!(h->out = malloc(h->out_cap))) return fail(env, "ipset", "out of memory");
+  h->out[0] = '\0';
+  const char *nserr = "setns failed";
+  char msg[1100] = "";
+  if (!in_netns(h->netns[0] ? h->netns : NULL, run_ipset_save, h, &nserr)) snprintf(msg, sizeof msg, "%s", nserr);
+  else if (h->error[0]) snprintf(msg, sizeof msg, "%s", h->error);
+  else if (h->out_failed) snprintf(msg, sizeof msg, "out of memory");
+  napi_value result = NULL;
+  if (!msg[0] && napi_create_string_utf8(env, h->out, h->out_len, &result) != napi_ok) snprintf(msg, sizeof msg, "result string");
+  free(h->out);
+  h->out = NULL;
+  if (msg[0]) return fail(env, "ipset save", msg);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, open_ctx, NULL, NULL, NULL, napi_default, NULL},
       {"run", NULL, run_ctx, NULL, NULL, NULL, napi_default, NULL},
       {"ipsetOpen", NULL, ipset_open, NULL, NULL, NULL, napi_default, NULL},
       {"ipsetRun", NULL, ipset_run, NULL, NULL, NULL, napi_default, NULL},
+      {"ipsetSave", NULL, ipset_save, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 4, props);
+  napi_define_properties(env, exports, sizeof props / sizeof *props, props);
   return exports;
 }
 
