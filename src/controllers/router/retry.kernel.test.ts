@@ -52,7 +52,7 @@ describe('router retries failed steps with backoff', () => {
   it('a failed bridge setup fails the full sync, which is retried without waiting for the period', async () => {
     const a1 = agent('n1', (e) => {
       const bridge = failingExec(e, (cmd, args, input) => cmd === 'ip' && args.includes('-batch') && !args.includes('-force') && !!input?.includes('kube-bridge'));
-      const ipset = failingExec(bridge, (cmd, args) => ipsetArmed && cmd === 'ipset' && args[0] === 'restore');
+      const ipset = failingExec(bridge, (cmd, args) => ipsetArmed && cmd === 'ipset' && args.includes('restore'));
       const routes = failingExec(ipset, (cmd, args, input) => cmd === 'ip' && args.includes('-force') && !!input?.includes('10.246.3.0/24'));
       faults.push(bridge, ipset, routes);
       return routes;
