@@ -94,7 +94,8 @@ function iptablesTarget(backend: BackendName, exec: Exec, count: () => void): Ta
   // As the agent does: small ipset batches through the resident libipset session if the addon loads.
   const resident = openIpsetContext();
   if (resident instanceof Error) console.log(`(iptables: ${resident.message}; ipset restore per change)`);
-  const ipsetContext = resident instanceof Error ? undefined : { run: (lines: readonly string[]) => (count(), resident.run(lines)) };
+  const ipsetContext =
+    resident instanceof Error ? undefined : { run: (lines: readonly string[]) => (count(), resident.run(lines)), fill: (lines: readonly string[]) => (count(), resident.fill(lines)) };
   const applier = new FirewallApplier({ exec, backend, families: [4], timeoutMs: 300_000, ...(ipsetContext ? { ipsetContext } : {}) });
   const bin = binaries(backend, 4);
   return {
@@ -102,7 +103,8 @@ function iptablesTarget(backend: BackendName, exec: Exec, count: () => void): Ta
     async apply(plan) {
       const t = (await applier.apply(plan)).timings;
       const ipt = Object.values(t.iptablesMs).reduce((a, b) => a + b, 0);
-      return `read ${ms(t.readMs)}, ipset ${ms(t.ipsetMs)}, restore ${ms(ipt)}${t.fillMs !== undefined ? ` beside fill ${ms(t.fillMs)}` : ''}, post ${ms(t.postMs)}`;
+      const fill = t.fillMs !== undefined ? ` beside fill ${ms(t.fillMs)} (${t.fillVia}${t.fillFallback ? `: ${t.fillFallback}` : ''})` : '';
+      return `read ${ms(t.readMs)}, ipset ${ms(t.ipsetMs)}, restore ${ms(ipt)}${fill}, post ${ms(t.postMs)}`;
     },
     async wipe() {
       await exec(bin.restore, [], { input: '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n' });

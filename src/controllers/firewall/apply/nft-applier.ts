@@ -97,8 +97,11 @@ export class NftFirewallApplier {
 
   /** Removes our table (both families), whatever it holds. Nothing else is touched. */
   async cleanup(): Promise<void> {
-    // `add` first makes the delete succeed when the table does not exist; both in one transaction.
-    await this.o.exec(this.nft, ['-f', '-'], { input: `add table ${T}\ndelete table ${T}\n`, timeoutMs: this.o.timeoutMs });
+    // `add` first makes the delete succeed when the table does not exist; both in one transaction, through
+    // the resident context when there is one (no process start).
+    const text = `add table ${T}\ndelete table ${T}\n`;
+    if (this.o.context) await this.o.context.run(text);
+    else await this.o.exec(this.nft, ['-f', '-'], { input: text, timeoutMs: this.o.timeoutMs });
     this.known = false;
     this.chains = new Map();
     this.sets = new Map();

@@ -11,6 +11,7 @@ interface NfAddon {
   run(handle: unknown, text: string): Promise<string>;
   ipsetOpen(netnsPath?: string): unknown;
   ipsetRun(handle: unknown, lines: readonly string[]): void;
+  ipsetFill(handle: unknown, lines: readonly string[]): Promise<void>;
 }
 
 export const nfAddon = nativeAddon<NfAddon>({ name: 'nf_ctx', dir: 'controllers/firewall/apply/native', env: 'KRT_NF_ADDON', link: ['-ldl'], label: 'netfilter addon' });
@@ -53,6 +54,12 @@ export function openNftContext(netns?: string): NftContext | Error {
 export interface IpsetContext {
   /** Runs the lines in order; throws at the first that fails (earlier ones stay, as with `ipset restore`). */
   run(lines: readonly string[]): void;
+  /**
+   * A bulk fill: `add SET ENTRY` lines of the compiler's canonical entries into sets that exist (`create`
+   * lines are skipped), -exist, written as netlink messages on a worker thread without libipset's per-entry
+   * name lookups (nf_ctx.c). Rejects at the first message the kernel refuses; earlier ones stay.
+   */
+  fill(lines: readonly string[]): Promise<void>;
 }
 
 /** A session bound to `netns` (a name under /run/netns; the process's own when absent), or the Error why not. */
@@ -73,6 +80,11 @@ export function openIpsetContext(netns?: string): IpsetContext | Error {
         // libipset's messages end in a newline before our "(line N: ...)".
         throw new ExecError('ipset', ['-exist', 'restore', '(libipset)'], 1, null, (e as Error).message.replace(/\n/g, ' '), '', false);
       }
+    },
+    fill(lines: readonly string[]): Promise<void> {
+      return addon.ipsetFill(handle, lines).catch((e: Error) => {
+        throw new ExecError('ipset', ['-exist', 'restore', '(netlink fill)'], 1, null, e.message, '', false);
+      });
     },
   };
 }
