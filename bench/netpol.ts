@@ -132,7 +132,10 @@ function nativeTarget(exec: Exec, count: () => void): Target {
   // As the agent does: the resident libnftables context if the addon loads (this process is in the netns).
   const resident = openNftContext();
   if (resident instanceof Error) console.log(`(native: ${resident.message}; nft binary per sync)`);
-  const context = resident instanceof Error ? undefined : { run: (text: string) => (count(), resident.run(text)) };
+  const context =
+    resident instanceof Error
+      ? undefined
+      : { run: (text: string) => (count(), resident.run(text)), runBeside: (texts: readonly string[]) => (texts.forEach(count), resident.runBeside!(texts)) };
   const applier = new NftFirewallApplier({ exec, families: [4], timeoutMs: 300_000, ...(context ? { context } : {}) });
   let lastFull = '';
   return {
@@ -140,7 +143,7 @@ function nativeTarget(exec: Exec, count: () => void): Target {
     async apply(plan) {
       const rep = await applier.apply(plan);
       if (rep.full) lastFull = rep.text;
-      return `nft ${ms(rep.timings.nftMs)}, ${rep.commands} commands`;
+      return `nft ${ms(rep.timings.nftMs)}, ${rep.commands} commands${rep.split ? ' (cold: sets and rules as two transactions side by side)' : ''}`;
     },
     wipe: () => applier.cleanup(),
     async floor() {

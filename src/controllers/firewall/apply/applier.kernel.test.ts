@@ -315,6 +315,34 @@ describe('set deltas: a big set changes by its elements alone', () => {
     await expectKernelMatches(exec, 'legacy', plan);
   });
 
+  it('native cold load: sets and rules as two transactions side by side, the same table as one transaction', async () => {
+    /** Our table as JSON, set elements sorted (a hash set lists in hash order), rule handles dropped. */
+    const table = async (exec: Exec): Promise<unknown[]> => {
+      const j = JSON.parse((await exec('nft', ['-j', 'list', 'table', 'inet', 'kube-router-ts-netpol'])).stdout) as { nftables: Array<Record<string, Record<string, unknown>>> };
+      return j.nftables
+        .filter((o) => !('metainfo' in o))
+        .map((o) => {
+          const [kind, v] = Object.entries(o)[0]!;
+          const { handle: _h, elem, ...rest } = v as { handle?: number; elem?: unknown[] };
+          return { [kind]: { ...rest, ...(elem ? { elem: elem.map((e) => JSON.stringify(e)).sort() } : {}) } };
+        });
+    };
+    const plan = new FirewallCompiler(opts).update(big).plan;
+    const name = await netns.add('cold-nft-split');
+    const ctx = openNftContext(name);
+    if (ctx instanceof Error) throw ctx;
+    const r = await new NftFirewallApplier({ exec: netns.exec(name), families: [4], context: ctx }).apply(plan);
+    expect(r.split).toBe(true);
+    const one = netns.exec(await netns.add('cold-nft-one'));
+    const r1 = await new NftFirewallApplier({ exec: one, families: [4] }).apply(plan);
+    expect(r1.split).toBe(false);
+    expect(await table(netns.exec(name))).toEqual(await table(one));
+    // Our table present (a restart): one atomic replacing transaction again.
+    const again = await new NftFirewallApplier({ exec: netns.exec(name), families: [4], context: ctx }).apply(plan);
+    expect(again).toMatchObject({ full: true, split: false });
+    expect(await table(netns.exec(name))).toEqual(await table(one));
+  });
+
   it('native: the elements alone, through the resident libnftables context when it loads', async () => {
     const name = await netns.add('delta-nft');
     const exec = netns.exec(name);

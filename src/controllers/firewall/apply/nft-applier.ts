@@ -36,6 +36,8 @@ export interface NftApplyReport {
   readonly elementsDeleted: number;
   /** Lines of the transaction (0 when nothing changed). */
   readonly commands: number;
+  /** A cold load sent as two transactions side by side (sets and elements; chains and rules). */
+  readonly split: boolean;
   readonly timings: { nftMs: number };
   readonly text: string;
 }
@@ -154,6 +156,9 @@ export class NftFirewallApplier {
       ? { chains: new Map(), sets: new Map() }
       : { chains: this.chains, sets: this.sets };
     if (full) head.push(`add table ${T}`, `delete table ${T}`, `add table ${T}`);
+    /** `add set` lines (after head's deletions): a cold load sends them with the elements and with the rules. */
+    const setDecls: string[] = [];
+    const chainDecls: string[] = [];
 
     const nextSets = new Map<string, AppliedSet>();
     for (const [name, { spec, decl }] of want.sets) {
@@ -182,7 +187,7 @@ export class NftFirewallApplier {
       let add: string[];
       if (!old || old.decl !== decl) {
         if (old) head.push(`delete set ${T} ${name}`);
-        head.push(`add set ${T} ${name} { ${decl} }`);
+        setDecls.push(`add set ${T} ${name} { ${decl} }`);
         add = [...elements];
       } else if (spec.type === 'hash:net') {
         // Interval elements are ranges cut from each other: rewrite the set rather than edit ranges.
@@ -202,7 +207,7 @@ export class NftFirewallApplier {
     const staleSets = [...cur.sets.keys()].filter((n) => !want.sets.has(n));
 
     // Chains first declared (empty), so rules may jump to them in any order below.
-    for (const name of want.chains.keys()) if (!cur.chains.has(name)) head.push(this.chainDecl(name));
+    for (const name of want.chains.keys()) if (!cur.chains.has(name)) chainDecls.push(this.chainDecl(name));
 
     for (const [name, lines] of want.chains) {
       const old = cur.chains.get(name);
@@ -219,12 +224,23 @@ export class NftFirewallApplier {
     chainsDeleted.push(...staleChains);
     setsDeleted.push(...staleSets);
 
-    const lines = [...head, ...elems, ...rules, ...tail];
+    const lines = [...head, ...setDecls, ...chainDecls, ...elems, ...rules, ...tail];
     let nftMs = 0;
+    let split = false;
     const text = lines.length > 0 ? `${lines.join('\n')}\n` : '';
     if (text) {
       const t0 = performance.now();
-      if (this.o.context) await this.o.context.run(text);
+      // Cold load (our table absent: first start, after a cleanup): nothing of ours filters, so there is
+      // nothing to replace atomically. The sets with their elements and the chains with their rules (and
+      // the set declarations they name) then go as two transactions parsed side by side; either order
+      // of commit is no wider than no table (rules first: empty sets, the fail-closed TAIL rejects every
+      // local pod until the elements land). A failure leaves the next sync a full atomic replace.
+      const runBeside = this.o.context?.runBeside;
+      if (full && runBeside && elems.length > 0 && !(await this.exists())) {
+        split = true;
+        const table = `add table ${T}`;
+        await runBeside([[table, ...setDecls, ...elems], [table, ...setDecls, ...chainDecls, ...rules, ...tail]].map((l) => `${l.join('\n')}\n`));
+      } else if (this.o.context) await this.o.context.run(text);
       else await this.o.exec(this.nft, ['-f', '-'], { input: text, timeoutMs: this.o.timeoutMs });
       nftMs = performance.now() - t0;
     }
@@ -241,6 +257,7 @@ export class NftFirewallApplier {
       elementsAdded,
       elementsDeleted,
       commands: lines.length,
+      split,
       timings: { nftMs },
       text,
     };

@@ -22,6 +22,12 @@ const netnsPath = (netns: string | undefined): string | undefined => (netns !== 
 /** One libnftables context: `run` is one `nft -f` transaction (all or nothing), without a process. */
 export interface NftContext {
   run(text: string): Promise<string>;
+  /**
+   * Several transactions at once, each on its own context and worker thread (libnftables parses in user
+   * space: two big ones take the time of the bigger), committed in whatever order they finish; after
+   * the runs queued before, and before any queued after. Rejects if any fails (the others may have committed).
+   */
+  runBeside?(texts: readonly string[]): Promise<string[]>;
 }
 
 /**
@@ -38,12 +44,25 @@ export function openNftContext(netns?: string): NftContext | Error {
     return e as Error;
   }
   let queue: Promise<unknown> = Promise.resolve();
+  // Failures read like the binary's (KRT_EXEC_FAILED with nft's message), so callers handle both alike.
+  const asExecError = (e: Error): never => {
+    throw new ExecError('nft', ['-f', '-', '(libnftables)'], 1, null, e.message, '', false);
+  };
+  /** Contexts for runBeside beyond the first, opened when first needed and kept. */
+  const extra: unknown[] = [];
   return {
     run(text: string): Promise<string> {
-      // Failures read like the binary's (KRT_EXEC_FAILED with nft's message), so callers handle both alike.
-      const next = queue.then(() => addon.run(handle, text)).catch((e: Error) => {
-        throw new ExecError('nft', ['-f', '-', '(libnftables)'], 1, null, e.message, '', false);
-      });
+      const next = queue.then(() => addon.run(handle, text)).catch(asExecError);
+      queue = next.catch(() => undefined);
+      return next;
+    },
+    runBeside(texts: readonly string[]): Promise<string[]> {
+      const next = queue
+        .then(() => {
+          while (extra.length < texts.length - 1) extra.push(addon.open(netnsPath(netns)));
+          return Promise.all(texts.map((t, i) => addon.run(i === 0 ? handle : extra[i - 1], t)));
+        })
+        .catch(asExecError);
       queue = next.catch(() => undefined);
       return next;
     },
