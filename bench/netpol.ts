@@ -135,7 +135,13 @@ function nativeTarget(exec: Exec, count: () => void): Target {
   const context =
     resident instanceof Error
       ? undefined
-      : { run: (text: string) => (count(), resident.run(text)), runBeside: (texts: readonly string[]) => (texts.forEach(count), resident.runBeside!(texts)) };
+      : {
+          run: (text: string) => (count(), resident.run(text)),
+          beside: () => {
+            const other = resident.beside?.();
+            return other && { run: (text: string) => (count(), other.run(text)) };
+          },
+        };
   const applier = new NftFirewallApplier({ exec, families: [4], timeoutMs: 300_000, ...(context ? { context } : {}) });
   let lastFull = '';
   return {

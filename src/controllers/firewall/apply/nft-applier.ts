@@ -116,10 +116,8 @@ export class NftFirewallApplier {
     return stdout.split('\n').some((l) => l.trim() === `table ${T}`);
   }
 
-  private desired(plan: FirewallPlan): {
-    chains: Map<string, readonly string[]>;
-    sets: Map<string, { spec: SetSpec; decl: string }>;
-  } {
+  /** Our chains as nft statements (the base chains' jumps included): the render, memoised per rule and chain. */
+  private desiredChains(plan: FirewallPlan): Map<string, readonly string[]> {
     const chains = new Map<string, readonly string[]>();
     const base: Record<string, string[]> = { input: [], forward: [], output: [] };
     for (const f of this.o.families) {
@@ -129,9 +127,13 @@ export class NftFirewallApplier {
       for (const j of table.jumps) base[BASE_CHAINS[j.from]]!.push(`meta nfproto ipv${f} ${nftRule(j.rule, f)}`);
     }
     for (const [name, rules] of Object.entries(base)) chains.set(name, rules);
+    return chains;
+  }
+
+  private desiredSets(plan: FirewallPlan): Map<string, { spec: SetSpec; decl: string }> {
     const sets = new Map<string, { spec: SetSpec; decl: string }>();
     for (const [name, spec] of plan.sets) sets.set(nftSet(name), { spec, decl: nftSetType(spec) });
-    return { chains, sets };
+    return sets;
   }
 
   private chainDecl(name: string): string {
@@ -140,7 +142,7 @@ export class NftFirewallApplier {
   }
 
   private async applyPlan(plan: FirewallPlan): Promise<NftApplyReport> {
-    const want = this.desired(plan);
+    const want = { sets: this.desiredSets(plan) } as { sets: Map<string, { spec: SetSpec; decl: string }>; chains: Map<string, readonly string[]> };
     const full = !this.known;
     const head: string[] = [];
     const elems: string[] = [];
@@ -206,6 +208,21 @@ export class NftFirewallApplier {
     }
     const staleSets = [...cur.sets.keys()].filter((n) => !want.sets.has(n));
 
+    // Cold load (our table absent: first start, after a cleanup): nothing of ours filters, so there is
+    // nothing to replace atomically. The sets with their elements go first, as a transaction of their own
+    // that libnftables parses on a worker thread while the chains are rendered here; the chains with their
+    // rules (and the set declarations they name) follow as a second one beside it. Either order of commit
+    // is no wider than no table (rules first: empty sets, the fail-closed TAIL rejects every local pod
+    // until the elements land). A failure leaves the next sync a full, atomic replace.
+    const t0 = performance.now();
+    let setsFirst: Promise<unknown> | undefined;
+    const beside = full && this.o.context && elems.length > 0 ? this.o.context.beside?.() : undefined;
+    if (beside && !(await this.exists())) {
+      setsFirst = beside.run(`${[`add table ${T}`, ...setDecls, ...elems].join('\n')}\n`);
+      setsFirst.catch(() => undefined);
+    }
+    want.chains = this.desiredChains(plan);
+
     // Chains first declared (empty), so rules may jump to them in any order below.
     for (const name of want.chains.keys()) if (!cur.chains.has(name)) chainDecls.push(this.chainDecl(name));
 
@@ -226,23 +243,18 @@ export class NftFirewallApplier {
 
     const lines = [...head, ...setDecls, ...chainDecls, ...elems, ...rules, ...tail];
     let nftMs = 0;
-    let split = false;
+    const split = setsFirst !== undefined;
     const text = lines.length > 0 ? `${lines.join('\n')}\n` : '';
-    if (text) {
-      const t0 = performance.now();
-      // Cold load (our table absent: first start, after a cleanup): nothing of ours filters, so there is
-      // nothing to replace atomically. The sets with their elements and the chains with their rules (and
-      // the set declarations they name) then go as two transactions parsed side by side; either order
-      // of commit is no wider than no table (rules first: empty sets, the fail-closed TAIL rejects every
-      // local pod until the elements land). A failure leaves the next sync a full atomic replace.
-      const runBeside = this.o.context?.runBeside;
-      if (full && runBeside && elems.length > 0 && !(await this.exists())) {
-        split = true;
-        const table = `add table ${T}`;
-        await runBeside([[table, ...setDecls, ...elems], [table, ...setDecls, ...chainDecls, ...rules, ...tail]].map((l) => `${l.join('\n')}\n`));
-      } else if (this.o.context) await this.o.context.run(text);
-      else await this.o.exec(this.nft, ['-f', '-'], { input: text, timeoutMs: this.o.timeoutMs });
+    if (setsFirst && this.o.context) {
+      const chains = this.o.context.run(`${[`add table ${T}`, ...setDecls, ...chainDecls, ...rules, ...tail].join('\n')}\n`);
+      const results = await Promise.allSettled([setsFirst, chains]);
+      for (const r of results) if (r.status === 'rejected') throw r.reason;
       nftMs = performance.now() - t0;
+    } else if (text) {
+      const t1 = performance.now();
+      if (this.o.context) await this.o.context.run(text);
+      else await this.o.exec(this.nft, ['-f', '-'], { input: text, timeoutMs: this.o.timeoutMs });
+      nftMs = performance.now() - t1;
     }
     this.chains = new Map(want.chains);
     this.sets = nextSets;

@@ -23,11 +23,11 @@ const netnsPath = (netns: string | undefined): string | undefined => (netns !== 
 export interface NftContext {
   run(text: string): Promise<string>;
   /**
-   * Several transactions at once, each on its own context and worker thread (libnftables parses in user
-   * space: two big ones take the time of the bigger), committed in whatever order they finish; after
-   * the runs queued before, and before any queued after. Rejects if any fails (the others may have committed).
+   * A second context in the same namespace (opened on first use, then kept), whose transactions run on
+   * their own worker thread beside this one's: libnftables parses in user space, so two big transactions
+   * take about the time of the bigger. Undefined where it cannot be opened.
    */
-  runBeside?(texts: readonly string[]): Promise<string[]>;
+  beside?(): NftContext | undefined;
 }
 
 /**
@@ -37,32 +37,38 @@ export interface NftContext {
 export function openNftContext(netns?: string): NftContext | Error {
   const addon = loadAddon();
   if (addon instanceof Error) return addon;
+  const open = (): unknown => addon.open(netnsPath(netns));
   let handle: unknown;
   try {
-    handle = addon.open(netnsPath(netns));
+    handle = open();
   } catch (e) {
     return e as Error;
   }
-  let queue: Promise<unknown> = Promise.resolve();
-  // Failures read like the binary's (KRT_EXEC_FAILED with nft's message), so callers handle both alike.
-  const asExecError = (e: Error): never => {
-    throw new ExecError('nft', ['-f', '-', '(libnftables)'], 1, null, e.message, '', false);
+  let second: NftContext | null | undefined;
+  return {
+    ...queued(addon, handle),
+    beside(): NftContext | undefined {
+      if (second === undefined) {
+        try {
+          second = queued(addon, open());
+        } catch {
+          second = null;
+        }
+      }
+      return second ?? undefined;
+    },
   };
-  /** Contexts for runBeside beyond the first, opened when first needed and kept. */
-  const extra: unknown[] = [];
+}
+
+/** `run` on one handle, one transaction at a time. */
+function queued(addon: NfAddon, handle: unknown): NftContext {
+  let queue: Promise<unknown> = Promise.resolve();
   return {
     run(text: string): Promise<string> {
-      const next = queue.then(() => addon.run(handle, text)).catch(asExecError);
-      queue = next.catch(() => undefined);
-      return next;
-    },
-    runBeside(texts: readonly string[]): Promise<string[]> {
-      const next = queue
-        .then(() => {
-          while (extra.length < texts.length - 1) extra.push(addon.open(netnsPath(netns)));
-          return Promise.all(texts.map((t, i) => addon.run(i === 0 ? handle : extra[i - 1], t)));
-        })
-        .catch(asExecError);
+      // Failures read like the binary's (KRT_EXEC_FAILED with nft's message), so callers handle both alike.
+      const next = queue.then(() => addon.run(handle, text)).catch((e: Error) => {
+        throw new ExecError('nft', ['-f', '-', '(libnftables)'], 1, null, e.message, '', false);
+      });
       queue = next.catch(() => undefined);
       return next;
     },
