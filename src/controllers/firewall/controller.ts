@@ -286,6 +286,7 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
     compileMs: number,
   ): Promise<void> {
     const report = await reportFailure(applier!.apply(plan));
+    if (report.timings.fillFallback) log.warn({ err: report.timings.fillFallback }, 'firewall: the netlink ipset fill was refused; ipset restore filled the sets instead');
     const totalMs = performance.now() - t0;
     m.sync.observe(totalMs / 1000);
     for (const f of families) {

@@ -1,10 +1,12 @@
 // Resident netfilter writers for the firewall: a libnftables context (native backend: each sync's
 // transaction without spawning `nft`) and a libipset session (iptables backends: small ipset batches
-// without spawning `ipset`; a spawn costs 10-15 ms, more than the change). Both libraries are opened
-// with dlopen, so the addon builds without their -dev headers and a host without them still builds it;
-// open then fails and the caller falls back to the binaries.
+// without spawning `ipset`; a spawn costs 10-15 ms, more than the change), plus our own netlink writer
+// for the cold ipset fill (below: libipset's per-entry name lookups are most of a 40,000-entry fill).
+// Both libraries are opened with dlopen, so the addon builds without their -dev headers (the kernel's
+// UAPI headers, which every C toolchain has, give the ipset message format) and a host without them
+// still builds it; open then fails and the caller falls back to the binaries.
 // An nft transaction runs on a libuv worker thread (a full-table load must not stall the event loop);
-// ipset lines run inline (callers send small batches only).
+// ipset lines run inline (callers send small batches only); the bulk fill runs on a worker too.
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <arpa/inet.h>
