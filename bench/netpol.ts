@@ -94,7 +94,8 @@ function iptablesTarget(backend: BackendName, exec: Exec, count: () => void): Ta
   // As the agent does: small ipset batches through the resident libipset session if the addon loads.
   const resident = openIpsetContext();
   if (resident instanceof Error) console.log(`(iptables: ${resident.message}; ipset restore per change)`);
-  const ipsetContext = resident instanceof Error ? undefined : { run: (lines: readonly string[]) => (count(), resident.run(lines)) };
+  const ipsetContext =
+    resident instanceof Error ? undefined : { run: (lines: readonly string[]) => (count(), resident.run(lines)), fill: (lines: readonly string[]) => (count(), resident.fill(lines)) };
   const applier = new FirewallApplier({ exec, backend, families: [4], timeoutMs: 300_000, ...(ipsetContext ? { ipsetContext } : {}) });
   const bin = binaries(backend, 4);
   return {
@@ -102,7 +103,8 @@ function iptablesTarget(backend: BackendName, exec: Exec, count: () => void): Ta
     async apply(plan) {
       const t = (await applier.apply(plan)).timings;
       const ipt = Object.values(t.iptablesMs).reduce((a, b) => a + b, 0);
-      return `read ${ms(t.readMs)}, ipset ${ms(t.ipsetMs)}, restore ${ms(ipt)}${t.fillMs !== undefined ? ` beside fill ${ms(t.fillMs)}` : ''}, post ${ms(t.postMs)}`;
+      const fill = t.fillMs !== undefined ? ` beside fill ${ms(t.fillMs)} (${t.fillVia}${t.fillFallback ? `: ${t.fillFallback}` : ''})` : '';
+      return `read ${ms(t.readMs)}, ipset ${ms(t.ipsetMs)}, restore ${ms(ipt)}${fill}, post ${ms(t.postMs)}`;
     },
     async wipe() {
       await exec(bin.restore, [], { input: '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n' });
@@ -130,7 +132,16 @@ function nativeTarget(exec: Exec, count: () => void): Target {
   // As the agent does: the resident libnftables context if the addon loads (this process is in the netns).
   const resident = openNftContext();
   if (resident instanceof Error) console.log(`(native: ${resident.message}; nft binary per sync)`);
-  const context = resident instanceof Error ? undefined : { run: (text: string) => (count(), resident.run(text)) };
+  const context =
+    resident instanceof Error
+      ? undefined
+      : {
+          run: (text: string) => (count(), resident.run(text)),
+          beside: () => {
+            const other = resident.beside?.();
+            return other && { run: (text: string) => (count(), other.run(text)) };
+          },
+        };
   const applier = new NftFirewallApplier({ exec, families: [4], timeoutMs: 300_000, ...(context ? { context } : {}) });
   let lastFull = '';
   return {
@@ -138,7 +149,7 @@ function nativeTarget(exec: Exec, count: () => void): Target {
     async apply(plan) {
       const rep = await applier.apply(plan);
       if (rep.full) lastFull = rep.text;
-      return `nft ${ms(rep.timings.nftMs)}, ${rep.commands} commands`;
+      return `nft ${ms(rep.timings.nftMs)}, ${rep.commands} commands${rep.split ? ' (cold: sets and rules as two transactions side by side)' : ''}`;
     },
     wipe: () => applier.cleanup(),
     async floor() {

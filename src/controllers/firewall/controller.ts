@@ -129,7 +129,7 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
       if (opts.useNftables) {
         await iptablesApplier(await detectBackend(exec, opts.backend ?? 'auto')).cleanup();
       } else {
-        const n = nftablesApplier(true);
+        const n = nftablesApplier(true, 'to look for (and remove) a table left by --use-nftables-for-netpol');
         if (await n.exists()) {
           await n.cleanup();
           log.info('firewall: removed the native nftables table left by --use-nftables-for-netpol');
@@ -165,12 +165,15 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
   }
 
   let nftContext: NftContext | Error | undefined;
-  /** The resident libnftables context (opened once, in the namespace `exec` runs in), unless a test names an nft binary. */
-  function residentNft(): NftContext | undefined {
+  /**
+   * The resident libnftables context (opened once, in the namespace `exec` runs in), unless a test names an
+   * nft binary. `use` says what the nft binary runs for without it, for the log line.
+   */
+  function residentNft(use = 'for each sync'): NftContext | undefined {
     if (deps.nftBinary) return undefined;
     if (!nftContext) {
       nftContext = openNftContext(exec.netns);
-      if (nftContext instanceof Error) log.info({ err: nftContext.message }, 'firewall: no resident libnftables context; running the nft binary for each sync');
+      if (nftContext instanceof Error) log.info({ err: nftContext.message }, `firewall: no resident libnftables context; running the nft binary ${use}`);
     }
     return nftContext instanceof Error ? undefined : nftContext;
   }
@@ -195,8 +198,8 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
     }
   }
 
-  function nftablesApplier(resident = false): NftFirewallApplier {
-    const context = resident ? residentNft() : undefined;
+  function nftablesApplier(resident = false, use?: string): NftFirewallApplier {
+    const context = resident ? residentNft(use) : undefined;
     return new NftFirewallApplier({ exec, families, ...(deps.nftBinary ? { nftBinary: deps.nftBinary } : {}), ...(context ? { context } : {}) });
   }
 
@@ -283,6 +286,7 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
     compileMs: number,
   ): Promise<void> {
     const report = await reportFailure(applier!.apply(plan));
+    if (report.timings.fillFallback) log.warn({ err: report.timings.fillFallback }, 'firewall: the netlink ipset fill was refused; ipset restore filled the sets instead');
     const totalMs = performance.now() - t0;
     m.sync.observe(totalMs / 1000);
     for (const f of families) {
@@ -361,7 +365,8 @@ export function createFirewallController(ctx: ControllerContext, opts: FirewallO
         errors.push(e);
       }
       try {
-        const n = nftablesApplier();
+        // The resident context if this agent opened one (no process start); the nft binary otherwise.
+        const n = nftablesApplier(nftContext !== undefined && !(nftContext instanceof Error));
         if (await n.exists()) await n.cleanup();
       } catch (e) {
         // Without nft on the host there is no table of ours; a failure with it is reported.

@@ -11,7 +11,7 @@ import { failingWrapper, kernelChains, kernelSets, Netns } from '../../../testin
 import { nodeOptions } from '../../../testing/firewall/reach.js';
 import { FirewallApplier } from './applier.js';
 import { NftFirewallApplier } from './nft-applier.js';
-import { openNftContext } from './native/addon.js';
+import { openIpsetContext, openNftContext } from './native/addon.js';
 import { renderChain, renderRule } from './render.js';
 
 const netns = new Netns('krt-np-ap-');
@@ -227,6 +227,62 @@ describe('FirewallApplier: the one-fetch restore form for big iptables-nft resto
   });
 });
 
+describe('the cold fill through the resident session (netlink, no ipset restore)', () => {
+  // Dual-stack, every entry form the compiler writes: addresses, nets with nomatch exceptions, named ports of each protocol.
+  const opts = nodeOptions('node1', { families: [4, 6], podCIDRs: ['10.244.1.0/24', 'fd00:244:1::/64'] });
+  const named = [
+    { name: 'http', containerPort: 80, protocol: 'TCP' as const },
+    { name: 'dns', containerPort: 53, protocol: 'UDP' as const },
+    { name: 'sig', containerPort: 3868, protocol: 'SCTP' as const },
+  ];
+  const pods = [
+    pod({ ns: 'x', name: 'a', ip: ['10.244.1.2', 'fd00:244:1::2'], labels: { pod: 'a' }, ports: named }),
+    pod({ ns: 'x', name: 'b', ip: ['10.244.1.3', 'fd00:244:1::3'], labels: { pod: 'b' }, ports: named }),
+    pod({ ns: 'y', name: 'c', ip: ['10.244.2.2', 'fd00:244:2::2'], node: 'node2', labels: { pod: 'c' }, ports: named }),
+  ];
+  const np = policy('x', 'p', {
+    podSelector: {},
+    policyTypes: ['Ingress', 'Egress'],
+    ingress: [
+      { from: [{ podSelector: { matchLabels: { pod: 'b' } } }], ports: [{ port: 'http' }, { port: 'dns', protocol: 'UDP' }, { port: 'sig', protocol: 'SCTP' }] },
+      { from: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.9.0.0/16', '10.10.1.0/24'] } }, { ipBlock: { cidr: 'fd00::/8', except: ['fd00:9::/32'] } }] },
+    ],
+    egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] } }, { ipBlock: { cidr: '::/0', except: ['fd00:ec2::254/128'] } }] }],
+  });
+  const snap = snapshot({ namespaces: [namespace('x'), namespace('y')], pods, policies: [np] });
+
+  it.each(['nft', 'legacy'] as const)('%s: the kernel holds exactly the plan; a refused fill falls back to ipset restore', async (backend) => {
+    const name = await netns.add(`fill-${backend}`);
+    const exec = netns.exec(name);
+    const ctx = openIpsetContext(name);
+    if (ctx instanceof Error) throw ctx;
+    const plan = new FirewallCompiler(opts).update(snap).plan;
+    const entries = [...plan.sets.values()].flatMap((s) => s.entries);
+    expect(entries.some((e) => e.includes(' nomatch') && e.includes(':'))).toBe(true);
+    for (const proto of ['tcp', 'udp', 'sctp']) expect(entries.some((e) => e.includes(`,${proto}:`))).toBe(true);
+    const r = await new FirewallApplier({ exec, backend, families: [4, 6], ipsetContext: ctx }).apply(plan);
+    expect(r.timings.fillVia).toBe('netlink');
+    await expectKernelMatches(exec, backend, plan);
+    const sets = await kernelSets(exec);
+    for (const [n, spec] of plan.sets) expect(sets.get(n), n).toEqual([...spec.entries].sort());
+
+    // The same cold load where the writer fails: ipset restore runs the lines, the state is the same.
+    await new FirewallApplier({ exec, backend, families: [4, 6] }).cleanup();
+    const refusing = { run: (lines: readonly string[]) => ctx.run(lines), fill: () => Promise.reject(new Error('refused')) };
+    const r2 = await new FirewallApplier({ exec, backend, families: [4, 6], ipsetContext: refusing }).apply(plan);
+    expect(r2.timings).toMatchObject({ fillVia: 'ipset restore', fillFallback: 'refused' });
+    await expectKernelMatches(exec, backend, plan);
+  });
+
+  it('a refused message is an error that names the set (a set that does not exist)', async () => {
+    const name = await netns.add('fill-err');
+    const ctx = openIpsetContext(name);
+    if (ctx instanceof Error) throw ctx;
+    await expect(ctx.fill(['add KUBE-DST-NOSUCHSET 10.0.0.1'])).rejects.toThrow(/KUBE-DST-NOSUCHSET: the set does not exist/);
+    await expect(ctx.fill(['add S 10.0.0.1,icmp:8'])).rejects.toThrow(/cannot parse entry/);
+  });
+});
+
 describe('set deltas: a big set changes by its elements alone', () => {
   const opts = nodeOptions('node1');
   // 300 local pods: kube-router-local-pods and the isolated set carry deltas (compiler DELTA_MIN).
@@ -257,6 +313,34 @@ describe('set deltas: a big set changes by its elements alone', () => {
     expect(lines.indexOf(`add ${nsSet} 10.244.3.200`)).toBeLessThan(lines.indexOf('add kube-router-local-pods 10.244.3.200'));
     expect(lines.indexOf(`add ${nsSet} 10.244.3.200`)).toBeGreaterThanOrEqual(0);
     await expectKernelMatches(exec, 'legacy', plan);
+  });
+
+  it('native cold load: sets and rules as two transactions side by side, the same table as one transaction', async () => {
+    /** Our table as JSON, set elements sorted (a hash set lists in hash order), rule handles dropped. */
+    const table = async (exec: Exec): Promise<unknown[]> => {
+      const j = JSON.parse((await exec('nft', ['-j', 'list', 'table', 'inet', 'kube-router-ts-netpol'])).stdout) as { nftables: Array<Record<string, Record<string, unknown>>> };
+      return j.nftables
+        .filter((o) => !('metainfo' in o))
+        .map((o) => {
+          const [kind, v] = Object.entries(o)[0]!;
+          const { handle: _h, elem, ...rest } = v as { handle?: number; elem?: unknown[] };
+          return { [kind]: { ...rest, ...(elem ? { elem: elem.map((e) => JSON.stringify(e)).sort() } : {}) } };
+        });
+    };
+    const plan = new FirewallCompiler(opts).update(big).plan;
+    const name = await netns.add('cold-nft-split');
+    const ctx = openNftContext(name);
+    if (ctx instanceof Error) throw ctx;
+    const r = await new NftFirewallApplier({ exec: netns.exec(name), families: [4], context: ctx }).apply(plan);
+    expect(r.split).toBe(true);
+    const one = netns.exec(await netns.add('cold-nft-one'));
+    const r1 = await new NftFirewallApplier({ exec: one, families: [4] }).apply(plan);
+    expect(r1.split).toBe(false);
+    expect(await table(netns.exec(name))).toEqual(await table(one));
+    // Our table present (a restart): one atomic replacing transaction again.
+    const again = await new NftFirewallApplier({ exec: netns.exec(name), families: [4], context: ctx }).apply(plan);
+    expect(again).toMatchObject({ full: true, split: false });
+    expect(await table(netns.exec(name))).toEqual(await table(one));
   });
 
   it('native: the elements alone, through the resident libnftables context when it loads', async () => {

@@ -44,7 +44,16 @@ export interface ApplyReport {
   readonly setsChanged: string[];
   readonly setsDestroyed: string[];
   readonly setStats: SetDiffStats;
-  readonly timings: { ipsetMs: number; iptablesMs: Partial<Record<IPFamily, number>>; postMs: number; readMs: number; fillMs?: number };
+  readonly timings: {
+    ipsetMs: number;
+    iptablesMs: Partial<Record<IPFamily, number>>;
+    postMs: number;
+    readMs: number;
+    fillMs?: number;
+    /** How the cold fill went in, and why the netlink writer was not enough if it was not. */
+    fillVia?: 'netlink' | 'ipset restore';
+    fillFallback?: string;
+  };
   /** The restore inputs, for -v 2 logging. */
   readonly texts: { ipset: string; iptables: Partial<Record<IPFamily, string>>; post: string };
 }
@@ -157,6 +166,28 @@ export class FirewallApplier {
     return text;
   }
 
+  /**
+   * The cold fill (adds into sets just created): through the resident session's netlink writer when there
+   * is one (no spawn, no per-entry name lookups: ~45 ms for 40,000 entries against ~350 for `ipset
+   * restore`), else `ipset restore`. Should the kernel refuse the writer's messages, `ipset restore` runs
+   * the same lines (all adds, -exist: what went in stays, the rest follows) and says why if it fails too.
+   */
+  private async runFillLines(lines: string[], timings: ApplyReport['timings']): Promise<string> {
+    if (this.o.ipsetContext) {
+      try {
+        await this.o.ipsetContext.fill(lines);
+        timings.fillVia = 'netlink';
+        return `${lines.join('\n')}\n`;
+      } catch (e) {
+        timings.fillFallback = (e as Error).message;
+      }
+    }
+    timings.fillVia = 'ipset restore';
+    const text = `${lines.join('\n')}\n`;
+    await this.o.exec(this.ipset, ['-exist', 'restore'], { input: text, timeoutMs: this.o.timeoutMs });
+    return text;
+  }
+
   /** Records a set as the kernel now holds it. */
   private noteSet(spec: SetSpec, entries: ReadonlySet<string>, how: string): void {
     const cur = this.sets.get(spec.name);
@@ -251,7 +282,7 @@ export class FirewallApplier {
     const runFill = async (): Promise<void> => {
       if (fill.length === 0) return;
       const t0 = performance.now();
-      const text = await this.runIpset(fill);
+      const text = await this.runFillLines(fill, timings);
       timings.fillMs = performance.now() - t0;
       ipsetText += text;
       for (const [spec, entries, how] of fillState) this.noteSet(spec, entries, how);

@@ -36,6 +36,8 @@ export interface NftApplyReport {
   readonly elementsDeleted: number;
   /** Lines of the transaction (0 when nothing changed). */
   readonly commands: number;
+  /** A cold load sent as two transactions side by side (sets and elements; chains and rules). */
+  readonly split: boolean;
   readonly timings: { nftMs: number };
   readonly text: string;
 }
@@ -97,8 +99,11 @@ export class NftFirewallApplier {
 
   /** Removes our table (both families), whatever it holds. Nothing else is touched. */
   async cleanup(): Promise<void> {
-    // `add` first makes the delete succeed when the table does not exist; both in one transaction.
-    await this.o.exec(this.nft, ['-f', '-'], { input: `add table ${T}\ndelete table ${T}\n`, timeoutMs: this.o.timeoutMs });
+    // `add` first makes the delete succeed when the table does not exist; both in one transaction, through
+    // the resident context when there is one (no process start).
+    const text = `add table ${T}\ndelete table ${T}\n`;
+    if (this.o.context) await this.o.context.run(text);
+    else await this.o.exec(this.nft, ['-f', '-'], { input: text, timeoutMs: this.o.timeoutMs });
     this.known = false;
     this.chains = new Map();
     this.sets = new Map();
@@ -111,10 +116,8 @@ export class NftFirewallApplier {
     return stdout.split('\n').some((l) => l.trim() === `table ${T}`);
   }
 
-  private desired(plan: FirewallPlan): {
-    chains: Map<string, readonly string[]>;
-    sets: Map<string, { spec: SetSpec; decl: string }>;
-  } {
+  /** Our chains as nft statements (the base chains' jumps included): the render, memoised per rule and chain. */
+  private desiredChains(plan: FirewallPlan): Map<string, readonly string[]> {
     const chains = new Map<string, readonly string[]>();
     const base: Record<string, string[]> = { input: [], forward: [], output: [] };
     for (const f of this.o.families) {
@@ -124,9 +127,13 @@ export class NftFirewallApplier {
       for (const j of table.jumps) base[BASE_CHAINS[j.from]]!.push(`meta nfproto ipv${f} ${nftRule(j.rule, f)}`);
     }
     for (const [name, rules] of Object.entries(base)) chains.set(name, rules);
+    return chains;
+  }
+
+  private desiredSets(plan: FirewallPlan): Map<string, { spec: SetSpec; decl: string }> {
     const sets = new Map<string, { spec: SetSpec; decl: string }>();
     for (const [name, spec] of plan.sets) sets.set(nftSet(name), { spec, decl: nftSetType(spec) });
-    return { chains, sets };
+    return sets;
   }
 
   private chainDecl(name: string): string {
@@ -135,7 +142,7 @@ export class NftFirewallApplier {
   }
 
   private async applyPlan(plan: FirewallPlan): Promise<NftApplyReport> {
-    const want = this.desired(plan);
+    const want = { sets: this.desiredSets(plan) } as { sets: Map<string, { spec: SetSpec; decl: string }>; chains: Map<string, readonly string[]> };
     const full = !this.known;
     const head: string[] = [];
     const elems: string[] = [];
@@ -151,6 +158,9 @@ export class NftFirewallApplier {
       ? { chains: new Map(), sets: new Map() }
       : { chains: this.chains, sets: this.sets };
     if (full) head.push(`add table ${T}`, `delete table ${T}`, `add table ${T}`);
+    /** `add set` lines (after head's deletions): a cold load sends them with the elements and with the rules. */
+    const setDecls: string[] = [];
+    const chainDecls: string[] = [];
 
     const nextSets = new Map<string, AppliedSet>();
     for (const [name, { spec, decl }] of want.sets) {
@@ -179,7 +189,7 @@ export class NftFirewallApplier {
       let add: string[];
       if (!old || old.decl !== decl) {
         if (old) head.push(`delete set ${T} ${name}`);
-        head.push(`add set ${T} ${name} { ${decl} }`);
+        setDecls.push(`add set ${T} ${name} { ${decl} }`);
         add = [...elements];
       } else if (spec.type === 'hash:net') {
         // Interval elements are ranges cut from each other: rewrite the set rather than edit ranges.
@@ -198,8 +208,23 @@ export class NftFirewallApplier {
     }
     const staleSets = [...cur.sets.keys()].filter((n) => !want.sets.has(n));
 
+    // Cold load (our table absent: first start, after a cleanup): nothing of ours filters, so there is
+    // nothing to replace atomically. The sets with their elements go first, as a transaction of their own
+    // that libnftables parses on a worker thread while the chains are rendered here; the chains with their
+    // rules (and the set declarations they name) follow as a second one beside it. Either order of commit
+    // is no wider than no table (rules first: empty sets, the fail-closed TAIL rejects every local pod
+    // until the elements land). A failure leaves the next sync a full, atomic replace.
+    const t0 = performance.now();
+    let setsFirst: Promise<unknown> | undefined;
+    const beside = full && this.o.context && elems.length > 0 ? this.o.context.beside?.() : undefined;
+    if (beside && !(await this.exists())) {
+      setsFirst = beside.run(`${[`add table ${T}`, ...setDecls, ...elems].join('\n')}\n`);
+      setsFirst.catch(() => undefined);
+    }
+    want.chains = this.desiredChains(plan);
+
     // Chains first declared (empty), so rules may jump to them in any order below.
-    for (const name of want.chains.keys()) if (!cur.chains.has(name)) head.push(this.chainDecl(name));
+    for (const name of want.chains.keys()) if (!cur.chains.has(name)) chainDecls.push(this.chainDecl(name));
 
     for (const [name, lines] of want.chains) {
       const old = cur.chains.get(name);
@@ -216,14 +241,20 @@ export class NftFirewallApplier {
     chainsDeleted.push(...staleChains);
     setsDeleted.push(...staleSets);
 
-    const lines = [...head, ...elems, ...rules, ...tail];
+    const lines = [...head, ...setDecls, ...chainDecls, ...elems, ...rules, ...tail];
     let nftMs = 0;
+    const split = setsFirst !== undefined;
     const text = lines.length > 0 ? `${lines.join('\n')}\n` : '';
-    if (text) {
-      const t0 = performance.now();
+    if (setsFirst && this.o.context) {
+      const chains = this.o.context.run(`${[`add table ${T}`, ...setDecls, ...chainDecls, ...rules, ...tail].join('\n')}\n`);
+      const results = await Promise.allSettled([setsFirst, chains]);
+      for (const r of results) if (r.status === 'rejected') throw r.reason;
+      nftMs = performance.now() - t0;
+    } else if (text) {
+      const t1 = performance.now();
       if (this.o.context) await this.o.context.run(text);
       else await this.o.exec(this.nft, ['-f', '-'], { input: text, timeoutMs: this.o.timeoutMs });
-      nftMs = performance.now() - t0;
+      nftMs = performance.now() - t1;
     }
     this.chains = new Map(want.chains);
     this.sets = nextSets;
@@ -238,6 +269,7 @@ export class NftFirewallApplier {
       elementsAdded,
       elementsDeleted,
       commands: lines.length,
+      split,
       timings: { nftMs },
       text,
     };

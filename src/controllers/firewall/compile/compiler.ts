@@ -56,10 +56,14 @@ class CountedAddresses {
   private readonly count = new Map<string, number>();
   /** Address -> whether the last emit had it, for every address touched since. */
   private readonly touched = new Map<string, boolean>();
+  /** Until the first take there is no last emit to differ from: nothing to track (the first compile's thousands). */
+  private tracking = false;
+  private changedUntracked = false;
 
   add(ip: string): void {
     const n = this.count.get(ip) ?? 0;
-    if (n === 0 && !this.touched.has(ip)) this.touched.set(ip, false);
+    if (!this.tracking) this.changedUntracked = true;
+    else if (n === 0 && !this.touched.has(ip)) this.touched.set(ip, false);
     this.count.set(ip, n + 1);
   }
 
@@ -67,15 +71,23 @@ class CountedAddresses {
     const n = this.count.get(ip) ?? 0;
     if (n === 0) return;
     if (n > 1) return void this.count.set(ip, n - 1);
-    if (!this.touched.has(ip)) this.touched.set(ip, true);
+    if (!this.tracking) this.changedUntracked = true;
+    else if (!this.touched.has(ip)) this.touched.set(ip, true);
     this.count.delete(ip);
   }
 
   get dirty(): boolean {
-    return this.touched.size > 0;
+    return this.touched.size > 0 || this.changedUntracked;
   }
 
+  /** The entries, and what was added and removed since the last take (all of them: added, the first time). */
   take(): { entries: string[]; added: string[]; removed: string[] } {
+    const entries = [...this.count.keys()];
+    if (!this.tracking) {
+      this.tracking = true;
+      this.changedUntracked = false;
+      return { entries, added: entries, removed: [] };
+    }
     const added: string[] = [];
     const removed: string[] = [];
     for (const [ip, had] of this.touched) {
@@ -84,7 +96,7 @@ class CountedAddresses {
       else if (!has && had) removed.push(ip);
     }
     this.touched.clear();
-    return { entries: [...this.count.keys()], added, removed };
+    return { entries, added, removed };
   }
 }
 
@@ -103,8 +115,8 @@ export class FirewallCompiler implements IndexEvents {
   /** Each namespace's top-level jumps per family, kept so unchanged ones keep their identity. */
   private readonly nsJumps = new Map<string, Map<IPFamily, NamespaceJumps>>();
   private readonly nsPodSets = new Set<string>();
-  /** The entries of each big set as last emitted, to tell the next emit's delta without a rebuild. */
-  private readonly mirrors = new Map<string, Set<string>>();
+  /** The entries of each big set as last emitted, to tell the next emit's delta (an array until a delta needs a Set). */
+  private readonly mirrors = new Map<string, ReadonlySet<string> | readonly string[]>();
   private deltas = new Map<string, SetDelta>();
   /** kube-router-local-pods per family, and each direction's isolated set, kept by events. */
   private readonly localAddrs = new Map<IPFamily, CountedAddresses>();
@@ -228,14 +240,19 @@ export class FirewallCompiler implements IndexEvents {
       this.mirrors.delete(name);
       return;
     }
-    const now = new Set(entries);
     const before = this.mirrors.get(name);
+    if (!prev || !before || prev.type !== type) {
+      // No delta to tell (a new set, the first compile's hundreds): the lookup set is built when the next emit needs it.
+      this.mirrors.set(name, entries);
+      return;
+    }
+    const now = new Set(entries);
     this.mirrors.set(name, now);
-    if (!prev || !before || prev.type !== type) return;
+    const was = before instanceof Set ? before : new Set(before);
     const added: string[] = [];
     const removed: string[] = [];
-    for (const e of now) if (!before.has(e)) added.push(e);
-    for (const e of before) if (!now.has(e)) removed.push(e);
+    for (const e of now) if (!was.has(e)) added.push(e);
+    for (const e of was) if (!now.has(e)) removed.push(e);
     this.deltas.set(name, { base: prev, added, removed });
   }
 

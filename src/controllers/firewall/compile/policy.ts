@@ -111,6 +111,25 @@ function portMatches(ports: readonly PolicyPort[], family: IPFamily, namedPorts:
   return out;
 }
 
+/**
+ * blockEntries' results by ipBlock (CIDR and exceptions) with the warnings it gave: clusters repeat the same
+ * blocks (0.0.0.0/0 except the metadata address, the cluster's own ranges) across hundreds of policies.
+ */
+const blockMemo = new Map<string, { entries: readonly string[] | undefined; warnings: readonly string[] }>();
+
+function blockEntriesOnce(peer: Extract<PolicyPeer, { kind: 'ipBlock' }>, warn: (m: string) => void): readonly string[] | undefined {
+  const key = `${peer.cidr} ${peer.except.join(' ')}`;
+  let hit = blockMemo.get(key);
+  if (!hit) {
+    const warnings: string[] = [];
+    hit = { entries: blockEntries(peer, (m) => warnings.push(m)), warnings };
+    if (blockMemo.size >= 10_000) blockMemo.clear();
+    blockMemo.set(key, hit);
+  }
+  for (const w of hit.warnings) warn(w);
+  return hit.entries;
+}
+
 /** hash:net entries for one ipBlock: the block (split if /0) and its exceptions as nomatch. */
 function blockEntries(peer: Extract<PolicyPeer, { kind: 'ipBlock' }>, warn: (m: string) => void): string[] | undefined {
   const net = parseCIDR(peer.cidr);
@@ -181,7 +200,7 @@ function compileRule(
         return;
       }
       if (peer.family !== family) return;
-      const entries = blockEntries(peer, warn);
+      const entries = blockEntriesOnce(peer, warn);
       if (!entries) return;
       const name = policySetName(family, peerSide, `block/${[...entries].sort().join(',')}`);
       if (!blockSets.some((b) => b.name === name)) blockSets.push({ name, type: 'hash:net', family: family === 4 ? 'inet' : 'inet6', entries });

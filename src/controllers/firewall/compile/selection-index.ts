@@ -5,7 +5,6 @@
 // (`dirty` flags, dirty namespaces) and tells the emitter (compiler.ts), in order, about the objects
 // whose chains or sets come and go, through `IndexEvents`.
 import type { ClusterSnapshot, IPFamily, Labels, NetworkPolicyModel, PodModel } from '../../../model/types.js';
-import { ipFamily } from '../../../model/normalize/ip.js';
 import { matches as selectorMatches, sameLabels } from '../../../model/normalize/selector.js';
 import type { Direction } from './names.js';
 import type { SetSpec } from './plan.js';
@@ -62,6 +61,11 @@ export interface IndexEvents {
   /** No policy refers to this selection or named port any more: its sets go. */
   selectionGone(def: SelectionDef): void;
   namedPortGone(npe: NamedPortEntry): void;
+}
+
+/** The family of a pod IP. Pod IPs are normalized (model/normalize/pod.ts): valid, canonical text. */
+function podIPFamily(ip: string): IPFamily {
+  return ip.includes(':') ? 6 : 4;
 }
 
 /** A pod takes part in policy (as target or peer) only with an IP, outside the host network, not finished. */
@@ -191,8 +195,8 @@ export class SelectionIndex {
     }
     const ips = new Map<IPFamily, string>();
     for (const ip of pod.podIPs) {
-      const f = ipFamily(ip);
-      if (f !== undefined && this.opts.families.includes(f) && !ips.has(f)) ips.set(f, ip);
+      const f = podIPFamily(ip);
+      if (this.opts.families.includes(f) && !ips.has(f)) ips.set(f, ip);
     }
     const entry: PodEntry = { key, pod, local: pod.nodeName === this.opts.nodeName, ips };
     this.stats.podsCompiled++;
@@ -302,8 +306,8 @@ export class SelectionIndex {
     let r = this.podSelections.get(podKey);
     if (!r) this.podSelections.set(podKey, (r = new Set()));
     r.add(sel);
-    this.bumpIso('ingress', podKey, sel.isoIn);
-    this.bumpIso('egress', podKey, sel.isoEg);
+    if (sel.isoIn) this.bumpIso('ingress', podKey, sel.isoIn);
+    if (sel.isoEg) this.bumpIso('egress', podKey, sel.isoEg);
   }
 
   private removeMember(sel: Selection, podKey: string): void {
@@ -312,8 +316,8 @@ export class SelectionIndex {
     const r = this.podSelections.get(podKey);
     r?.delete(sel);
     if (r && r.size === 0) this.podSelections.delete(podKey);
-    this.bumpIso('ingress', podKey, -sel.isoIn);
-    this.bumpIso('egress', podKey, -sel.isoEg);
+    if (sel.isoIn) this.bumpIso('ingress', podKey, -sel.isoIn);
+    if (sel.isoEg) this.bumpIso('egress', podKey, -sel.isoEg);
   }
 
   private evaluateNamedPort(npe: NamedPortEntry, e: PodEntry, ipsChanged: boolean): void {
@@ -349,12 +353,14 @@ export class SelectionIndex {
       sel.owners.add(entry);
       entry.selections.push(sel);
       if (def.target) {
-        const inc = { ingress: compiled.ingress ? 1 : 0, egress: compiled.egress ? 1 : 0 };
-        sel.isoIn += inc.ingress;
-        sel.isoEg += inc.egress;
-        for (const pk of sel.members) {
-          this.bumpIso('ingress', pk, inc.ingress);
-          this.bumpIso('egress', pk, inc.egress);
+        // Only the directions the policy isolates (most policies: ingress alone).
+        if (compiled.ingress) {
+          sel.isoIn++;
+          for (const pk of sel.members) this.bumpIso('ingress', pk, 1);
+        }
+        if (compiled.egress) {
+          sel.isoEg++;
+          for (const pk of sel.members) this.bumpIso('egress', pk, 1);
         }
       }
     }
@@ -382,12 +388,13 @@ export class SelectionIndex {
     for (const sel of entry.selections) {
       sel.owners.delete(entry);
       if (sel.def.target) {
-        const dec = { ingress: entry.compiled.ingress ? 1 : 0, egress: entry.compiled.egress ? 1 : 0 };
-        sel.isoIn -= dec.ingress;
-        sel.isoEg -= dec.egress;
-        for (const pk of sel.members) {
-          this.bumpIso('ingress', pk, -dec.ingress);
-          this.bumpIso('egress', pk, -dec.egress);
+        if (entry.compiled.ingress) {
+          sel.isoIn--;
+          for (const pk of sel.members) this.bumpIso('ingress', pk, -1);
+        }
+        if (entry.compiled.egress) {
+          sel.isoEg--;
+          for (const pk of sel.members) this.bumpIso('egress', pk, -1);
         }
       }
       if (sel.owners.size > 0) continue;

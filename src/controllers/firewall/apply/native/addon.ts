@@ -13,6 +13,7 @@ interface NfAddon {
   ipsetRun(handle: unknown, lines: readonly string[]): void;
   /** Absent from an addon built before it existed. */
   ipsetSave?(handle: unknown): string;
+  ipsetFill(handle: unknown, lines: readonly string[]): Promise<void>;
 }
 
 export const nfAddon = nativeAddon<NfAddon>({ name: 'nf_ctx', dir: 'controllers/firewall/apply/native', env: 'KRT_NF_ADDON', link: ['-ldl'], label: 'netfilter addon' });
@@ -23,6 +24,12 @@ const netnsPath = (netns: string | undefined): string | undefined => (netns !== 
 /** One libnftables context: `run` is one `nft -f` transaction (all or nothing), without a process. */
 export interface NftContext {
   run(text: string): Promise<string>;
+  /**
+   * A second context in the same namespace (opened on first use, then kept), whose transactions run on
+   * their own worker thread beside this one's: libnftables parses in user space, so two big transactions
+   * take about the time of the bigger. Undefined where it cannot be opened.
+   */
+  beside?(): NftContext | undefined;
 }
 
 /**
@@ -32,12 +39,31 @@ export interface NftContext {
 export function openNftContext(netns?: string): NftContext | Error {
   const addon = loadAddon();
   if (addon instanceof Error) return addon;
+  const open = (): unknown => addon.open(netnsPath(netns));
   let handle: unknown;
   try {
-    handle = addon.open(netnsPath(netns));
+    handle = open();
   } catch (e) {
     return e as Error;
   }
+  let second: NftContext | null | undefined;
+  return {
+    ...queued(addon, handle),
+    beside(): NftContext | undefined {
+      if (second === undefined) {
+        try {
+          second = queued(addon, open());
+        } catch {
+          second = null;
+        }
+      }
+      return second ?? undefined;
+    },
+  };
+}
+
+/** `run` on one handle, one transaction at a time. */
+function queued(addon: NfAddon, handle: unknown): NftContext {
   let queue: Promise<unknown> = Promise.resolve();
   return {
     run(text: string): Promise<string> {
@@ -57,6 +83,12 @@ export interface IpsetContext {
   run(lines: readonly string[]): void;
   /** What `ipset save` prints; undefined when the addon is too old to read (then run the binary). */
   save(): string | undefined;
+  /**
+   * A bulk fill: `add SET ENTRY` lines of the compiler's canonical entries into sets that exist (`create`
+   * lines are skipped), -exist, written as netlink messages on a worker thread without libipset's per-entry
+   * name lookups (nf_ctx.c). Rejects at the first message the kernel refuses; earlier ones stay.
+   */
+  fill(lines: readonly string[]): Promise<void>;
 }
 
 /** A session bound to `netns` (a name under /run/netns; the process's own when absent), or the Error why not. */
@@ -85,6 +117,11 @@ export function openIpsetContext(netns?: string): IpsetContext | Error {
       } catch (e) {
         throw new ExecError('ipset', ['save', '(libipset)'], 1, null, (e as Error).message.replace(/\n/g, ' '), '', false);
       }
+    },
+    fill(lines: readonly string[]): Promise<void> {
+      return addon.ipsetFill(handle, lines).catch((e: Error) => {
+        throw new ExecError('ipset', ['-exist', 'restore', '(netlink fill)'], 1, null, e.message, '', false);
+      });
     },
   };
 }

@@ -1,15 +1,23 @@
 // Resident netfilter writers for the firewall: a libnftables context (native backend: each sync's
 // transaction without spawning `nft`) and a libipset session (iptables backends: small ipset batches
-// without spawning `ipset`; a spawn costs 10-15 ms, more than the change). Both libraries are opened
-// with dlopen, so the addon builds without their -dev headers and a host without them still builds it;
-// open then fails and the caller falls back to the binaries.
+// without spawning `ipset`; a spawn costs 10-15 ms, more than the change), plus our own netlink writer
+// for the cold ipset fill (below: libipset's per-entry name lookups are most of a 40,000-entry fill).
+// Both libraries are opened with dlopen, so the addon builds without their -dev headers (the kernel's
+// UAPI headers, which every C toolchain has, give the ipset message format) and a host without them
+// still builds it; open then fails and the caller falls back to the binaries.
 // An nft transaction runs on a libuv worker thread (a full-table load must not stall the event loop);
-// ipset lines run inline (callers send small batches only).
+// ipset lines run inline (callers send small batches only); the bulk fill runs on a worker too.
 #define _GNU_SOURCE
 #include <node_api.h>
+#include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/ipset/ip_set.h>
+#include <linux/netfilter/ipset/ip_set_hash.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -464,6 +472,319 @@ static napi_value ipset_save(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// ---- the bulk ipset fill: our own netlink messages ----
+// A full load adds ~40,000 elements. libipset parses each one as text, and resolves every address
+// (getaddrinfo), every protocol (getprotobyname) and every port (getservbyname, tried before the number),
+// each lookup reopening /etc files: ~2/3 of `ipset restore`'s time. Our entries are already canonical
+// (the compiler's: an address, a net with an optional `nomatch`, or `address,proto:port`), so this path
+// writes the kernel's messages itself: one IPSET_CMD_ADD per run of lines for the same set, its elements
+// nested in IPSET_ATTR_ADT as `ipset restore` batches them, without NLM_F_EXCL (that is -exist). It runs
+// on a libuv worker, the socket opened in the handle's namespace. The sets must exist: the `create`
+// lines `ipset restore` needs to batch are skipped.
+
+#define FILL_MSG_MAX 32768
+
+typedef struct {
+  char *buf;
+  size_t len;
+} NlBuf;
+
+static void *nl_put(NlBuf *b, uint16_t type, const void *data, size_t size) {
+  struct nlattr *a = (struct nlattr *)(b->buf + b->len);
+  a->nla_type = type;
+  a->nla_len = NLA_HDRLEN + size;
+  if (size) memcpy((char *)a + NLA_HDRLEN, data, size);
+  b->len += NLA_ALIGN(a->nla_len);
+  return a;
+}
+
+static struct nlattr *nl_nest(NlBuf *b, uint16_t type) { return nl_put(b, type | NLA_F_NESTED, NULL, 0); }
+
+static void nl_end(NlBuf *b, struct nlattr *a) { a->nla_len = (b->buf + b->len) - (char *)a; }
+
+typedef struct {
+  int v6;
+  uint8_t addr[16];
+  int cidr;      // -1: none
+  int nomatch;
+  int proto;     // -1: none
+  uint16_t port;
+} Elem;
+
+// "ADDR", "ADDR/N", "ADDR/N nomatch", "ADDR,PROTO:PORT" (PROTO tcp, udp or sctp). 0 on success.
+static int parse_elem(const char *text, Elem *e) {
+  char buf[128];
+  size_t n = strlen(text);
+  if (n >= sizeof buf) return -1;
+  memcpy(buf, text, n + 1);
+  e->cidr = -1;
+  e->nomatch = 0;
+  e->proto = -1;
+  e->port = 0;
+  char *sp = strchr(buf, ' ');
+  if (sp) {
+    if (strcmp(sp + 1, "nomatch") != 0) return -1;
+    e->nomatch = 1;
+    *sp = '\0';
+  }
+  char *comma = strchr(buf, ',');
+  if (comma) {
+    *comma = '\0';
+    char *colon = strchr(comma + 1, ':');
+    if (!colon) return -1;
+    *colon = '\0';
+    const char *p = comma + 1;
+    e->proto = !strcmp(p, "tcp") ? IPPROTO_TCP : !strcmp(p, "udp") ? IPPROTO_UDP : !strcmp(p, "sctp") ? IPPROTO_SCTP : -1;
+    if (e->proto < 0) return -1;
+    char *end;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || port > 65535) return -1;
+    e->port = port;
+  }
+  char *slash = strchr(buf, '/');
+  if (slash) {
+    *slash = '\0';
+    char *end;
+    unsigned long c = strtoul(slash + 1, &end, 10);
+    if (*end || end == slash + 1 || c > 128) return -1;
+    e->cidr = c;
+  }
+  e->v6 = strchr(buf, ':') != NULL;
+  if (inet_pton(e->v6 ? AF_INET6 : AF_INET, buf, e->addr) != 1) return -1;
+  if (!e->v6 && e->cidr > 32) return -1;
+  return 0;
+}
+
+typedef struct {
+  IpsetHandle *h;
+  char **lines;
+  uint32_t n;
+  int fd;
+  uint32_t seq;
+  char msg[512];
+  napi_deferred deferred;
+  napi_async_work work;
+  napi_ref keep;
+} FillJob;
+
+static void *open_nl(void *arg) {
+  (void)arg;
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  if (fd < 0) return NULL;
+  int one = 1;
+  // Errors echo only the header, not our 32 KB message.
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    close(fd);
+    return NULL;
+  }
+  return (void *)(intptr_t)(fd + 1);
+}
+
+static const char *ipset_errtext(int code) {
+  switch (code) {
+    case IPSET_ERR_PROTOCOL: return "kernel refused the message (protocol error)";
+    case IPSET_ERR_TYPE_MISMATCH: return "the entry does not fit the set's type";
+    case IPSET_ERR_INVALID_CIDR: return "invalid CIDR";
+    case IPSET_ERR_INVALID_FAMILY: return "the entry's family is not the set's";
+    case IPSET_ERR_HASH_FULL: return "the set is full (maxelem)";
+    case ENOENT: return "the set does not exist";
+    default: return code < IPSET_ERR_PRIVATE ? strerror(code) : "ipset error";
+  }
+}
+
+// Sends one ADD message (b holds it, header first) and waits for its ACK. 0, or an error in j->msg.
+static int fill_send(FillJob *j, NlBuf *b, const char *set, uint32_t first_line) {
+  struct nlmsghdr *nlh = (struct nlmsghdr *)b->buf;
+  nlh->nlmsg_len = b->len;
+  if (send(j->fd, b->buf, b->len, 0) != (ssize_t)b->len) {
+    snprintf(j->msg, sizeof j->msg, "ipset netlink send: %s", strerror(errno));
+    return -1;
+  }
+  char rb[8192];
+  for (;;) {
+    ssize_t r = recv(j->fd, rb, sizeof rb, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      snprintf(j->msg, sizeof j->msg, "ipset netlink recv: %s", strerror(errno));
+      return -1;
+    }
+    for (struct nlmsghdr *m = (struct nlmsghdr *)rb; NLMSG_OK(m, (size_t)r); m = NLMSG_NEXT(m, r)) {
+      if (m->nlmsg_seq != nlh->nlmsg_seq || m->nlmsg_type != NLMSG_ERROR) continue;
+      struct nlmsgerr *err = NLMSG_DATA(m);
+      if (err->error == 0) return 0;
+      int code = -err->error;
+      snprintf(j->msg, sizeof j->msg, "set %s: %s (error %d, a line from %u on)", set, ipset_errtext(code), code, first_line);
+      return -1;
+    }
+  }
+}
+
+static void *fill_in_ns(void *arg) {
+  FillJob *j = arg;
+  void *fdp = open_nl(NULL);
+  if (!fdp) {
+    snprintf(j->msg, sizeof j->msg, "ipset netlink socket: %s", strerror(errno));
+    return j;
+  }
+  j->fd = (int)(intptr_t)fdp - 1;
+  NlBuf b = {malloc(FILL_MSG_MAX + 1024), 0};
+  if (!b.buf) {
+    snprintf(j->msg, sizeof j->msg, "out of memory");
+    close(j->fd);
+    return j;
+  }
+  char set[IPSET_MAXNAMELEN] = "";
+  struct nlattr *adt = NULL;
+  uint32_t first = 0, count = 0;
+  for (uint32_t i = 0; i <= j->n && !j->msg[0]; i++) {
+    const char *line = i < j->n ? j->lines[i] : NULL;
+    if (line && !strncmp(line, "create ", 7)) continue;
+    const char *name = NULL, *entry = NULL;
+    size_t nlen = 0;
+    if (line) {
+      if (strncmp(line, "add ", 4) != 0 || !(entry = strchr(line + 4, ' '))) {
+        snprintf(j->msg, sizeof j->msg, "line %u: not an add line: %.200s", i + 1, line);
+        break;
+      }
+      name = line + 4;
+      nlen = entry - name;
+      entry++;
+      if (nlen == 0 || nlen >= IPSET_MAXNAMELEN) {
+        snprintf(j->msg, sizeof j->msg, "line %u: bad set name", i + 1);
+        break;
+      }
+    }
+    // Flush the message at the end, on another set, or when full.
+    int other = line && (strncmp(set, name, nlen) != 0 || set[nlen] != '\0');
+    if (count > 0 && (!line || other || b.len > FILL_MSG_MAX)) {
+      nl_end(&b, adt);
+      if (fill_send(j, &b, set, first) != 0) break;
+      count = 0;
+    }
+    if (!line) break;
+    Elem e;
+    if (parse_elem(entry, &e) != 0) {
+      snprintf(j->msg, sizeof j->msg, "line %u: cannot parse entry %.200s", i + 1, entry);
+      break;
+    }
+    if (count == 0) {
+      memcpy(set, name, nlen);
+      set[nlen] = '\0';
+      first = i + 1;
+      memset(b.buf, 0, NLMSG_HDRLEN + sizeof(struct nfgenmsg));
+      struct nlmsghdr *nlh = (struct nlmsghdr *)b.buf;
+      nlh->nlmsg_type = (NFNL_SUBSYS_IPSET << 8) | IPSET_CMD_ADD;
+      nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+      nlh->nlmsg_seq = ++j->seq;
+      struct nfgenmsg *g = (struct nfgenmsg *)(b.buf + NLMSG_HDRLEN);
+      g->nfgen_family = e.v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+      g->version = NFNETLINK_V0;
+      b.len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+      uint8_t proto = IPSET_PROTOCOL;
+      nl_put(&b, IPSET_ATTR_PROTOCOL, &proto, 1);
+      nl_put(&b, IPSET_ATTR_SETNAME, set, nlen + 1);
+      uint32_t lineno = first;
+      nl_put(&b, IPSET_ATTR_LINENO, &lineno, 4);
+      adt = nl_nest(&b, IPSET_ATTR_ADT);
+    }
+    struct nlattr *data = nl_nest(&b, IPSET_ATTR_DATA);
+    struct nlattr *ip = nl_nest(&b, IPSET_ATTR_IP);
+    nl_put(&b, (e.v6 ? IPSET_ATTR_IPADDR_IPV6 : IPSET_ATTR_IPADDR_IPV4) | NLA_F_NET_BYTEORDER, e.addr, e.v6 ? 16 : 4);
+    nl_end(&b, ip);
+    if (e.cidr >= 0) {
+      uint8_t c = e.cidr;
+      nl_put(&b, IPSET_ATTR_CIDR, &c, 1);
+    }
+    if (e.proto >= 0) {
+      uint16_t port = htons(e.port);
+      uint8_t p = e.proto;
+      nl_put(&b, IPSET_ATTR_PORT | NLA_F_NET_BYTEORDER, &port, 2);
+      nl_put(&b, IPSET_ATTR_PROTO, &p, 1);
+    }
+    if (e.nomatch) {
+      uint32_t flags = htonl(IPSET_FLAG_NOMATCH);
+      nl_put(&b, IPSET_ATTR_CADT_FLAGS | NLA_F_NET_BYTEORDER, &flags, 4);
+    }
+    uint32_t lineno = i + 1;
+    nl_put(&b, IPSET_ATTR_LINENO, &lineno, 4);
+    nl_end(&b, data);
+    count++;
+  }
+  free(b.buf);
+  close(j->fd);
+  return j;
+}
+
+static void fill_run(napi_env env, void *data) {
+  (void)env;
+  FillJob *j = data;
+  const char *err = NULL;
+  if (!in_netns(j->h->netns[0] ? j->h->netns : NULL, fill_in_ns, j, &err)) snprintf(j->msg, sizeof j->msg, "%s", err ? err : "setns failed");
+}
+
+static void fill_done(napi_env env, napi_status status, void *data) {
+  FillJob *j = data;
+  napi_value v;
+  if (status != napi_ok || j->msg[0]) {
+    napi_value msg;
+    napi_create_string_utf8(env, status != napi_ok ? "fill cancelled" : j->msg, NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &v);
+    napi_reject_deferred(env, j->deferred, v);
+  } else {
+    napi_get_undefined(env, &v);
+    napi_resolve_deferred(env, j->deferred, v);
+  }
+  napi_delete_reference(env, j->keep);
+  napi_delete_async_work(env, j->work);
+  for (uint32_t i = 0; i < j->n; i++) free(j->lines[i]);
+  free(j->lines);
+  free(j);
+}
+
+// ipsetFill(handle, lines: string[]): Promise<void>; `add SET ENTRY` lines (create lines skipped) into
+// existing sets, -exist, on a worker thread. Rejects at the first message the kernel refuses (the
+// earlier ones stay applied, as with `ipset restore`).
+static napi_value ipset_fill(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  IpsetHandle *h = NULL;
+  if (argc < 2 || napi_get_value_external(env, argv[0], (void **)&h) != napi_ok || !h) return fail(env, "ipset", "bad handle");
+  uint32_t n = 0;
+  if (napi_get_array_length(env, argv[1], &n) != napi_ok) return fail(env, "ipset", "lines must be an array");
+  FillJob *j = calloc(1, sizeof *j);
+  if (!j || !(j->lines = calloc(n ? n : 1, sizeof(char *)))) {
+    free(j);
+    return fail(env, "ipset", "out of memory");
+  }
+  j->h = h;
+  j->n = n;
+  const char *err = NULL;
+  for (uint32_t i = 0; i < n && !err; i++) {
+    napi_value v;
+    size_t len = 0;
+    napi_get_element(env, argv[1], i, &v);
+    if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) err = "lines must be strings";
+    else if (!(j->lines[i] = malloc(len + 1))) err = "out of memory";
+    else napi_get_value_string_utf8(env, v, j->lines[i], len + 1, &len);
+  }
+  if (err) {
+    for (uint32_t i = 0; i < n; i++) free(j->lines[i]);
+    free(j->lines);
+    free(j);
+    return fail(env, "ipset", err);
+  }
+  napi_value promise, name;
+  napi_create_promise(env, &j->deferred, &promise);
+  napi_create_reference(env, argv[0], 1, &j->keep);
+  napi_create_string_utf8(env, "ipset_fill", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, fill_run, fill_done, j, &j->work);
+  napi_queue_async_work(env, j->work);
+  return promise;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, open_ctx, NULL, NULL, NULL, napi_default, NULL},
@@ -471,6 +792,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"ipsetOpen", NULL, ipset_open, NULL, NULL, NULL, napi_default, NULL},
       {"ipsetRun", NULL, ipset_run, NULL, NULL, NULL, napi_default, NULL},
       {"ipsetSave", NULL, ipset_save, NULL, NULL, NULL, napi_default, NULL},
+      {"ipsetFill", NULL, ipset_fill, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof *props, props);
   return exports;
