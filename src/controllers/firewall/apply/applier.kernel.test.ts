@@ -268,7 +268,7 @@ describe('the cold fill through the resident session (netlink, no ipset restore)
 
     // The same cold load where the writer fails: ipset restore runs the lines, the state is the same.
     await new FirewallApplier({ exec, backend, families: [4, 6] }).cleanup();
-    const refusing = { run: (lines: readonly string[]) => ctx.run(lines), fill: () => Promise.reject(new Error('refused')) };
+    const refusing = { run: (lines: readonly string[]) => ctx.run(lines), save: () => ctx.save(), fill: () => Promise.reject(new Error('refused')) };
     const r2 = await new FirewallApplier({ exec, backend, families: [4, 6], ipsetContext: refusing }).apply(plan);
     expect(r2.timings).toMatchObject({ fillVia: 'ipset restore', fillFallback: 'refused' });
     await expectKernelMatches(exec, backend, plan);
