@@ -16,7 +16,7 @@ RUN npm run build \
     && cc -shared -fPIC -O2 -Wall -I/usr/local/include/node -DNODE_GYP_MODULE_NAME=bgp_sockopt \
           src/bgp/native/bgp_sockopt.c -o /src/bgp_sockopt.node \
     && cc -shared -fPIC -O2 -Wall -I/usr/local/include/node -DNODE_GYP_MODULE_NAME=nf_ctx \
-          src/controllers/firewall/apply/native/nf_ctx.c -o /src/nf_ctx.node -ldl \
+          src/dataplane/netfilter/native/nf_ctx.c -o /src/nf_ctx.node -ldl \
     && cc -shared -fPIC -O2 -Wall -I/usr/local/include/node -DNODE_GYP_MODULE_NAME=ipvs_genl \
           src/dataplane/ipvs/native/ipvs_genl.c -o /src/ipvs_genl.node \
     && cc -shared -fPIC -O2 -Wall -I/usr/local/include/node -DNODE_GYP_MODULE_NAME=proc_spawn \

@@ -27,7 +27,7 @@ import { NftFirewallApplier } from '../src/controllers/firewall/apply/nft-applie
 import type { FirewallPlan } from '../src/controllers/firewall/compile/plan.js';
 import { renderChain } from '../src/controllers/firewall/apply/render.js';
 import { nftChainRules, T } from '../src/controllers/firewall/apply/nft-render.js';
-import { openIpsetContext, openNftContext } from '../src/controllers/firewall/apply/native/addon.js';
+import { openIpsetContext, openNftContext } from '../src/dataplane/netfilter/native/addon.js';
 import { policyChainName } from '../src/controllers/firewall/compile/names.js';
 import { FirewallCompiler } from '../src/controllers/firewall/compile/compiler.js';
 import { buildCluster, OPTS } from './netpol-cluster.js';

@@ -38,7 +38,7 @@ npm run --silent build
 ./scripts/install-helm.sh >/dev/null
 # The BGP speaker's socket-option addon (TCP MD5, TTL): without it, peers with passwords are refused.
 npx tsx src/bgp/native/build.ts || echo "setup: BGP TCP-MD5 addon not built; BGP peers with passwords will be refused" >&2
-npx tsx src/controllers/firewall/apply/native/build.ts || echo "setup: netfilter addon not built; the firewall runs ipset/nft binaries for every change" >&2
+npx tsx src/dataplane/netfilter/native/build.ts || echo "setup: netfilter addon not built; the firewall runs ipset/nft binaries for every change" >&2
 # The service proxy's IPVS netlink addon: without it, IPVS is written with ipvsadm -R (slower, same result).
 npx tsx src/dataplane/ipvs/native/build.ts || echo "setup: IPVS netlink addon not built; the service proxy will use ipvsadm -R" >&2
 # The process runner without fork (posix_spawn) and the rtnetlink reader: without them every command forks

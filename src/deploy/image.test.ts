@@ -39,7 +39,7 @@ describe('Dockerfile', () => {
 
   it('installs the libraries the netfilter addon dlopens and the nft binary (--use-nftables-for-netpol)', () => {
     const apt = instructions.find((i) => i.op === 'RUN' && i.args.includes('apt-get install'))!.args.split(/\s+/);
-    const source = readFileSync(join(ROOT, 'src/controllers/firewall/apply/native/nf_ctx.c'), 'utf8');
+    const source = readFileSync(join(ROOT, 'src/dataplane/netfilter/native/nf_ctx.c'), 'utf8');
     const opened = [...source.matchAll(/dlopen\("([^"]+)"/g)].map((m) => m[1]!).sort();
     expect(opened).toEqual(Object.keys(DLOPEN_PACKAGES).sort());
     for (const lib of opened) expect(apt, lib).toContain(DLOPEN_PACKAGES[lib]);

@@ -11,7 +11,7 @@ import type { Controller, ControllerContext } from '../controller.js';
 import { logSync, SyncLoop } from '../sync-loop.js';
 import { FirewallApplier } from './apply/applier.js';
 import { NftFirewallApplier } from './apply/nft-applier.js';
-import { openIpsetContext, openNftContext, type IpsetContext, type NftContext } from './apply/native/addon.js';
+import { openIpsetContext, openNftContext, type IpsetContext, type NftContext } from '../../dataplane/netfilter/native/addon.js';
 import { FirewallCompiler, type CompileOptions } from './compile/compiler.js';
 import { deriveCompileOptions, firewallFamilies } from './options.js';
 import { errorCode, KrtError } from '../../observe/errors.js';

@@ -1,9 +1,9 @@
-// One libipset session (the firewall's addon, controllers/firewall/apply/native) for the agent's own
+// One libipset session (the netfilter addon, dataplane/netfilter/native) for the agent's own
 // namespace, shared by the controllers whose commands run here: `ipset save` and small `ipset -exist
 // restore` batches without a process. Inside user-mode Linux each `ipset` start is ~0.5-1 s of wall time at
 // start-up, and the proxy's VIP firewall and the router's forward/egress sets each read and write once there.
 // Without the addon (or for any other Exec, or KRT_EXEC_NATIVE=0) the binary runs as before.
-import { openIpsetContext, type IpsetContext } from '../../controllers/firewall/apply/native/addon.js';
+import { openIpsetContext, type IpsetContext } from '../netfilter/native/addon.js';
 import { runsHere, type Exec } from '../exec.js';
 
 /** Above this many lines a batch goes to `ipset restore` (one netlink batch, off the event loop). */

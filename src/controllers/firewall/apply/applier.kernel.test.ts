@@ -11,7 +11,7 @@ import { failingWrapper, kernelChains, kernelSets, Netns } from '../../../testin
 import { nodeOptions } from '../../../testing/firewall/reach.js';
 import { FirewallApplier } from './applier.js';
 import { NftFirewallApplier } from './nft-applier.js';
-import { openIpsetContext, openNftContext } from './native/addon.js';
+import { openIpsetContext, openNftContext } from '../../../dataplane/netfilter/native/addon.js';
 import { renderChain, renderRule } from './render.js';
 
 const netns = new Netns('krt-np-ap-');

@@ -13,7 +13,7 @@ import type { IPFamily } from '../../../model/types.js';
 import { isOurChain, isOurSet, localPodsSetName, tmpSetName } from '../compile/names.js';
 import type { FirewallPlan } from '../compile/plan.js';
 import { renderChain, renderRule } from './render.js';
-import type { IpsetContext } from './native/addon.js';
+import type { IpsetContext } from '../../../dataplane/netfilter/native/addon.js';
 
 const BUILTINS = ['INPUT', 'FORWARD', 'OUTPUT'] as const;
 type Builtin = (typeof BUILTINS)[number];
@@ -28,7 +28,7 @@ export interface ApplierOptions {
   readonly timeoutMs?: number;
   /** iptables-nft's one-fetch cache for big restores (restore.ts listFirst): by size (default), or forced. */
   readonly fullCache?: 'auto' | 'always' | 'never';
-  /** A resident libipset session (native/addon.ts) for small ipset batches; without it, `ipset restore`. */
+  /** A resident libipset session (dataplane/netfilter/native) for small ipset batches; without it, `ipset restore`. */
   readonly ipsetContext?: IpsetContext;
 }
 

@@ -10,7 +10,7 @@ import type { Exec } from '../../../dataplane/exec.js';
 import type { IPFamily } from '../../../model/types.js';
 import type { FirewallPlan, SetSpec } from '../compile/plan.js';
 import { BASE_CHAINS, nftChain, nftChainRules, nftElements, nftElementsOf, nftRule, nftSet, nftSetType, T } from './nft-render.js';
-import type { NftContext } from './native/addon.js';
+import type { NftContext } from '../../../dataplane/netfilter/native/addon.js';
 
 export interface NftApplierOptions {
   readonly exec: Exec;
@@ -19,7 +19,7 @@ export interface NftApplierOptions {
   readonly nftBinary?: string;
   readonly timeoutMs?: number;
   /**
-   * A resident libnftables context (native/addon.ts) for the sync transactions: the same text, no
+   * A resident libnftables context (dataplane/netfilter/native) for the sync transactions: the same text, no
    * process spawned. Without one, `nft -f -` runs them.
    */
   readonly context?: NftContext;

@@ -3,8 +3,8 @@
 // (10-15 ms each, more than the change itself). Built like the BGP addon (system C compiler, Node's own
 // headers; setup builds it ahead of time). Unavailable (no compiler, no library): the appliers run the
 // binaries instead, with the same text.
-import { nativeAddon } from '../../../../native/addon-loader.js';
-import { ExecError } from '../../../../dataplane/exec.js';
+import { nativeAddon } from '../../../native/addon-loader.js';
+import { ExecError } from '../../exec.js';
 
 interface NfAddon {
   open(netnsPath?: string): unknown;
@@ -16,7 +16,7 @@ interface NfAddon {
   ipsetFill(handle: unknown, lines: readonly string[]): Promise<void>;
 }
 
-export const nfAddon = nativeAddon<NfAddon>({ name: 'nf_ctx', dir: 'controllers/firewall/apply/native', env: 'KRT_NF_ADDON', link: ['-ldl'], label: 'netfilter addon' });
+export const nfAddon = nativeAddon<NfAddon>({ name: 'nf_ctx', dir: 'dataplane/netfilter/native', env: 'KRT_NF_ADDON', link: ['-ldl'], label: 'netfilter addon' });
 const loadAddon = (): NfAddon | Error => nfAddon.load();
 
 const netnsPath = (netns: string | undefined): string | undefined => (netns !== undefined ? `/run/netns/${netns}` : undefined);

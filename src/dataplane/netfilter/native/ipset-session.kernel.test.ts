@@ -2,8 +2,8 @@
 // save` prints (headers, members, comments, both families, nothing at all for no sets), and what its run
 // writes the binary reads back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Exec } from '../../../../dataplane/exec.js';
-import { Netns } from '../../../../testing/firewall/netns.js';
+import type { Exec } from '../../exec.js';
+import { Netns } from '../../../testing/firewall/netns.js';
 import { openIpsetContext, type IpsetContext } from './addon.js';
 
 const netns = new Netns('krt-ipss-');
