@@ -1,23 +1,13 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ClusterView } from '../watch/cluster-view.js';
-import type { ErrorCode } from '../observe/errors.js';
+import type { HealthReporter } from '../observe/health.js';
 
 /** The names controllers report under in health, metrics and logs. */
 export type ControllerName = 'firewall' | 'router' | 'proxy';
 
-/** Liveness bookkeeping: a controller registers its period once, then beats after each successful sync. */
-export interface HealthReporter {
-  register(name: string, periodMs: number): void;
-  beat(name: string): void;
-  /** A controller that cannot work yet (e.g. no pod CIDR) says why; cleared by the next beat. */
-  problem(name: string, reason: string, code?: ErrorCode): void;
-  /**
-   * Working, but on a held last good state (e.g. own Node object deleted): shown on /healthz with its code,
-   * without failing it (a restart would lose that state and fix nothing). `undefined` clears it.
-   */
-  degraded?(name: string, reason: string | undefined, code?: ErrorCode): void;
-}
+/** Liveness bookkeeping, defined beside its implementation (observe/health.ts). */
+export type { HealthReporter };
 
 /** What every controller gets from the agent. Controller-specific options are passed separately. */
 export interface ControllerContext {

@@ -9,9 +9,21 @@
 // (first iptables restore, BGP sessions coming up). A reported problem fails the check until the next beat.
 
 import type { Logger } from 'pino';
-import type { HealthReporter } from '../controllers/controller.js';
 import { requestPath, serve, type HttpEndpoint } from './http.js';
 import type { ErrorCode } from './errors.js';
+
+/** Liveness bookkeeping: a controller registers its period once, then beats after each successful sync. */
+export interface HealthReporter {
+  register(name: string, periodMs: number): void;
+  beat(name: string): void;
+  /** A controller that cannot work yet (e.g. no pod CIDR) says why; cleared by the next beat. */
+  problem(name: string, reason: string, code?: ErrorCode): void;
+  /**
+   * Working, but on a held last good state (e.g. own Node object deleted): shown on /healthz with its code,
+   * without failing it (a restart would lose that state and fix nothing). `undefined` clears it.
+   */
+  degraded?(name: string, reason: string | undefined, code?: ErrorCode): void;
+}
 
 export interface HealthOptions {
   readonly graceMs?: number;
