@@ -12,7 +12,7 @@
 // first also runs the rest) and printed as their median, each beside the raw floor of its own state,
 // with where the first run's apply went.
 // Run: npx tsx bench/netpol.ts [--pods 5000] [--namespaces 100] [--policies 1000] [--backend nft|legacy|native|both|all]
-// [--full-runs 5] (both = nft and legacy, all = the three; default all)
+// [--full-runs 5] (both = nft and legacy, all = the three; default all); KRT_BENCH_STEPS=1 prints every step (=text: and a native small transaction's text)
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -149,6 +149,8 @@ function nativeTarget(exec: Exec, count: () => void): Target {
     async apply(plan) {
       const rep = await applier.apply(plan);
       if (rep.full) lastFull = rep.text;
+      // KRT_BENCH_STEPS=text: a small transaction's text too (what one change sends).
+      if (process.env['KRT_BENCH_STEPS'] === 'text' && rep.commands < 20) console.log(rep.text);
       return `nft ${ms(rep.timings.nftMs)}, ${rep.commands} commands${rep.split ? ' (cold: sets and rules as two transactions side by side)' : ''}`;
     },
     wipe: () => applier.cleanup(),
@@ -198,7 +200,10 @@ async function worker(bench: Bench, s1: ClusterSnapshot, fullOnly: boolean, resu
     const plan = compiler.update(snap).plan;
     const t1 = performance.now();
     const detail = await target.apply(plan);
-    return { compile: t1 - t0, apply: performance.now() - t1, calls: calls() - c0, detail };
+    const t2 = performance.now();
+    // KRT_BENCH_STEPS=1: every step's own figures (the summaries print medians of each part separately).
+    if (process.env['KRT_BENCH_STEPS']) console.log(`  step: total ${(t2 - t0).toFixed(1)} ms, compile ${(t1 - t0).toFixed(1)}, apply ${(t2 - t1).toFixed(1)}: ${detail}`);
+    return { compile: t1 - t0, apply: t2 - t1, calls: calls() - c0, detail };
   };
   const full = await step(s1);
   const result = (floor: number): void =>
