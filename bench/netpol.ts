@@ -137,6 +137,7 @@ function nativeTarget(exec: Exec, count: () => void): Target {
       ? undefined
       : {
           run: (text: string) => (count(), resident.run(text)),
+          ...(resident.elements ? { elements: (table: string, ops: Parameters<NonNullable<typeof resident.elements>>[1]) => (count(), resident.elements!(table, ops)) } : {}),
           beside: () => {
             const other = resident.beside?.();
             return other && { run: (text: string) => (count(), other.run(text)) };
@@ -151,7 +152,7 @@ function nativeTarget(exec: Exec, count: () => void): Target {
       if (rep.full) lastFull = rep.text;
       // KRT_BENCH_STEPS=text: a small transaction's text too (what one change sends).
       if (process.env['KRT_BENCH_STEPS'] === 'text' && rep.commands < 20) console.log(rep.text);
-      return `nft ${ms(rep.timings.nftMs)}, ${rep.commands} commands${rep.split ? ' (cold: sets and rules as two transactions side by side)' : ''}`;
+      return `nft ${ms(rep.timings.nftMs)}, ${rep.commands} commands${rep.direct ? ' (direct netlink batch)' : ''}${rep.split ? ' (cold: sets and rules as two transactions side by side)' : ''}`;
     },
     wipe: () => applier.cleanup(),
     async floor() {

@@ -315,18 +315,19 @@ describe('set deltas: a big set changes by its elements alone', () => {
     await expectKernelMatches(exec, 'legacy', plan);
   });
 
+  /** Our table as JSON, set elements sorted (a hash set lists in hash order), rule handles dropped. */
+  const table = async (exec: Exec): Promise<unknown[]> => {
+    const j = JSON.parse((await exec('nft', ['-j', 'list', 'table', 'inet', 'kube-router-ts-netpol'])).stdout) as { nftables: Array<Record<string, Record<string, unknown>>> };
+    return j.nftables
+      .filter((o) => !('metainfo' in o))
+      .map((o) => {
+        const [kind, v] = Object.entries(o)[0]!;
+        const { handle: _h, elem, ...rest } = v as { handle?: number; elem?: unknown[] };
+        return { [kind]: { ...rest, ...(elem ? { elem: elem.map((e) => JSON.stringify(e)).sort() } : {}) } };
+      });
+  };
+
   it('native cold load: sets and rules as two transactions side by side, the same table as one transaction', async () => {
-    /** Our table as JSON, set elements sorted (a hash set lists in hash order), rule handles dropped. */
-    const table = async (exec: Exec): Promise<unknown[]> => {
-      const j = JSON.parse((await exec('nft', ['-j', 'list', 'table', 'inet', 'kube-router-ts-netpol'])).stdout) as { nftables: Array<Record<string, Record<string, unknown>>> };
-      return j.nftables
-        .filter((o) => !('metainfo' in o))
-        .map((o) => {
-          const [kind, v] = Object.entries(o)[0]!;
-          const { handle: _h, elem, ...rest } = v as { handle?: number; elem?: unknown[] };
-          return { [kind]: { ...rest, ...(elem ? { elem: elem.map((e) => JSON.stringify(e)).sort() } : {}) } };
-        });
-    };
     const plan = new FirewallCompiler(opts).update(big).plan;
     const name = await netns.add('cold-nft-split');
     const ctx = openNftContext(name);
@@ -360,5 +361,46 @@ describe('set deltas: a big set changes by its elements alone', () => {
     expect(local).not.toMatch(/10\.244\.1\.10[,\s]/);
     // The addon is built by setup (and on first use); where it cannot load, the nft binary ran the same text.
     if (!(ctx instanceof Error)) expect((await exec('nft', ['list', 'tables'])).stdout).toContain('kube-router-ts-netpol');
+  });
+
+  it('native: address changes alone go as our own netlink batch, to the same table libnftables gives', async () => {
+    const name = await netns.add('direct-nft');
+    const ctx = openNftContext(name);
+    if (ctx instanceof Error) throw ctx;
+    const comp = new FirewallCompiler(opts);
+    const a = new NftFirewallApplier({ exec: netns.exec(name), families: [4], context: ctx });
+    const viaText = netns.exec(await netns.add('direct-nft-text'));
+    const b = new NftFirewallApplier({ exec: viaText, families: [4] });
+    const first = comp.update(big).plan;
+    await a.apply(first);
+    await b.apply(first);
+    const plan = comp.update(change()).plan;
+    const r = await a.apply(plan);
+    expect(r).toMatchObject({ full: false, direct: true, elementsAdded: expect.any(Number) });
+    expect(r.elementsAdded + r.elementsDeleted).toBeGreaterThanOrEqual(2);
+    expect((await b.apply(plan)).direct).toBe(false);
+    expect(await table(netns.exec(name))).toEqual(await table(viaText));
+    // A policy change (rules) is never direct.
+    const withRule = comp.update({ ...change(), policies: new Map() }).plan;
+    expect((await a.apply(withRule)).direct).toBe(false);
+  });
+
+  it('native: a refused address batch commits none of it, and the next sync converges', async () => {
+    const name = await netns.add('direct-nft-refused');
+    const exec = netns.exec(name);
+    const ctx = openNftContext(name);
+    if (ctx instanceof Error) throw ctx;
+    const comp = new FirewallCompiler(opts);
+    const a = new NftFirewallApplier({ exec, families: [4], context: ctx });
+    await a.apply(comp.update(big).plan);
+    // Someone removed the address our change will delete: the kernel refuses that delete.
+    await exec('nft', ['delete', 'element', 'inet', 'kube-router-ts-netpol', 'kube-router-local-pods', '{ 10.244.1.10 }']);
+    const plan = comp.update(change()).plan;
+    await expect(a.apply(plan)).rejects.toThrow(/delete element of set kube-router-local-pods/);
+    const local = async () => (await exec('nft', ['list', 'set', 'inet', 'kube-router-ts-netpol', 'kube-router-local-pods'])).stdout;
+    expect(await local()).not.toContain('10.244.3.200');
+    const again = await a.apply(plan);
+    expect(again).toMatchObject({ full: true, direct: false });
+    expect(await local()).toContain('10.244.3.200');
   });
 });

@@ -9,8 +9,8 @@
 import type { Exec } from '../../../dataplane/exec.js';
 import type { IPFamily } from '../../../model/types.js';
 import type { FirewallPlan, SetSpec } from '../compile/plan.js';
-import { BASE_CHAINS, nftChain, nftChainRules, nftElements, nftElementsOf, nftRule, nftSet, nftSetType, T } from './nft-render.js';
-import type { NftContext } from '../../../dataplane/netfilter/native/addon.js';
+import { BASE_CHAINS, NFT_TABLE, nftChain, nftChainRules, nftElements, nftElementsOf, nftRule, nftSet, nftSetType, setFamily, T } from './nft-render.js';
+import type { NftContext, NftElementOp } from '../../../dataplane/netfilter/native/addon.js';
 
 export interface NftApplierOptions {
   readonly exec: Exec;
@@ -38,6 +38,8 @@ export interface NftApplyReport {
   readonly commands: number;
   /** A cold load sent as two transactions side by side (sets and elements; chains and rules). */
   readonly split: boolean;
+  /** Address elements alone, written as our own netlink batch instead of through libnftables. */
+  readonly direct: boolean;
   readonly timings: { nftMs: number };
   readonly text: string;
 }
@@ -50,6 +52,8 @@ interface AppliedSet {
 }
 
 const CHUNK = 2000;
+/** Above this many addresses a change goes through libnftables (our direct batch is built synchronously). */
+const DIRECT_MAX = 512;
 const BASE_PRIORITY = 'filter';
 
 function chunks<T>(xs: readonly T[]): T[][] {
@@ -161,6 +165,16 @@ export class NftFirewallApplier {
     /** `add set` lines (after head's deletions): a cold load sends them with the elements and with the rules. */
     const setDecls: string[] = [];
     const chainDecls: string[] = [];
+    /** The same element changes as address ops, while every change is one (`direct` stays true). */
+    const ops: NftElementOp[] = [];
+    let direct = !full;
+    let directCount = 0;
+    const addressOps = (set: string, spec: SetSpec, del: readonly string[], add: readonly string[]): void => {
+      const family = setFamily(spec);
+      if (del.length > 0) ops.push({ delete: true, family, set, addresses: del });
+      if (add.length > 0) ops.push({ delete: false, family, set, addresses: add });
+      directCount += del.length + add.length;
+    };
 
     const nextSets = new Map<string, AppliedSet>();
     for (const [name, { spec, decl }] of want.sets) {
@@ -174,6 +188,8 @@ export class NftFirewallApplier {
         // We committed the delta's base: its elements alone, no whole-set diff.
         const del = nftElementsOf(spec.type, delta.removed);
         const add = nftElementsOf(spec.type, delta.added);
+        if (spec.type === 'hash:ip') addressOps(name, spec, del, add);
+        else direct = false;
         for (const e of del) old.elements.delete(e);
         for (const e of add) old.elements.add(e);
         for (const c of chunks(del)) elems.push(`delete element ${T} ${name} { ${c.join(', ')} }`);
@@ -187,6 +203,7 @@ export class NftFirewallApplier {
       const elements = new Set(nftElements(spec));
       nextSets.set(name, { spec, decl, elements });
       let add: string[];
+      if (!old || old.decl !== decl || spec.type !== 'hash:ip') direct = false;
       if (!old || old.decl !== decl) {
         if (old) head.push(`delete set ${T} ${name}`);
         setDecls.push(`add set ${T} ${name} { ${decl} }`);
@@ -199,6 +216,8 @@ export class NftFirewallApplier {
       } else {
         const del = [...old.elements].filter((e) => !elements.has(e));
         add = [...elements].filter((e) => !old.elements.has(e));
+        if (spec.type === 'hash:ip') addressOps(name, spec, del, add);
+        else direct = false;
         for (const c of chunks(del)) elems.push(`delete element ${T} ${name} { ${c.join(', ')} }`);
         elementsDeleted += del.length;
       }
@@ -242,6 +261,9 @@ export class NftFirewallApplier {
     setsDeleted.push(...staleSets);
 
     const lines = [...head, ...setDecls, ...chainDecls, ...elems, ...rules, ...tail];
+    // Address elements and nothing else (a new pod, a label change): our own batch, all or nothing as the
+    // nft transaction would be, without its parse and cache refresh.
+    const useDirect = direct && ops.length > 0 && directCount <= DIRECT_MAX && lines.length === elems.length;
     let nftMs = 0;
     const split = setsFirst !== undefined;
     const text = lines.length > 0 ? `${lines.join('\n')}\n` : '';
@@ -250,6 +272,10 @@ export class NftFirewallApplier {
       const results = await Promise.allSettled([setsFirst, chains]);
       for (const r of results) if (r.status === 'rejected') throw r.reason;
       nftMs = performance.now() - t0;
+    } else if (text && useDirect && this.o.context?.elements) {
+      const t1 = performance.now();
+      await this.o.context.elements(NFT_TABLE, ops);
+      nftMs = performance.now() - t1;
     } else if (text) {
       const t1 = performance.now();
       if (this.o.context) await this.o.context.run(text);
@@ -270,6 +296,7 @@ export class NftFirewallApplier {
       elementsDeleted,
       commands: lines.length,
       split,
+      direct: useDirect && this.o.context?.elements !== undefined,
       timings: { nftMs },
       text,
     };

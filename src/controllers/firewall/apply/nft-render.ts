@@ -166,7 +166,7 @@ export function nftChainRules(rules: readonly Rule[], f: IPFamily): readonly str
   return text;
 }
 
-function setFamily(spec: SetSpec): IPFamily {
+export function setFamily(spec: SetSpec): IPFamily {
   return spec.family === 'inet6' ? 6 : 4;
 }
 

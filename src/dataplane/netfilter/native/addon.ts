@@ -14,6 +14,8 @@ interface NfAddon {
   /** Absent from an addon built before it existed. */
   ipsetSave?(handle: unknown): string;
   ipsetFill(handle: unknown, lines: readonly string[]): Promise<void>;
+  /** Absent from an addon built before it existed. */
+  nftElems?(handle: unknown, table: string, ops: readonly (readonly [number, number, string, readonly string[]])[]): void;
 }
 
 export const nfAddon = nativeAddon<NfAddon>({ name: 'nf_ctx', dir: 'dataplane/netfilter/native', env: 'KRT_NF_ADDON', link: ['-ldl'], label: 'netfilter addon' });
@@ -22,8 +24,21 @@ const loadAddon = (): NfAddon | Error => nfAddon.load();
 const netnsPath = (netns: string | undefined): string | undefined => (netns !== undefined ? `/run/netns/${netns}` : undefined);
 
 /** One libnftables context: `run` is one `nft -f` transaction (all or nothing), without a process. */
+/** Addresses added to or removed from one `type ipv4_addr` / `ipv6_addr` set of an inet table. */
+export interface NftElementOp {
+  readonly delete: boolean;
+  readonly family: 4 | 6;
+  readonly set: string;
+  readonly addresses: readonly string[];
+}
+
 export interface NftContext {
   run(text: string): Promise<string>;
+  /**
+   * Address elements of the inet table `table` as one batch of our own netlink messages (all or none),
+   * without libnftables' parse and cache refresh; in order with `run`. Absent with an older addon.
+   */
+  elements?(table: string, ops: readonly NftElementOp[]): Promise<void>;
   /**
    * A second context in the same namespace (opened on first use, then kept), whose transactions run on
    * their own worker thread beside this one's: libnftables parses in user space, so two big transactions
@@ -74,6 +89,18 @@ function queued(addon: NfAddon, handle: unknown): NftContext {
       queue = next.catch(() => undefined);
       return next;
     },
+    ...(addon.nftElems
+      ? {
+          elements(table: string, ops: readonly NftElementOp[]): Promise<void> {
+            const batch = ops.map((o) => [o.delete ? 1 : 0, o.family === 6 ? 1 : 0, o.set, o.addresses] as const);
+            const next = queue.then(() => addon.nftElems!(handle, table, batch)).catch((e: Error) => {
+              throw new ExecError('nft', ['-f', '-', '(netlink elements)'], 1, null, e.message, '', false);
+            });
+            queue = next.catch(() => undefined);
+            return next;
+          },
+        }
+      : {}),
   };
 }
 

@@ -16,6 +16,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/ipset/ip_set.h>
 #include <linux/netfilter/ipset/ip_set_hash.h>
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <sched.h>
@@ -785,6 +786,156 @@ static napi_value ipset_fill(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+
+// ---- address elements as our own nftables batch ----
+// A label change or a new pod is one address added to or removed from a few `type ipv4_addr` /
+// `ipv6_addr` sets. Through libnftables that is a parse plus a cache refresh (our own last transaction
+// changed the ruleset generation), 2-12 ms for one element; the kernel needs microseconds. This writes
+// NFT_MSG_NEWSETELEM / DELSETELEM messages for such changes in one batch (BATCH_BEGIN ... BATCH_END: the
+// kernel commits all of them or none), each acknowledged, on a socket opened in the handle's namespace.
+// Synchronous: a batch holds at most a few hundred small elements (the caller sends bigger ones to nft).
+
+typedef struct {
+  int del;
+  int v6;
+  char set[256];
+  uint32_t n;
+  uint8_t (*keys)[16];
+} ElemOp;
+
+static void nl_msg_begin(NlBuf *b, uint16_t type, uint16_t flags, uint32_t seq, uint8_t family, uint16_t res_id) {
+  struct nlmsghdr *nlh = (struct nlmsghdr *)(b->buf + b->len);
+  nlh->nlmsg_type = type;
+  nlh->nlmsg_flags = flags;
+  nlh->nlmsg_seq = seq;
+  nlh->nlmsg_pid = 0;
+  b->len += NLMSG_HDRLEN;
+  struct nfgenmsg *g = (struct nfgenmsg *)(b->buf + b->len);
+  g->nfgen_family = family;
+  g->version = NFNETLINK_V0;
+  g->res_id = htons(res_id);
+  b->len += NLMSG_ALIGN(sizeof *g);
+}
+
+static void nl_msg_end(NlBuf *b, size_t start) { ((struct nlmsghdr *)(b->buf + start))->nlmsg_len = b->len - start; }
+
+// nftElems(handle, table, ops): ops is [[del, v6, set, [address, ...]], ...]; throws with the kernel's
+// reason when it refuses the batch (then nothing of it was committed).
+static napi_value nft_elems(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  Handle *h = NULL;
+  if (argc < 3 || napi_get_value_external(env, argv[0], (void **)&h) != napi_ok || !h) return fail(env, "nft elements", "bad handle");
+  char table[256];
+  size_t tlen = 0;
+  if (napi_get_value_string_utf8(env, argv[1], table, sizeof table, &tlen) != napi_ok || tlen == 0 || tlen >= sizeof table - 1) return fail(env, "nft elements", "bad table name");
+  uint32_t nops = 0;
+  if (napi_get_array_length(env, argv[2], &nops) != napi_ok || nops == 0 || nops > 1024) return fail(env, "nft elements", "bad ops");
+  ElemOp *ops = calloc(nops, sizeof *ops);
+  if (!ops) return fail(env, "nft elements", "out of memory");
+  char msg[512] = "";
+  size_t need = 64;
+  for (uint32_t i = 0; i < nops && !msg[0]; i++) {
+    napi_value op, v;
+    uint32_t flag;
+    size_t slen;
+    napi_get_element(env, argv[2], i, &op);
+    napi_get_element(env, op, 0, &v);
+    napi_get_value_uint32(env, v, &flag);
+    ops[i].del = flag != 0;
+    napi_get_element(env, op, 1, &v);
+    napi_get_value_uint32(env, v, &flag);
+    ops[i].v6 = flag != 0;
+    napi_get_element(env, op, 2, &v);
+    if (napi_get_value_string_utf8(env, v, ops[i].set, sizeof ops[i].set, &slen) != napi_ok || slen == 0 || slen >= sizeof ops[i].set - 1) {
+      snprintf(msg, sizeof msg, "bad set name in op %u", i);
+      break;
+    }
+    napi_value keys;
+    napi_get_element(env, op, 3, &keys);
+    if (napi_get_array_length(env, keys, &ops[i].n) != napi_ok || ops[i].n == 0 || ops[i].n > 4096 || !(ops[i].keys = calloc(ops[i].n, 16))) {
+      snprintf(msg, sizeof msg, "bad addresses in op %u", i);
+      break;
+    }
+    for (uint32_t k = 0; k < ops[i].n; k++) {
+      char text[64];
+      napi_get_element(env, keys, k, &v);
+      if (napi_get_value_string_utf8(env, v, text, sizeof text, &slen) != napi_ok || inet_pton(ops[i].v6 ? AF_INET6 : AF_INET, text, ops[i].keys[k]) != 1) {
+        snprintf(msg, sizeof msg, "set %s: not an IPv%d address: %.64s", ops[i].set, ops[i].v6 ? 6 : 4, text);
+        break;
+      }
+    }
+    need += 64 + 2 * 272 + (size_t)ops[i].n * 40;
+  }
+  NlBuf b = {.buf = msg[0] ? NULL : calloc(1, need + 64), .len = 0};
+  if (!msg[0] && !b.buf) snprintf(msg, sizeof msg, "out of memory");
+  int fd = -1;
+  if (!msg[0]) {
+    const char *nserr = "setns failed";
+    void *fdp = in_netns(h->netns[0] ? h->netns : NULL, open_nl, NULL, &nserr);
+    if (!fdp) snprintf(msg, sizeof msg, "netlink socket: %s", nserr);
+    else fd = (int)(intptr_t)fdp - 1;
+  }
+  if (!msg[0]) {
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    uint32_t seq = 1;
+    size_t at = b.len;
+    nl_msg_begin(&b, NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, seq++, AF_UNSPEC, NFNL_SUBSYS_NFTABLES);
+    nl_msg_end(&b, at);
+    for (uint32_t i = 0; i < nops; i++) {
+      at = b.len;
+      uint16_t type = (NFNL_SUBSYS_NFTABLES << 8) | (ops[i].del ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM);
+      nl_msg_begin(&b, type, NLM_F_REQUEST | NLM_F_ACK | (ops[i].del ? 0 : NLM_F_CREATE), seq++, NFPROTO_INET, 0);
+      nl_put(&b, NFTA_SET_ELEM_LIST_TABLE, table, strlen(table) + 1);
+      nl_put(&b, NFTA_SET_ELEM_LIST_SET, ops[i].set, strlen(ops[i].set) + 1);
+      struct nlattr *list = nl_nest(&b, NFTA_SET_ELEM_LIST_ELEMENTS);
+      for (uint32_t k = 0; k < ops[i].n; k++) {
+        struct nlattr *el = nl_nest(&b, NFTA_LIST_ELEM);
+        struct nlattr *key = nl_nest(&b, NFTA_SET_ELEM_KEY);
+        nl_put(&b, NFTA_DATA_VALUE, ops[i].keys[k], ops[i].v6 ? 16 : 4);
+        nl_end(&b, key);
+        nl_end(&b, el);
+      }
+      nl_end(&b, list);
+      nl_msg_end(&b, at);
+    }
+    at = b.len;
+    nl_msg_begin(&b, NFNL_MSG_BATCH_END, NLM_F_REQUEST, seq++, AF_UNSPEC, NFNL_SUBSYS_NFTABLES);
+    nl_msg_end(&b, at);
+    if (send(fd, b.buf, b.len, 0) != (ssize_t)b.len) snprintf(msg, sizeof msg, "netlink send: %s", strerror(errno));
+    // One acknowledgement per element message (the kernel answers every one, even after a refusal).
+    uint32_t acked = 0;
+    char rb[8192];
+    while (!msg[0] && acked < nops) {
+      ssize_t r = recv(fd, rb, sizeof rb, 0);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        snprintf(msg, sizeof msg, "netlink recv: %s", strerror(errno));
+        break;
+      }
+      for (struct nlmsghdr *m = (struct nlmsghdr *)rb; NLMSG_OK(m, (size_t)r); m = NLMSG_NEXT(m, r)) {
+        if (m->nlmsg_type != NLMSG_ERROR) continue;
+        struct nlmsgerr *err = NLMSG_DATA(m);
+        uint32_t i = m->nlmsg_seq - 2;
+        acked++;
+        if (err->error != 0 && !msg[0]) {
+          snprintf(msg, sizeof msg, "%s element of set %s: %s", i < nops && ops[i].del ? "delete" : "add", i < nops ? ops[i].set : "?", strerror(-err->error));
+        }
+      }
+    }
+  }
+  if (fd >= 0) close(fd);
+  free(b.buf);
+  for (uint32_t i = 0; i < nops; i++) free(ops[i].keys);
+  free(ops);
+  if (msg[0]) return fail(env, "nft elements", msg);
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  return undef;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, open_ctx, NULL, NULL, NULL, napi_default, NULL},
@@ -793,6 +944,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"ipsetRun", NULL, ipset_run, NULL, NULL, NULL, napi_default, NULL},
       {"ipsetSave", NULL, ipset_save, NULL, NULL, NULL, napi_default, NULL},
       {"ipsetFill", NULL, ipset_fill, NULL, NULL, NULL, napi_default, NULL},
+      {"nftElems", NULL, nft_elems, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof *props, props);
   return exports;
