@@ -5,12 +5,11 @@
 // dump; a failed operation is reported alone while the rest of its batch applies; a DSR fwmark service in
 // tunnel mode, diffed as the applier does, needs nothing more after one write; both readers give the same
 // service statistics. One UML boot (~10 s).
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT as ROOT, runUmlCheck, umlInstalled, type UmlCheck } from '../src/testing/uml/check.js';
 
-const ROOT = resolve(__dirname, '..');
 const CHECK = join(__dirname, 'uml-cases', 'ipvs-writer-check.mjs');
 const built = existsSync(join(ROOT, 'dist', 'dataplane', 'ipvs', 'netlink.js'));
 const MODULES = ['ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_lc', 'ip_vs_dh', 'ip_vs_sh', 'ip_vs_mh'];
@@ -19,37 +18,16 @@ const MODULES = ['ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_lc', 'ip_vs_dh', 'ip_v
 type Found = any;
 
 // --full tier (KRT_UML_FULL=1): in one CI run it booted no check within its 120 s beside the whole suite (cause not found yet).
-describe.skipIf(!existsSync('/usr/bin/linux.uml') || !built || !process.env.KRT_UML_FULL)('IPVS writers in user-mode Linux: what is written reads back', () => {
-  let dir = '';
+describe.skipIf(!umlInstalled() || !built || !process.env.KRT_UML_FULL)('IPVS writers in user-mode Linux: what is written reads back', () => {
+  let run: UmlCheck | undefined;
   let found: Found;
 
   beforeAll(() => {
-    dir = mkdtempSync(join(ROOT, '.uml-ipvs-writer-'));
-    const ver = readdirSync('/usr/lib/uml/modules')[0]!;
-    mkdirSync(join(dir, 'mod', 'lib', 'modules'), { recursive: true });
-    symlinkSync(`/usr/lib/uml/modules/${ver}`, join(dir, 'mod', 'lib', 'modules', ver));
-    writeFileSync(join(dir, 'init.sh'), [
-      '#!/bin/sh',
-      'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root',
-      'mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t tmpfs tmp /run; mount -t tmpfs tmp /tmp',
-      `mount -t hostfs none ${dir} -o ${dir}`,
-      `for m in ${MODULES.join(' ')}; do modprobe -d ${dir}/mod $m; done`,
-      // IPVS refuses an IPv4 real server whose address type it cannot look up: no local table until lo is up.
-      'ip link set lo up',
-      `cd ${ROOT}`,
-      `${process.execPath} ${CHECK} ${dir}/found.json > ${dir}/inner.log 2>&1`,
-      'poweroff -f',
-      '',
-    ].join('\n'), { mode: 0o755 });
-    // linux.uml always exits 0: the result file says whether the check ran.
-    spawnSync('linux.uml', ['mem=512M', 'rootfstype=hostfs', 'rootflags=/', 'ro', `init=${dir}/init.sh`, 'con0=fd:0,fd:1', 'con=null', 'quiet'], { stdio: 'ignore', timeout: 120_000 });
-    if (!existsSync(join(dir, 'found.json'))) throw new Error(`the check inside UML wrote nothing:\n${existsSync(join(dir, 'inner.log')) ? readFileSync(join(dir, 'inner.log'), 'utf8') : '(no log)'}`);
-    found = JSON.parse(readFileSync(join(dir, 'found.json'), 'utf8'));
+    run = runUmlCheck({ prefix: '.uml-ipvs-writer-', modules: MODULES, check: CHECK, memMB: 512, timeoutMs: 120_000 });
+    found = run.found();
   }, 150_000);
 
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => run?.remove());
 
   it('the netlink writer opens a socket and resolves the IPVS family', () => {
     expect(found.openError).toBeUndefined();

@@ -5,12 +5,11 @@
 // address, traffic to another node's pods is masqueraded to the node's IPv6 address; a backend reaching
 // itself through the service is hairpin-NATed; deleting the service leaves no VIP, IPVS service or
 // ip6tables rule of it, and --cleanup-config removes the rest. One UML boot.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT as ROOT, runUmlCheck, umlInstalled, type UmlCheck } from '../src/testing/uml/check.js';
 
-const ROOT = resolve(__dirname, '..');
 const CHECK = join(__dirname, 'uml-cases', 'proxy-ipv6-check.mjs');
 const built = existsSync(join(ROOT, 'dist', 'controllers', 'proxy', 'controller.js'));
 const MODULES = [
@@ -39,40 +38,17 @@ const tally = (answers: string[]) => {
 
 // --full tier (KRT_UML_FULL=1): ~35 s of checks inside UML and ~70 s in all on 2 cores, above what the
 // default run may add.
-describe.skipIf(!existsSync('/usr/bin/linux.uml') || !built || !process.env['KRT_UML_FULL'])('IPv6 / dual-stack services in user-mode Linux: real traffic', () => {
-  let dir = '';
+describe.skipIf(!umlInstalled() || !built || !process.env['KRT_UML_FULL'])('IPv6 / dual-stack services in user-mode Linux: real traffic', () => {
+  let run: UmlCheck | undefined;
   let found: Found;
 
   beforeAll(() => {
-    dir = mkdtempSync(join(ROOT, '.uml-proxy-ipv6-'));
-    const ver = readdirSync('/usr/lib/uml/modules')[0]!;
-    mkdirSync(join(dir, 'mod', 'lib', 'modules'), { recursive: true });
-    symlinkSync(`/usr/lib/uml/modules/${ver}`, join(dir, 'mod', 'lib', 'modules', ver));
-    writeFileSync(join(dir, 'init.sh'), [
-      '#!/bin/sh',
-      'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root',
-      'mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t tmpfs tmp /run; mount -t tmpfs tmp /tmp',
-      `mount -t hostfs none ${dir} -o ${dir}`,
-      `for m in ${MODULES.join(' ')}; do modprobe -d ${dir}/mod $m; done`,
-      'mkdir -p /run/netns',
-      'ip link set lo up',
-      `cd ${ROOT}`,
-      `${process.execPath} ${CHECK} ${dir}/found.json ${dir} > ${dir}/inner.log 2>&1`,
-      'poweroff -f',
-      '',
-    ].join('\n'), { mode: 0o755 });
-    // linux.uml always exits 0: the result file says whether the check ran.
-    spawnSync('linux.uml', ['mem=768M', 'rootfstype=hostfs', 'rootflags=/', 'ro', `init=${dir}/init.sh`, 'con0=fd:0,fd:1', 'con=null', 'quiet'], { stdio: 'ignore', timeout: 170_000 });
-    const inner = () => (existsSync(join(dir, 'inner.log')) ? readFileSync(join(dir, 'inner.log'), 'utf8') : '(no log)');
-    const agent = () => (existsSync(join(dir, 'agent.log')) ? readFileSync(join(dir, 'agent.log'), 'utf8').slice(-4000) : '(no agent log)');
-    if (!existsSync(join(dir, 'found.json'))) throw new Error(`the check inside UML wrote nothing:\n${inner()}`);
-    found = JSON.parse(readFileSync(join(dir, 'found.json'), 'utf8'));
-    if (found.error) throw new Error(`the check inside UML failed: ${found.error}\n${inner()}\nagent log (end):\n${agent()}`);
+    run = runUmlCheck({ prefix: '.uml-proxy-ipv6-', modules: MODULES, check: CHECK, args: (dir) => [dir], memMB: 768, timeoutMs: 170_000 });
+    found = run.found();
+    if (found.error) throw new Error(`the check inside UML failed: ${found.error}\n${run.log('inner.log')}\nagent log (end):\n${run.log('agent.log', 4000)}`);
   }, 200_000);
 
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => run?.remove());
 
   it('holds the IPv6 VIP on kube-dummy-if as /128 with a local route from the node IPv6 address, and turns on IPv6 forwarding', () => {
     const k = found.steps.served;
