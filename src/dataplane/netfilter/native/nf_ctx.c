@@ -595,31 +595,44 @@ static const char *ipset_errtext(int code) {
   }
 }
 
+// Sends the messages in b (one send) and reads acknowledgements until `count` of those numbered from
+// `first_seq` have come, or one is a refusal. 0: all acknowledged; > 0: the errno the kernel refused
+// message *bad with; -1: the send or a receive failed (the reason in msg).
+static int nl_send_acked(int fd, const NlBuf *b, uint32_t first_seq, uint32_t count, uint32_t *bad, char *msg, size_t size, const char *what) {
+  if (send(fd, b->buf, b->len, 0) != (ssize_t)b->len) {
+    snprintf(msg, size, "%s netlink send: %s", what, strerror(errno));
+    return -1;
+  }
+  char rb[8192];
+  uint32_t acked = 0;
+  while (acked < count) {
+    ssize_t r = recv(fd, rb, sizeof rb, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      snprintf(msg, size, "%s netlink recv: %s", what, strerror(errno));
+      return -1;
+    }
+    for (struct nlmsghdr *m = (struct nlmsghdr *)rb; NLMSG_OK(m, (size_t)r); m = NLMSG_NEXT(m, r)) {
+      if (m->nlmsg_type != NLMSG_ERROR || m->nlmsg_seq - first_seq >= count) continue;
+      struct nlmsgerr *err = NLMSG_DATA(m);
+      if (err->error != 0) {
+        *bad = m->nlmsg_seq;
+        return -err->error;
+      }
+      acked++;
+    }
+  }
+  return 0;
+}
+
 // Sends one ADD message (b holds it, header first) and waits for its ACK. 0, or an error in j->msg.
 static int fill_send(FillJob *j, NlBuf *b, const char *set, uint32_t first_line) {
   struct nlmsghdr *nlh = (struct nlmsghdr *)b->buf;
   nlh->nlmsg_len = b->len;
-  if (send(j->fd, b->buf, b->len, 0) != (ssize_t)b->len) {
-    snprintf(j->msg, sizeof j->msg, "ipset netlink send: %s", strerror(errno));
-    return -1;
-  }
-  char rb[8192];
-  for (;;) {
-    ssize_t r = recv(j->fd, rb, sizeof rb, 0);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      snprintf(j->msg, sizeof j->msg, "ipset netlink recv: %s", strerror(errno));
-      return -1;
-    }
-    for (struct nlmsghdr *m = (struct nlmsghdr *)rb; NLMSG_OK(m, (size_t)r); m = NLMSG_NEXT(m, r)) {
-      if (m->nlmsg_seq != nlh->nlmsg_seq || m->nlmsg_type != NLMSG_ERROR) continue;
-      struct nlmsgerr *err = NLMSG_DATA(m);
-      if (err->error == 0) return 0;
-      int code = -err->error;
-      snprintf(j->msg, sizeof j->msg, "set %s: %s (error %d, a line from %u on)", set, ipset_errtext(code), code, first_line);
-      return -1;
-    }
-  }
+  uint32_t bad = 0;
+  int code = nl_send_acked(j->fd, b, nlh->nlmsg_seq, 1, &bad, j->msg, sizeof j->msg, "ipset");
+  if (code > 0) snprintf(j->msg, sizeof j->msg, "set %s: %s (error %d, a line from %u on)", set, ipset_errtext(code), code, first_line);
+  return code == 0 ? 0 : -1;
 }
 
 static void *fill_in_ns(void *arg) {
@@ -904,26 +917,12 @@ static napi_value nft_elems(napi_env env, napi_callback_info info) {
     at = b.len;
     nl_msg_begin(&b, NFNL_MSG_BATCH_END, NLM_F_REQUEST, seq++, AF_UNSPEC, NFNL_SUBSYS_NFTABLES);
     nl_msg_end(&b, at);
-    if (send(fd, b.buf, b.len, 0) != (ssize_t)b.len) snprintf(msg, sizeof msg, "netlink send: %s", strerror(errno));
-    // One acknowledgement per element message (the kernel answers every one, even after a refusal).
-    uint32_t acked = 0;
-    char rb[8192];
-    while (!msg[0] && acked < nops) {
-      ssize_t r = recv(fd, rb, sizeof rb, 0);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        snprintf(msg, sizeof msg, "netlink recv: %s", strerror(errno));
-        break;
-      }
-      for (struct nlmsghdr *m = (struct nlmsghdr *)rb; NLMSG_OK(m, (size_t)r); m = NLMSG_NEXT(m, r)) {
-        if (m->nlmsg_type != NLMSG_ERROR) continue;
-        struct nlmsgerr *err = NLMSG_DATA(m);
-        uint32_t i = m->nlmsg_seq - 2;
-        acked++;
-        if (err->error != 0 && !msg[0]) {
-          snprintf(msg, sizeof msg, "%s element of set %s: %s", i < nops && ops[i].del ? "delete" : "add", i < nops ? ops[i].set : "?", strerror(-err->error));
-        }
-      }
+    // One acknowledgement per element message; the first refusal names its op (sequence numbers from 2).
+    uint32_t bad = 0;
+    int code = nl_send_acked(fd, &b, 2, nops, &bad, msg, sizeof msg, "nft");
+    if (code > 0) {
+      uint32_t i = bad - 2;
+      snprintf(msg, sizeof msg, "%s element of set %s: %s", ops[i].del ? "delete" : "add", ops[i].set, strerror(code));
     }
   }
   if (fd >= 0) close(fd);
